@@ -1,0 +1,130 @@
+//! `GET /health/ready`: readiness. SQLite and the key-value store must work (else `503`,
+//! status `down`); Ollama unreachable only makes it `degraded` (still `200`), since
+//! everything but chat keeps working. Checks run concurrently, each timed.
+
+use axum::http::StatusCode;
+use chat_core::Error;
+use chat_core::spin::ApiJson as Json;
+use chat_core::spin::{Db, FromRow, Kv, RequestContext, Row};
+use serde_json::{Value, json};
+use spin_sdk::http::body::IncomingBodyExt;
+use std::time::{Duration, Instant};
+
+/// Ollama answers `/api/version` at once when it is up; a slower answer counts as down.
+const OLLAMA_PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn get(ctx: RequestContext) -> (StatusCode, Json<Value>) {
+    let id = ctx.request_id.as_str();
+    let (sqlite, kv, ollama) = futures::join!(
+        check_sqlite(id),
+        check_kv(id),
+        check_ollama(id, &ctx.config.ollama_url)
+    );
+    let ok = |c: &Value| c["status"] == "ok";
+    let (status, code) = if !ok(&sqlite) || !ok(&kv) {
+        ("down", StatusCode::SERVICE_UNAVAILABLE)
+    } else if !ok(&ollama) {
+        ("degraded", StatusCode::OK)
+    } else {
+        ("ok", StatusCode::OK)
+    };
+    (
+        code,
+        Json(json!({
+            "status": status,
+            "checks": { "sqlite": sqlite, "kv": kv, "ollama": ollama },
+        })),
+    )
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0
+}
+
+fn outcome(request_id: &str, result: Result<Value, Error>, started: Instant) -> Value {
+    match result {
+        Ok(mut extra) => {
+            extra["status"] = "ok".into();
+            extra["latency_ms"] = ms(started).into();
+            extra
+        }
+        Err(e) => {
+            if let Some(cause) = e.internal_cause() {
+                chat_core::spin::log::error(request_id, "health", "readiness check failed", cause);
+            }
+            json!({ "status": "error", "latency_ms": ms(started) })
+        }
+    }
+}
+
+struct Version(i64);
+
+impl FromRow for Version {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.opt_int("version")?.unwrap_or(0)))
+    }
+}
+
+async fn check_sqlite(request_id: &str) -> Value {
+    let started = Instant::now();
+    let result = async {
+        let db = Db::open().await?;
+        let v: Option<Version> = db
+            .query_opt(
+                "SELECT MAX(version) AS version FROM schema_migrations",
+                vec![],
+            )
+            .await?;
+        Ok(json!({ "schema_version": v.map(|v| v.0).unwrap_or(0) }))
+    }
+    .await;
+    outcome(request_id, result, started)
+}
+
+async fn check_kv(request_id: &str) -> Value {
+    let started = Instant::now();
+    let result = async {
+        let kv = Kv::open_default().await?;
+        kv.set("health:probe", b"ok").await?;
+        match kv.get("health:probe").await? {
+            Some(v) if v == b"ok" => Ok(json!({})),
+            _ => Err(Error::internal(
+                "key-value store did not return what was written",
+            )),
+        }
+    }
+    .await;
+    outcome(request_id, result, started)
+}
+
+async fn check_ollama(request_id: &str, base: &str) -> Value {
+    let started = Instant::now();
+    let probe = async {
+        let resp = spin_sdk::http::get(format!("{base}/api/version"))
+            .await
+            .map_err(|e| Error::internal(format!("ollama unreachable: {e:?}")))?;
+        if !resp.status().is_success() {
+            return Err(Error::internal(format!(
+                "ollama answered {}",
+                resp.status()
+            )));
+        }
+        let body = resp
+            .into_body()
+            .bytes()
+            .await
+            .map_err(|e| Error::internal(format!("reading ollama version: {e:?}")))?;
+        let v: Value = serde_json::from_slice(&body).map_err(Error::internal)?;
+        Ok(json!({ "version": v.get("version").cloned().unwrap_or(Value::Null) }))
+    };
+    let timeout = spin_sdk::time::sleep(OLLAMA_PROBE_TIMEOUT);
+    let result = match futures::future::select(Box::pin(probe), Box::pin(timeout)).await {
+        futures::future::Either::Left((r, _)) => r,
+        futures::future::Either::Right(_) => Err(Error::internal("ollama did not answer in time")),
+    };
+    let mut v = outcome(request_id, result, started);
+    if v.get("version").is_none() {
+        v["version"] = Value::Null;
+    }
+    v
+}

@@ -1,0 +1,140 @@
+//! App settings, read from Spin variables (each declared in spin.toml with its default).
+//! A value that does not parse is a configuration error, reported once with the variable name.
+
+use crate::cors::CorsPolicy;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub ollama_url: String,
+    pub default_model: String,
+    pub cors: CorsPolicy,
+    pub body_limit_bytes: usize,
+    pub ollama_timeout: Duration,
+    pub log_level: LogLevel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("variable `{name}` has an invalid value: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+pub const DEFAULT_OLLAMA_URL: &str = "http://127.0.0.1:11434";
+pub const DEFAULT_MODEL: &str = "llama3.2";
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+pub const DEFAULT_OLLAMA_TIMEOUT_SECS: u64 = 60;
+
+impl Config {
+    /// Builds the config from a variable lookup; a variable the component does not declare
+    /// (lookup gives `None`) takes its default.
+    pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let ollama_url = get("ollama_url")
+            .unwrap_or_else(|| DEFAULT_OLLAMA_URL.into())
+            .trim()
+            .trim_end_matches('/')
+            .to_string();
+        if !(ollama_url.starts_with("http://") || ollama_url.starts_with("https://")) {
+            return Err(ConfigError {
+                name: "ollama_url",
+                reason: "must start with http:// or https://".into(),
+            });
+        }
+        let default_model = get("default_model")
+            .map(|m| m.trim().to_string())
+            .filter(|m| !m.is_empty())
+            .unwrap_or_else(|| DEFAULT_MODEL.into());
+        let cors = CorsPolicy::parse(&get("cors_origins").unwrap_or_default());
+        let body_limit_bytes = number(&get, "body_limit_bytes", DEFAULT_BODY_LIMIT as u64)?;
+        if body_limit_bytes == 0 {
+            return Err(ConfigError {
+                name: "body_limit_bytes",
+                reason: "must be positive".into(),
+            });
+        }
+        let timeout = number(&get, "ollama_timeout_seconds", DEFAULT_OLLAMA_TIMEOUT_SECS)?;
+        let log_level = match get("log_level").as_deref().map(str::trim) {
+            None | Some("") | Some("info") => LogLevel::Info,
+            Some("error") => LogLevel::Error,
+            Some("warn") => LogLevel::Warn,
+            Some("debug") => LogLevel::Debug,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "log_level",
+                    reason: format!("{other:?} is not one of error, warn, info, debug"),
+                });
+            }
+        };
+        Ok(Self {
+            ollama_url,
+            default_model,
+            cors,
+            body_limit_bytes: usize::try_from(body_limit_bytes).unwrap_or(usize::MAX),
+            ollama_timeout: Duration::from_secs(timeout.max(1)),
+            log_level,
+        })
+    }
+}
+
+fn number(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) if v.trim().is_empty() => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError {
+            name,
+            reason: format!("{v:?} is not a whole number"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&'static str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_apply_when_variables_are_absent() {
+        let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ollama_url, DEFAULT_OLLAMA_URL);
+        assert_eq!(c.body_limit_bytes, 256 * 1024);
+        assert_eq!(c.ollama_timeout, Duration::from_secs(60));
+        assert_eq!(c.log_level, LogLevel::Info);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let table = [
+            ("body_limit_bytes", "lots"),
+            ("body_limit_bytes", "0"),
+            ("ollama_timeout_seconds", "-3"),
+            ("ollama_url", "127.0.0.1:11434"),
+            ("log_level", "loud"),
+        ];
+        for (name, value) in table {
+            assert_eq!(config(&[(name, value)]).err().map(|e| e.name), Some(name));
+        }
+        let c = config(&[("ollama_url", "http://ollama:11434/")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.ollama_url, "http://ollama:11434");
+    }
+}

@@ -1,0 +1,195 @@
+//! Request bodies: `Content-Type: application/json` required (else 415), malformed JSON is
+//! `INVALID_JSON`, and a wrong type, a missing field or an unknown field is `VALIDATION_ERROR`
+//! naming the field in `details.field`. Request types use `#[serde(deny_unknown_fields)]`.
+
+use crate::error::{Error, ErrorCode};
+use serde::de::DeserializeOwned;
+
+/// Does this `Content-Type` say JSON (`application/json`, any parameters, any case)?
+pub fn is_json_content_type(value: Option<&str>) -> bool {
+    value
+        .and_then(|v| v.split(';').next())
+        .map(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false)
+}
+
+pub fn unsupported_media_type() -> Error {
+    Error::new(
+        ErrorCode::UnsupportedMediaType,
+        "Send the body as JSON with Content-Type: application/json.",
+    )
+}
+
+/// Parses a JSON body into `T`, mapping every failure to the contract's errors.
+pub fn parse_body<T: DeserializeOwned>(
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<T, Error> {
+    if !is_json_content_type(content_type) {
+        return Err(unsupported_media_type());
+    }
+    parse_json(body)
+}
+
+/// Checks that a body is one well-formed JSON document, without building it.
+pub fn check_syntax(body: &[u8]) -> Result<(), Error> {
+    serde_json::from_slice::<serde::de::IgnoredAny>(body)
+        .map(|_| ())
+        .map_err(invalid_json)
+}
+
+fn invalid_json(e: serde_json::Error) -> Error {
+    Error::new(ErrorCode::InvalidJson, "The body is not valid JSON.")
+        .detail("line", e.line())
+        .detail("column", e.column())
+}
+
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    // Syntax first, so a broken document is always INVALID_JSON whatever its shape.
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid_json)?;
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        shape_error(&path, &e.into_inner())
+    })
+}
+
+fn shape_error(path: &str, e: &serde_json::Error) -> Error {
+    let text = e.to_string();
+    let path = if path == "." { "" } else { path };
+    let (field, message) = if text.starts_with("unknown field") {
+        // The path already ends at the unknown field.
+        (path.to_string(), format!("Unknown field `{path}`."))
+    } else if text.starts_with("missing field") {
+        // The path is the object; serde names the field in backticks.
+        let field = join_path(path, between_backticks(&text).unwrap_or_default());
+        (field.clone(), format!("`{field}` is required."))
+    } else if path.is_empty() {
+        (
+            String::new(),
+            format!("The body has the wrong shape: {text}."),
+        )
+    } else {
+        (path.to_string(), format!("`{path}` is invalid: {text}."))
+    };
+    Error::new(ErrorCode::ValidationError, message).detail("field", field)
+}
+
+fn between_backticks(text: &str) -> Option<&str> {
+    let start = text.find('`')? + 1;
+    let len = text[start..].find('`')?;
+    Some(&text[start..start + len])
+}
+
+fn join_path(path: &str, field: &str) -> String {
+    if path.is_empty() {
+        field.to_string()
+    } else {
+        format!("{path}.{field}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        count: Option<u32>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        flag: bool,
+    }
+
+    fn err(body: &str) -> Error {
+        match parse_body::<Body>(Some("application/json"), body.as_bytes()) {
+            Ok(v) => panic!("expected an error for {body}, got {v:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn content_type_must_be_json() {
+        for ct in [
+            None,
+            Some("text/plain"),
+            Some("application/jsonx"),
+            Some(""),
+        ] {
+            let e = parse_body::<Body>(ct, b"{\"name\":\"a\"}").err();
+            assert_eq!(
+                e.map(|e| e.code()),
+                Some(ErrorCode::UnsupportedMediaType),
+                "{ct:?}"
+            );
+        }
+        assert!(
+            parse_body::<Body>(Some("Application/JSON; charset=utf-8"), b"{\"name\":\"a\"}")
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_invalid_json() {
+        let deep = "[".repeat(10_000) + &"]".repeat(10_000);
+        for body in [
+            "",
+            "{",
+            "{\"name\":}",
+            "nul",
+            "{\"name\":\"a\"} trailing",
+            "[1,]",
+            &deep,
+        ] {
+            assert_eq!(
+                err(body).code(),
+                ErrorCode::InvalidJson,
+                "{}",
+                &body[..body.len().min(20)]
+            );
+            // Deep nesting is well-formed; only building it hits serde_json's depth limit.
+            if body != deep {
+                assert_eq!(
+                    check_syntax(body.as_bytes()).err().map(|e| e.code()),
+                    Some(ErrorCode::InvalidJson)
+                );
+            }
+        }
+        assert!(check_syntax(b"{\"a\": [1, {\"b\": null}]}").is_ok());
+    }
+
+    #[test]
+    fn shape_errors_name_the_field() {
+        let table = [
+            ("{}", "name"),
+            ("{\"name\":1}", "name"),
+            ("{\"name\":\"a\",\"count\":\"x\"}", "count"),
+            ("{\"name\":\"a\",\"count\":-1}", "count"),
+            ("{\"name\":\"a\",\"extra\":true}", "extra"),
+            ("{\"name\":\"a\",\"inner\":{\"flag\":1}}", "inner.flag"),
+            ("{\"name\":\"a\",\"inner\":{}}", "inner.flag"),
+            (
+                "{\"name\":\"a\",\"inner\":{\"flag\":true,\"x\":1}}",
+                "inner.x",
+            ),
+        ];
+        for (body, field) in table {
+            let e = err(body);
+            assert_eq!(e.code(), ErrorCode::ValidationError, "{body}");
+            assert_eq!(
+                e.details().get("field").and_then(|f| f.as_str()),
+                Some(field),
+                "{body}"
+            );
+        }
+        assert_eq!(err("[]").code(), ErrorCode::ValidationError);
+    }
+}

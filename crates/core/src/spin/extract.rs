@@ -1,0 +1,112 @@
+//! axum extractors that answer in the contract's terms: [`ApiJson`] for bodies, [`ApiQuery`]
+//! for query strings, [`RequestContext`] for the request id and config.
+
+use crate::config::Config;
+use crate::error::{Error, ErrorCode};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::{HeaderValue, header};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Set by [`crate::spin::serve`] on every request.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub request_id: String,
+    pub config: Arc<Config>,
+    pub component: &'static str,
+    /// `spin-client-addr` without the port.
+    pub client_ip: Option<String>,
+    /// `spin-full-url`, for links the app hands out.
+    pub full_url: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        parts
+            .extensions
+            .get::<RequestContext>()
+            .cloned()
+            .ok_or_else(|| Error::internal("request context missing"))
+    }
+}
+
+/// A JSON body in, or a JSON response out.
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // The body was already read (and its size checked) by `serve`.
+        let bytes = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::internal(format!("reading body: {e}")))?;
+        crate::json::parse_body(content_type.as_deref(), &bytes).map(ApiJson)
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    fn into_response(self) -> Response {
+        match serde_json::to_vec(&self.0) {
+            Ok(body) => {
+                let mut r = Response::new(axum::body::Body::from(body));
+                r.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                r
+            }
+            Err(e) => Error::internal(format!("serializing response: {e}")).into_response(),
+        }
+    }
+}
+
+/// A query string, with errors as `VALIDATION_ERROR` naming the parameter.
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let text = e.to_string();
+                let field = text.split('`').nth(1).unwrap_or_default().to_string();
+                Error::new(
+                    ErrorCode::ValidationError,
+                    format!("Invalid query string: {text}."),
+                )
+                .detail("field", field)
+            })
+    }
+}
+
+/// The response for an [`Error`]: status and headers now; the envelope body is written by
+/// `serve`, which knows the request id and logs the internal cause.
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut r = Response::new(axum::body::Body::empty());
+        *r.status_mut() = self.status();
+        for (name, value) in self.headers() {
+            if let Ok(v) = HeaderValue::from_str(value) {
+                r.headers_mut().append(name.clone(), v);
+            }
+        }
+        r.extensions_mut().insert(Arc::new(self));
+        r
+    }
+}

@@ -1,0 +1,54 @@
+//! A thin layer over Spin's key-value store with JSON values.
+
+use crate::error::Error;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use spin_sdk::key_value::Store;
+
+pub struct Kv {
+    store: Store,
+}
+
+impl Kv {
+    pub async fn open_default() -> Result<Self, Error> {
+        let store = Store::open_default()
+            .await
+            .map_err(|e| Error::internal(format!("opening key-value store: {e:?}")))?;
+        Ok(Self { store })
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
+        self.store
+            .get(key)
+            .await
+            .map_err(|e| Error::internal(format!("kv get: {e:?}")))
+    }
+
+    pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
+        self.store
+            .set(key, value)
+            .await
+            .map_err(|e| Error::internal(format!("kv set: {e:?}")))
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.store
+            .delete(key)
+            .await
+            .map_err(|e| Error::internal(format!("kv delete: {e:?}")))
+    }
+
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        match self.get(key).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| Error::internal(format!("kv value for {key} is not valid JSON: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
+        let bytes = serde_json::to_vec(value).map_err(Error::internal)?;
+        self.set(key, &bytes).await
+    }
+}

@@ -1,0 +1,107 @@
+//! Applies pending migrations once per instance. Safe when many first requests arrive at
+//! once, in one instance or several: each migration runs inside `BEGIN IMMEDIATE` (one writer
+//! at a time) and re-checks `schema_migrations` there, so it is applied exactly once.
+
+use super::log;
+use crate::error::Error;
+use crate::migrations::{CREATE_TABLE, MIGRATIONS, Migration, pending};
+use spin_sdk::sqlite::{Connection, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once this instance has seen the schema up to date: later requests skip the check.
+static CURRENT: AtomicBool = AtomicBool::new(false);
+
+pub async fn ensure(conn: &Connection) -> Result<(), Error> {
+    if CURRENT.load(Ordering::Acquire) {
+        return Ok(());
+    }
+    let applied = applied(conn).await?;
+    let todo = pending(MIGRATIONS, &applied).map_err(|e| {
+        log::error("-", "migrations", "refusing to start", &e.to_string());
+        Error::internal(e)
+    })?;
+    for m in todo {
+        apply(conn, m).await?;
+    }
+    CURRENT.store(true, Ordering::Release);
+    Ok(())
+}
+
+async fn exec(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<(), Error> {
+    conn.execute(sql, params)
+        .await
+        .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?
+        .result()
+        .await
+        .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))
+}
+
+async fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, Error> {
+    let rows = match conn
+        .execute("SELECT version, checksum FROM schema_migrations", [])
+        .await
+    {
+        Ok(r) => r.collect().await,
+        Err(e) => Err(e),
+    };
+    let rows = match rows {
+        Ok(rows) => rows,
+        // First run: create the table, then there is nothing applied yet.
+        Err(_) => {
+            exec(conn, CREATE_TABLE, vec![]).await?;
+            return Ok(Vec::new());
+        }
+    };
+    Ok(rows
+        .iter()
+        .filter_map(|r| Some((r.get::<i64>(0)?, r.get::<&str>(1)?.to_string())))
+        .collect())
+}
+
+async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
+    exec(conn, "BEGIN IMMEDIATE", vec![]).await?;
+    let result = async {
+        // Another instance may have applied it while we waited for the write lock.
+        let again = applied(conn).await?;
+        if pending(std::slice::from_ref(m), &again)
+            .map_err(Error::internal)?
+            .is_empty()
+        {
+            return Ok(false);
+        }
+        for statement in m.statements() {
+            exec(conn, &statement, vec![]).await?;
+        }
+        exec(
+            conn,
+            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+            vec![
+                Value::Integer(m.version),
+                Value::Text(m.name.into()),
+                Value::Text(m.checksum()),
+                Value::Text(log::now_rfc3339()),
+            ],
+        )
+        .await?;
+        Ok(true)
+    }
+    .await;
+    match result {
+        Ok(ran) => {
+            exec(conn, "COMMIT", vec![]).await?;
+            if ran {
+                let mut f = serde_json::Map::new();
+                f.insert(
+                    "message".into(),
+                    format!("applied migration {}", m.name).into(),
+                );
+                log::line("info", f);
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = exec(conn, "ROLLBACK", vec![]).await;
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The thin layer between the app and Spin: serving HTTP with axum inside a component,
+//! SQLite and key-value access, variables, logs. Only this module touches spin-sdk.
+
+pub mod db;
+pub mod extract;
+pub mod kv;
+pub mod log;
+pub mod migrate;
+pub mod serve;
+pub mod vars;
+
+pub use db::{Db, FromRow, Row};
+pub use extract::{ApiJson, ApiQuery, RequestContext};
+pub use kv::Kv;
+pub use serve::serve;
+pub use spin_sdk::sqlite::Value;

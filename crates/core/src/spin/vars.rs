@@ -1,0 +1,44 @@
+//! Spin variables, and the app [`Config`] built from them once per instance.
+
+use crate::config::Config;
+use crate::error::Error;
+use std::sync::{Arc, OnceLock};
+
+/// A variable's value, or `None` when the component does not declare it.
+pub async fn get(name: &str) -> Result<Option<String>, Error> {
+    match spin_sdk::variables::get(name).await {
+        Ok(v) => Ok(Some(v)),
+        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
+        Err(e) => Err(Error::internal(format!("reading variable {name}: {e:?}"))),
+    }
+}
+
+const NAMES: [&str; 6] = [
+    "ollama_url",
+    "default_model",
+    "cors_origins",
+    "body_limit_bytes",
+    "ollama_timeout_seconds",
+    "log_level",
+];
+
+/// The config, read from variables on an instance's first request. Spin may reuse an
+/// instance for many requests; caching there is safe because variables are fixed per app run.
+pub async fn config() -> Result<Arc<Config>, Error> {
+    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
+    if let Some(c) = CONFIG.get() {
+        return Ok(c.clone());
+    }
+    let mut values = Vec::with_capacity(NAMES.len());
+    for name in NAMES {
+        values.push((name, get(name).await?));
+    }
+    let config = Config::from_lookup(|name| {
+        values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.clone())
+    })
+    .map_err(Error::internal)?;
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
+}

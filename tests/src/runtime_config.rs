@@ -1,0 +1,194 @@
+//! Spin runtime configuration (`--runtime-config-file`): key-value stores, SQLite databases,
+//! variable providers and the state directory, with Spin's path rules: a `spin` key-value
+//! store's relative `path` is resolved from the config file's folder, a `spin` SQLite
+//! database's from the working directory. Unknown top-level keys are rejected, as Spin does.
+//! Only the local (`spin`) backends exist here; Redis and libSQL entries are reported as such.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRuntimeConfig {
+    #[serde(default)]
+    key_value_store: BTreeMap<String, RawStore>,
+    #[serde(default)]
+    sqlite_database: BTreeMap<String, RawStore>,
+    #[serde(default)]
+    variables_provider: Vec<RawProvider>,
+    #[serde(default)]
+    state_dir: Option<String>,
+    #[serde(default)]
+    log_dir: Option<String>,
+    #[serde(default)]
+    max_instance_memory: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawStore {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawProvider {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    rest: toml::Table,
+}
+
+/// Where a store lives: a file, or memory (`None`).
+pub type StorePath = Option<PathBuf>;
+
+#[derive(Debug, Clone)]
+pub enum VariablesProvider {
+    /// `SPIN_VARIABLE_<NAME>` (or another prefix) from the environment.
+    Env {
+        prefix: String,
+    },
+    Static {
+        values: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    pub key_value_stores: BTreeMap<String, StorePath>,
+    pub sqlite_databases: BTreeMap<String, StorePath>,
+    pub variables_providers: Vec<VariablesProvider>,
+    pub state_dir: Option<PathBuf>,
+    pub log_dir: Option<PathBuf>,
+}
+
+impl RuntimeConfig {
+    pub fn load(path: &Path, working_dir: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading runtime config {}", path.display()))?;
+        let config_dir = path.parent().unwrap_or(Path::new("."));
+        let config_dir = if config_dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            config_dir
+        };
+        Self::parse(&text, &working_dir.join(config_dir), working_dir)
+    }
+
+    pub fn parse(text: &str, config_dir: &Path, working_dir: &Path) -> Result<Self> {
+        let raw: RawRuntimeConfig = toml::from_str(text).context("parsing runtime config")?;
+        let _ = raw.max_instance_memory;
+        let mut out = RuntimeConfig::default();
+        for (label, store) in raw.key_value_store {
+            let path = local_store_path(&store, "key_value_store", &label)?;
+            out.key_value_stores
+                .insert(label, path.map(|p| config_dir.join(p)));
+        }
+        for (label, store) in raw.sqlite_database {
+            let path = local_store_path(&store, "sqlite_database", &label)?;
+            out.sqlite_databases
+                .insert(label, path.map(|p| working_dir.join(p)));
+        }
+        for provider in raw.variables_provider {
+            out.variables_providers.push(match provider.kind.as_str() {
+                "env" => VariablesProvider::Env {
+                    prefix: provider
+                        .rest
+                        .get("prefix")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("SPIN_VARIABLE")
+                        .to_string(),
+                },
+                "static" => {
+                    let values = provider
+                        .rest
+                        .get("values")
+                        .and_then(|v| v.as_table())
+                        .map(|t| {
+                            t.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    VariablesProvider::Static { values }
+                }
+                other => bail!(
+                    "variables provider type {other:?} is not available in the test host (it is in Spin)"
+                ),
+            });
+        }
+        out.state_dir = raw.state_dir.map(|d| config_dir.join(d));
+        out.log_dir = raw.log_dir.map(|d| config_dir.join(d));
+        Ok(out)
+    }
+}
+
+fn local_store_path(store: &RawStore, section: &str, label: &str) -> Result<Option<PathBuf>> {
+    match store.kind.as_str() {
+        "spin" => {
+            for key in store.rest.keys() {
+                if key != "path" {
+                    bail!("[{section}.{label}]: unknown key {key:?}");
+                }
+            }
+            Ok(store
+                .rest
+                .get("path")
+                .and_then(|p| p.as_str())
+                .map(PathBuf::from))
+        }
+        other => bail!(
+            "[{section}.{label}] type = {other:?} needs a server this test host does not run; \
+             use Spin for it, or type = \"spin\" here"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_resolve_like_spin() {
+        let cfg = RuntimeConfig::parse(
+            r#"
+            [key_value_store.default]
+            type = "spin"
+            path = "data/kv.db"
+            [sqlite_database.default]
+            type = "spin"
+            path = "data/app.db"
+            "#,
+            Path::new("/cfg"),
+            Path::new("/work"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.key_value_stores.get("default"),
+            Some(&Some(PathBuf::from("/cfg/data/kv.db")))
+        );
+        assert_eq!(
+            cfg.sqlite_databases.get("default"),
+            Some(&Some(PathBuf::from("/work/data/app.db")))
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_remote_backends_are_refused() {
+        let w = Path::new("/w");
+        assert!(RuntimeConfig::parse("nonsense = 1", w, w).is_err());
+        assert!(
+            RuntimeConfig::parse(
+                "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"",
+                w,
+                w
+            )
+            .is_err()
+        );
+    }
+}

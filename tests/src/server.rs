@@ -1,0 +1,675 @@
+//! The HTTP server: routes each request to a component as Spin's HTTP trigger does, and runs
+//! WASI 0.3 components through wasmtime-wasi-http's `ProxyHandler` with Spin 4's instance reuse
+//! (up to N requests per instance, up to M at once, an idle instance kept for a while).
+
+use crate::engine::{self, Ctx};
+use crate::manifest::{Manifest, Part, parse_template};
+use crate::outbound::{AllowedHost, OutboundHooks};
+use crate::routes::{RouteMatch, Router};
+use crate::runtime_config::{RuntimeConfig, VariablesProvider};
+use crate::spin_apis::{ComponentGrants, SpinState};
+use crate::stores::{Location, Stores};
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use wasmtime::component::GuestTaskId;
+use wasmtime::{Store, StoreContextMut};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
+use wasmtime_wasi_http::handler::{
+    HandlerState, Instance, ProxyHandler, ProxyPre, ShouldAccept, ViewFn, WorkerExpiration,
+    WorkerState, WorkerStatus,
+};
+use wasmtime_wasi_http::p3::WasiHttpView;
+use wasmtime_wasi_http::p3::bindings::ServicePre;
+
+/// A value or an inclusive `a..b` range, as Spin's instance-reuse flags take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Range<T> {
+    pub min: T,
+    pub max: T,
+}
+
+impl<T: Copy> Range<T> {
+    pub fn exactly(v: T) -> Self {
+        Self { min: v, max: v }
+    }
+}
+
+impl Range<usize> {
+    fn pick(&self) -> usize {
+        if self.max <= self.min {
+            return self.min;
+        }
+        self.min + (cheap_random() as usize) % (self.max - self.min + 1)
+    }
+}
+
+impl Range<Duration> {
+    fn pick(&self) -> Duration {
+        if self.max <= self.min {
+            return self.min;
+        }
+        let span = (self.max - self.min).as_micros().max(1) as u64;
+        self.min + Duration::from_micros(cheap_random() % span)
+    }
+}
+
+fn cheap_random() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.finish()
+}
+
+/// Spin 4's defaults for WASI 0.3 components.
+#[derive(Debug, Clone)]
+pub struct ReuseConfig {
+    pub max_instance_reuse_count: Range<usize>,
+    pub max_instance_concurrent_reuse_count: Range<usize>,
+    pub idle_instance_timeout: Range<Duration>,
+    pub request_timeout: Option<Duration>,
+}
+
+impl Default for ReuseConfig {
+    fn default() -> Self {
+        Self {
+            max_instance_reuse_count: Range::exactly(128),
+            max_instance_concurrent_reuse_count: Range::exactly(16),
+            idle_instance_timeout: Range::exactly(Duration::from_secs(1)),
+            request_timeout: None,
+        }
+    }
+}
+
+impl ReuseConfig {
+    /// A fresh instance for every request (no global survives between requests).
+    pub fn one_request_per_instance() -> Self {
+        Self {
+            max_instance_reuse_count: Range::exactly(1),
+            max_instance_concurrent_reuse_count: Range::exactly(1),
+            ..Self::default()
+        }
+    }
+}
+
+/// Where component stdout/stderr go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ComponentOutput {
+    /// The host's own stdout/stderr (the dev server).
+    Terminal,
+    /// `<log dir>/<component>_stdout.txt` and `_stderr.txt`, as Spin writes them.
+    Files,
+}
+
+/// How to run an app: the `spin up` flags this host mirrors.
+#[derive(Debug, Clone)]
+pub struct UpOptions {
+    pub manifest: PathBuf,
+    pub listen: SocketAddr,
+    pub runtime_config_file: Option<PathBuf>,
+    /// `None`: `.spin/` beside the manifest; `Some("")`: in memory.
+    pub state_dir: Option<PathBuf>,
+    /// `--variable name=value`, highest precedence.
+    pub variables: Vec<(String, String)>,
+    /// The environment `SPIN_VARIABLE_*` are read from (`None`: this process's).
+    pub env: Option<HashMap<String, String>>,
+    /// The folder relative SQLite paths resolve from (Spin: the working directory).
+    pub working_dir: Option<PathBuf>,
+    pub reuse: ReuseConfig,
+    pub output: ComponentOutput,
+}
+
+impl UpOptions {
+    pub fn new(manifest: impl Into<PathBuf>) -> Self {
+        Self {
+            manifest: manifest.into(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            runtime_config_file: None,
+            state_dir: None,
+            variables: Vec::new(),
+            env: None,
+            working_dir: None,
+            reuse: ReuseConfig::default(),
+            output: ComponentOutput::Terminal,
+        }
+    }
+}
+
+/// A running app. Dropping it stops the server.
+pub struct RunningApp {
+    pub addr: SocketAddr,
+    pub state_dir: Option<PathBuf>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningApp {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Serves until the process ends.
+    pub async fn wait(mut self) -> Result<()> {
+        (&mut self.task).await.context("server task")
+    }
+}
+
+impl Drop for RunningApp {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct App {
+    router: Router,
+    handlers: HashMap<String, ProxyHandler<ComponentHandler>>,
+    addr: SocketAddr,
+}
+
+/// Starts the app described by `options` and serves it on `options.listen`.
+pub async fn up(options: UpOptions) -> Result<RunningApp> {
+    let manifest = Manifest::load(&options.manifest)?;
+    let working_dir = match &options.working_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir()?,
+    };
+    let runtime = match &options.runtime_config_file {
+        Some(f) => RuntimeConfig::load(f, &working_dir)?,
+        None => RuntimeConfig::default(),
+    };
+    let state_dir = match (&options.state_dir, &runtime.state_dir) {
+        (Some(d), _) if d.as_os_str().is_empty() => None,
+        (Some(d), _) => Some(working_dir.join(d)),
+        (None, Some(d)) => Some(d.clone()),
+        (None, None) => Some(manifest.dir.join(".spin")),
+    };
+    let log_dir = runtime
+        .log_dir
+        .clone()
+        .or_else(|| state_dir.as_ref().map(|d| d.join("logs")));
+
+    let app_vars = resolve_app_variables(&manifest, &options, &runtime)?;
+    let stores = Arc::new(build_stores(&runtime, state_dir.as_deref()));
+
+    let engine = engine::engine()?;
+    let linker = engine::linker(engine)?;
+    let mut handlers = HashMap::new();
+    for (id, spec) in &manifest.components {
+        let component = engine::load_component(engine, &spec.source)
+            .with_context(|| format!("component {id:?} (did the wasm build run?)"))?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
+        let pre = ServicePre::new(pre).map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
+        let mut variables = BTreeMap::new();
+        for (name, template) in &spec.variables {
+            variables.insert(name.clone(), expand(template, &app_vars)?);
+        }
+        for name in &spec.key_value_stores {
+            if stores.kv_store(name).is_none() {
+                bail!("component {id:?} uses key-value store {name:?}, which is not configured");
+            }
+        }
+        for name in &spec.sqlite_databases {
+            if stores.sqlite_location(name).is_none() {
+                bail!("component {id:?} uses SQLite database {name:?}, which is not configured");
+            }
+        }
+        let mut allowed = Vec::new();
+        for entry in &spec.allowed_outbound_hosts {
+            allowed.push(AllowedHost::parse(&expand(entry, &app_vars)?)?);
+        }
+        let grants = Arc::new(ComponentGrants {
+            id: id.clone(),
+            sqlite_databases: spec.sqlite_databases.clone(),
+            key_value_stores: spec.key_value_stores.clone(),
+            variables,
+        });
+        let (stdout, stderr) = match (options.output, &log_dir) {
+            (ComponentOutput::Files, Some(dir)) => {
+                std::fs::create_dir_all(dir)?;
+                (
+                    Some(dir.join(format!("{id}_stdout.txt"))),
+                    Some(dir.join(format!("{id}_stderr.txt"))),
+                )
+            }
+            _ => (None, None),
+        };
+        let handler = ComponentHandler {
+            pre: ProxyPre::P3(pre),
+            grants,
+            stores: stores.clone(),
+            allowed: Arc::new(allowed),
+            environment: spec.environment.clone(),
+            reuse: options.reuse.clone(),
+            stdout,
+            stderr,
+            output: options.output,
+        };
+        handlers.insert(id.clone(), ProxyHandler::new(handler));
+    }
+    let router = Router::build(manifest.routes.iter().filter_map(|r| {
+        r.route
+            .as_deref()
+            .map(|route| (route, r.component.as_str()))
+    }))?;
+
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("binding {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let app = Arc::new(App {
+        router,
+        handlers,
+        addr,
+    });
+    let task = tokio::spawn(serve(listener, app));
+    Ok(RunningApp {
+        addr,
+        state_dir,
+        task,
+    })
+}
+
+/// Application variables: `--variable`, then runtime-config providers in order (the env
+/// provider is always there last, as in Spin), then the manifest default.
+fn resolve_app_variables(
+    manifest: &Manifest,
+    options: &UpOptions,
+    runtime: &RuntimeConfig,
+) -> Result<HashMap<String, String>> {
+    let env: HashMap<String, String> = match &options.env {
+        Some(e) => e.clone(),
+        None => std::env::vars().collect(),
+    };
+    let mut providers = runtime.variables_providers.clone();
+    if !providers
+        .iter()
+        .any(|p| matches!(p, VariablesProvider::Env { .. }))
+    {
+        providers.push(VariablesProvider::Env {
+            prefix: "SPIN_VARIABLE".into(),
+        });
+    }
+    let cli: HashMap<&str, &str> = options
+        .variables
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    for name in cli.keys() {
+        if !manifest.variables.contains_key(*name) {
+            bail!("--variable {name:?} is not a variable of this app");
+        }
+    }
+    let mut out = HashMap::new();
+    for (name, var) in &manifest.variables {
+        let from_providers = providers.iter().find_map(|p| match p {
+            VariablesProvider::Env { prefix } => env
+                .get(&format!("{prefix}_{}", name.to_ascii_uppercase()))
+                .cloned(),
+            VariablesProvider::Static { values } => values.get(name).cloned(),
+        });
+        let value = cli
+            .get(name.as_str())
+            .map(|v| v.to_string())
+            .or(from_providers)
+            .or_else(|| var.default.clone());
+        match value {
+            Some(v) => {
+                out.insert(name.clone(), v);
+            }
+            None if var.required => bail!("no value for required variable {name:?}"),
+            None => {}
+        }
+    }
+    Ok(out)
+}
+
+fn expand(template: &str, vars: &HashMap<String, String>) -> Result<String> {
+    let mut out = String::new();
+    for part in parse_template(template)? {
+        match part {
+            Part::Lit(l) => out.push_str(&l),
+            Part::Var(v) => out.push_str(
+                vars.get(&v)
+                    .with_context(|| format!("variable {v:?} has no value"))?,
+            ),
+        }
+    }
+    Ok(out)
+}
+
+fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Stores {
+    let mut stores = Stores::default();
+    let location = |p: &Option<PathBuf>| match p {
+        Some(p) => Location::Path(p.clone()),
+        None => Location::InMemory,
+    };
+    for (label, path) in &runtime.sqlite_databases {
+        stores.add_sqlite(label, location(path));
+    }
+    for (label, path) in &runtime.key_value_stores {
+        stores.add_kv(label, location(path));
+    }
+    if !runtime.sqlite_databases.contains_key("default") {
+        stores.add_sqlite(
+            "default",
+            location(&state_dir.map(|d| d.join("sqlite_db.db"))),
+        );
+    }
+    if !runtime.key_value_stores.contains_key("default") {
+        stores.add_kv(
+            "default",
+            location(&state_dir.map(|d| d.join("sqlite_key_value.db"))),
+        );
+    }
+    stores
+}
+
+type HostBody = UnsyncBoxBody<Bytes, std::io::Error>;
+
+async fn serve(listener: TcpListener, app: Arc<App>) {
+    loop {
+        let Ok((stream, client)) = listener.accept().await else {
+            continue;
+        };
+        let app = app.clone();
+        tokio::spawn(async move {
+            let io = hyper_util::rt::TokioIo::new(stream);
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let app = app.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&app, req, client).await) }
+            });
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(io, service)
+                    .await;
+        });
+    }
+}
+
+fn empty(status: StatusCode) -> Response<HostBody> {
+    let mut r = Response::new(
+        Full::new(Bytes::new())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<HostBody> {
+    let mut r = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+async fn handle(app: &App, mut req: Request<Incoming>, client: SocketAddr) -> Response<HostBody> {
+    req.headers_mut().remove(http::header::CONNECTION);
+    let path = req.uri().path().to_string();
+    if let Some(well_known) = path.strip_prefix("/.well-known/spin/") {
+        return match well_known {
+            "health" => full(StatusCode::OK, "OK"),
+            _ => empty(StatusCode::NOT_FOUND),
+        };
+    }
+    let Some(route) = app.router.route(&path) else {
+        return empty(StatusCode::NOT_FOUND);
+    };
+    let Some(handler) = app.handlers.get(&route.component) else {
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let req = match prepare_request(req, &route, app.addr, client) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("spin-test-host: bad request for {path}: {e}");
+            return empty(StatusCode::INTERNAL_SERVER_ERROR);
+        }
+    };
+    match handler.handle((), req).await {
+        Ok(resp) => resp.map(|b| {
+            b.map_err(|e| std::io::Error::other(e.to_string()))
+                .boxed_unsync()
+        }),
+        Err(e) => {
+            eprintln!(
+                "spin-test-host: component {:?} failed: {e:?}",
+                route.component
+            );
+            empty(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+/// Gives the request an absolute URI and the `spin-*` headers Spin adds (trigger-http
+/// `headers.rs`); a header value that is not UTF-8 fails the request, as in Spin.
+fn prepare_request(
+    req: Request<Incoming>,
+    route: &RouteMatch,
+    local: SocketAddr,
+    client: SocketAddr,
+) -> Result<wasmtime_wasi_http::handler::Request> {
+    let (mut parts, body) = req.into_parts();
+    let host = match parts.headers.get(http::header::HOST) {
+        Some(h) => h.to_str()?.to_string(),
+        None => local.to_string(),
+    };
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "/".into());
+    parts.uri = Uri::builder()
+        .scheme("http")
+        .authority(host.as_str())
+        .path_and_query(path_and_query.as_str())
+        .build()?;
+    for value in parts.headers.values() {
+        value.to_str()?;
+    }
+    let mut add = |name: String, value: &str| -> Result<()> {
+        parts.headers.insert(
+            HeaderName::from_bytes(name.as_bytes())?,
+            HeaderValue::from_str(value)?,
+        );
+        Ok(())
+    };
+    add("spin-path-info".into(), &route.path_info)?;
+    add(
+        "spin-full-url".into(),
+        &format!("http://{host}{path_and_query}"),
+    )?;
+    add("spin-matched-route".into(), &route.raw_route)?;
+    add("spin-base-path".into(), "/")?;
+    add("spin-raw-component-route".into(), &route.raw_route)?;
+    add("spin-component-route".into(), route.raw_route_or_prefix())?;
+    add("spin-client-addr".into(), &client.to_string())?;
+    for (name, value) in &route.named {
+        add(
+            format!("spin-path-match-{}", name.to_ascii_lowercase()),
+            value,
+        )?;
+    }
+    let body = body
+        .map_err(|e| {
+            wasmtime_wasi_http::handler::ErrorCode::from(
+                wasmtime_wasi_http::p3::bindings::http::types::ErrorCode::InternalError(Some(
+                    e.to_string(),
+                )),
+            )
+        })
+        .boxed_unsync();
+    Ok(Request::from_parts(parts, body))
+}
+
+/// Creates instances of one component for the `ProxyHandler`.
+struct ComponentHandler {
+    pre: ProxyPre<Ctx>,
+    grants: Arc<ComponentGrants>,
+    stores: Arc<Stores>,
+    allowed: Arc<Vec<AllowedHost>>,
+    environment: BTreeMap<String, String>,
+    reuse: ReuseConfig,
+    stdout: Option<PathBuf>,
+    stderr: Option<PathBuf>,
+    output: ComponentOutput,
+}
+
+fn append(path: &Path) -> Result<std::fs::File> {
+    Ok(std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?)
+}
+
+impl HandlerState for ComponentHandler {
+    type StoreData = Ctx;
+    type WorkerExpiration = Expiration;
+    type WorkerState = Worker;
+
+    async fn instantiate(&self) -> wasmtime::Result<Instance<Ctx, Expiration, Worker>> {
+        let mut wasi = WasiCtxBuilder::new();
+        for (k, v) in &self.environment {
+            wasi.env(k, v);
+        }
+        match (&self.stdout, &self.stderr) {
+            (Some(out), Some(err)) => {
+                let out = append(out).map_err(|e| wasmtime::format_err!("{e}"))?;
+                let err = append(err).map_err(|e| wasmtime::format_err!("{e}"))?;
+                wasi.stdout(wasmtime_wasi::cli::OutputFile::new(out));
+                wasi.stderr(wasmtime_wasi::cli::OutputFile::new(err));
+            }
+            _ if self.output == ComponentOutput::Terminal => {
+                wasi.inherit_stdout().inherit_stderr();
+            }
+            _ => {}
+        }
+        let ctx = Ctx {
+            table: wasmtime::component::ResourceTable::new(),
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            hooks: OutboundHooks {
+                component: self.grants.id.clone(),
+                allowed: self.allowed.clone(),
+            },
+            spin: SpinState::new(self.grants.clone(), self.stores.clone()),
+        };
+        let mut store = Store::new(self.pre_engine(), ctx);
+        let proxy = self.pre.instantiate_async(&mut store).await?;
+        let request_timeout = self.reuse.request_timeout.unwrap_or(Duration::MAX);
+        Ok(Instance {
+            store,
+            proxy,
+            view: ViewFn::P3(|ctx: &mut Ctx| ctx.http()),
+            expiration: Expiration {
+                idle_timeout: self.reuse.idle_instance_timeout.pick(),
+                request_timeout,
+                sleep: Box::pin(tokio::time::sleep(Duration::from_secs(3600))),
+            },
+            state: Worker {
+                request_timeout,
+                max_reuse: self.reuse.max_instance_reuse_count.pick().max(1),
+                max_concurrent: self.reuse.max_instance_concurrent_reuse_count.pick().max(1),
+            },
+        })
+    }
+}
+
+impl ComponentHandler {
+    fn pre_engine(&self) -> &wasmtime::Engine {
+        match &self.pre {
+            ProxyPre::P3(pre) => pre.engine(),
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("only WASI 0.3 components are served"),
+        }
+    }
+}
+
+/// Ends an instance once it has been idle (or busy) too long, as Spin's `HttpWorkerExpiration`.
+pub struct Expiration {
+    idle_timeout: Duration,
+    request_timeout: Duration,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl WorkerExpiration for Expiration {
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        status: WorkerStatus,
+        start: Instant,
+    ) -> Poll<()> {
+        let timeout = match status {
+            WorkerStatus::Idle => self.idle_timeout,
+            WorkerStatus::Requests | WorkerStatus::PostReturn => self.request_timeout,
+        };
+        match start.checked_add(timeout) {
+            Some(deadline) => {
+                let deadline = tokio::time::Instant::from_std(deadline);
+                if self.sleep.deadline() != deadline {
+                    self.sleep.as_mut().reset(deadline);
+                }
+                self.sleep.as_mut().poll(cx)
+            }
+            None => Poll::Pending,
+        }
+    }
+}
+
+pub struct Worker {
+    request_timeout: Duration,
+    max_reuse: usize,
+    max_concurrent: usize,
+}
+
+impl WorkerState for Worker {
+    type StoreData = Ctx;
+    type RequestId = ();
+
+    fn should_accept_request(&self, concurrent: usize, total: usize) -> ShouldAccept {
+        if total >= self.max_reuse {
+            ShouldAccept::Never
+        } else if concurrent >= self.max_concurrent {
+            ShouldAccept::No
+        } else {
+            ShouldAccept::Yes
+        }
+    }
+
+    fn on_request_start(
+        &self,
+        _: StoreContextMut<'_, Ctx>,
+        _: (),
+        _: GuestTaskId,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>> {
+        let timeout = self.request_timeout;
+        Box::pin(async move {
+            if timeout == Duration::MAX {
+                std::future::pending::<()>().await
+            } else {
+                tokio::time::sleep(timeout).await
+            }
+        })
+    }
+
+    fn drop(&self, store: Store<Ctx>, result: Result<(), wasmtime::Error>) {
+        if let Err(e) = result {
+            eprintln!("spin-test-host: instance ended with an error: {e:?}");
+        }
+        drop(store);
+    }
+}

@@ -1,0 +1,327 @@
+//! Host implementations of the Spin interfaces the app imports: `spin:sqlite@3.1.0`,
+//! `spin:key-value@3.0.0` and `spin:variables@3.0.0`, with Spin's access rules (a component may
+//! only open the databases and stores its manifest entry lists, and only read the variables
+//! declared in its `[component.x.variables]`).
+
+use crate::stores::{KvStore, SqliteConnection, Stores};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use wasmtime::component::{Accessor, FutureReader, HasData, Resource, StreamReader};
+
+wasmtime::component::bindgen!({
+    path: "wit",
+    world: "host",
+    imports: { default: async },
+});
+
+pub use spin::key_value::key_value as kv;
+pub use spin::sqlite::sqlite;
+pub use spin::variables::variables as vars;
+
+/// What one component may use, shared by all of its instances.
+#[derive(Debug)]
+pub struct ComponentGrants {
+    pub id: String,
+    pub sqlite_databases: Vec<String>,
+    pub key_value_stores: Vec<String>,
+    /// Component variable name -> resolved value.
+    pub variables: BTreeMap<String, String>,
+}
+
+/// Per-instance state behind the Spin interfaces.
+pub struct SpinState {
+    pub grants: Arc<ComponentGrants>,
+    pub stores: Arc<Stores>,
+    next_rep: u32,
+    connections: HashMap<u32, Arc<SqliteConnection>>,
+    kv_stores: HashMap<u32, Arc<KvStore>>,
+}
+
+impl SpinState {
+    pub fn new(grants: Arc<ComponentGrants>, stores: Arc<Stores>) -> Self {
+        Self {
+            grants,
+            stores,
+            next_rep: 1,
+            connections: HashMap::new(),
+            kv_stores: HashMap::new(),
+        }
+    }
+
+    fn rep(&mut self) -> u32 {
+        let rep = self.next_rep;
+        self.next_rep = self.next_rep.wrapping_add(1).max(1);
+        rep
+    }
+
+    fn open_db(&mut self, database: &str) -> Result<u32, sqlite::Error> {
+        if !self.grants.sqlite_databases.iter().any(|d| d == database) {
+            return Err(sqlite::Error::AccessDenied);
+        }
+        let conn = self
+            .stores
+            .sqlite_connection(database)
+            .ok_or(sqlite::Error::NoSuchDatabase)?;
+        if self.connections.len() >= 256 {
+            return Err(sqlite::Error::Io("too many connections opened".into()));
+        }
+        let rep = self.rep();
+        self.connections.insert(rep, Arc::new(conn));
+        Ok(rep)
+    }
+
+    fn connection(&self, rep: u32) -> Result<Arc<SqliteConnection>, sqlite::Error> {
+        self.connections
+            .get(&rep)
+            .cloned()
+            .ok_or(sqlite::Error::InvalidConnection)
+    }
+
+    fn kv(&self, rep: u32) -> Result<Arc<KvStore>, kv::Error> {
+        self.kv_stores
+            .get(&rep)
+            .cloned()
+            .ok_or_else(|| kv::Error::Other("invalid store handle".into()))
+    }
+}
+
+/// The `HasData` marker through which the generated bindings reach [`SpinState`].
+pub struct SpinApis;
+
+impl HasData for SpinApis {
+    type Data<'a> = &'a mut SpinState;
+}
+
+pub fn add_to_linker<T: Send + 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    get: fn(&mut T) -> &mut SpinState,
+) -> wasmtime::Result<()> {
+    Host_::add_to_linker::<T, SpinApis>(linker, get)
+}
+
+// ---- spin:sqlite ----
+
+impl sqlite::Host for SpinState {}
+
+impl sqlite::HostConnection for SpinState {
+    async fn open(
+        &mut self,
+        database: String,
+    ) -> Result<Resource<sqlite::Connection>, sqlite::Error> {
+        self.open_db(&database).map(Resource::new_own)
+    }
+
+    async fn execute(
+        &mut self,
+        this: Resource<sqlite::Connection>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> Result<sqlite::QueryResult, sqlite::Error> {
+        let conn = self.connection(this.rep())?;
+        let (columns, rows) = conn.query(statement, parameters).await?;
+        Ok(sqlite::QueryResult {
+            columns,
+            rows: rows
+                .into_iter()
+                .map(|values| sqlite::RowResult { values })
+                .collect(),
+        })
+    }
+
+    async fn last_insert_rowid(&mut self, this: Resource<sqlite::Connection>) -> i64 {
+        match self.connection(this.rep()) {
+            Ok(c) => c.last_insert_rowid().await,
+            Err(_) => 0,
+        }
+    }
+
+    async fn changes(&mut self, this: Resource<sqlite::Connection>) -> u64 {
+        match self.connection(this.rep()) {
+            Ok(c) => c.changes().await,
+            Err(_) => 0,
+        }
+    }
+
+    async fn drop(&mut self, rep: Resource<sqlite::Connection>) -> wasmtime::Result<()> {
+        self.connections.remove(&rep.rep());
+        Ok(())
+    }
+}
+
+impl<T> sqlite::HostConnectionWithStore<T> for SpinApis {
+    async fn open_async(
+        accessor: &Accessor<T, Self>,
+        database: String,
+    ) -> Result<Resource<sqlite::Connection>, sqlite::Error> {
+        accessor.with(|mut access| access.get().open_db(&database).map(Resource::new_own))
+    }
+
+    async fn execute_async(
+        accessor: &Accessor<T, Self>,
+        this: Resource<sqlite::Connection>,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> Result<
+        (
+            Vec<String>,
+            StreamReader<sqlite::RowResult>,
+            FutureReader<Result<(), sqlite::Error>>,
+        ),
+        sqlite::Error,
+    > {
+        let conn = accessor.with(|mut access| access.get().connection(this.rep()))?;
+        // Rows are collected on the host, then handed over as one stream: the guest sees the
+        // same values, columns and errors as with Spin's incremental stream.
+        let (columns, rows) = conn.query(statement, parameters).await?;
+        let rows: Vec<sqlite::RowResult> = rows
+            .into_iter()
+            .map(|values| sqlite::RowResult { values })
+            .collect();
+        accessor
+            .with(|mut access| {
+                let stream = StreamReader::new(&mut access, rows)?;
+                let done = FutureReader::new(&mut access, async {
+                    wasmtime::Result::<Result<(), sqlite::Error>>::Ok(Ok(()))
+                })?;
+                wasmtime::Result::Ok((columns, stream, done))
+            })
+            .map_err(|e: wasmtime::Error| sqlite::Error::Io(e.to_string()))
+    }
+
+    async fn last_insert_rowid_async(
+        accessor: &Accessor<T, Self>,
+        this: Resource<sqlite::Connection>,
+    ) -> i64 {
+        match accessor.with(|mut access| access.get().connection(this.rep())) {
+            Ok(c) => c.last_insert_rowid().await,
+            Err(_) => 0,
+        }
+    }
+
+    async fn changes_async(
+        accessor: &Accessor<T, Self>,
+        this: Resource<sqlite::Connection>,
+    ) -> u64 {
+        match accessor.with(|mut access| access.get().connection(this.rep())) {
+            Ok(c) => c.changes().await,
+            Err(_) => 0,
+        }
+    }
+}
+
+// ---- spin:key-value ----
+
+impl kv::Host for SpinState {}
+
+impl kv::HostStore for SpinState {
+    async fn drop(&mut self, rep: Resource<kv::Store>) -> wasmtime::Result<()> {
+        self.kv_stores.remove(&rep.rep());
+        Ok(())
+    }
+}
+
+impl<T> kv::HostStoreWithStore<T> for SpinApis {
+    async fn open(
+        accessor: &Accessor<T, Self>,
+        label: String,
+    ) -> Result<Resource<kv::Store>, kv::Error> {
+        accessor.with(|mut access| {
+            let state = access.get();
+            if !state.grants.key_value_stores.iter().any(|s| *s == label) {
+                return Err(kv::Error::AccessDenied);
+            }
+            let store = state
+                .stores
+                .kv_store(&label)
+                .ok_or(kv::Error::NoSuchStore)?;
+            if state.kv_stores.len() >= 256 {
+                return Err(kv::Error::StoreTableFull);
+            }
+            let rep = state.rep();
+            state.kv_stores.insert(rep, Arc::new(store));
+            Ok(Resource::new_own(rep))
+        })
+    }
+
+    async fn get(
+        accessor: &Accessor<T, Self>,
+        this: Resource<kv::Store>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, kv::Error> {
+        let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
+        store.get(key).await
+    }
+
+    async fn set(
+        accessor: &Accessor<T, Self>,
+        this: Resource<kv::Store>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), kv::Error> {
+        let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
+        store.set(key, value).await
+    }
+
+    async fn delete(
+        accessor: &Accessor<T, Self>,
+        this: Resource<kv::Store>,
+        key: String,
+    ) -> Result<(), kv::Error> {
+        let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
+        store.delete(key).await
+    }
+
+    async fn exists(
+        accessor: &Accessor<T, Self>,
+        this: Resource<kv::Store>,
+        key: String,
+    ) -> Result<bool, kv::Error> {
+        let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
+        store.exists(key).await
+    }
+
+    async fn get_keys(
+        accessor: &Accessor<T, Self>,
+        this: Resource<kv::Store>,
+    ) -> (StreamReader<String>, FutureReader<Result<(), kv::Error>>) {
+        let store = accessor.with(|mut access| access.get().kv(this.rep()));
+        let (keys, result) = match store {
+            Ok(store) => match store.keys().await {
+                Ok(keys) => (keys, Ok(())),
+                Err(e) => (Vec::new(), Err(e)),
+            },
+            Err(e) => (Vec::new(), Err(e)),
+        };
+        accessor.with(|mut access| {
+            let stream = match StreamReader::new(&mut access, keys) {
+                Ok(s) => s,
+                Err(e) => panic!("spin-test-host: creating a stream failed: {e}"),
+            };
+            let done = match FutureReader::new(&mut access, async move {
+                wasmtime::Result::<Result<(), kv::Error>>::Ok(result)
+            }) {
+                Ok(f) => f,
+                Err(e) => panic!("spin-test-host: creating a future failed: {e}"),
+            };
+            (stream, done)
+        })
+    }
+}
+
+// ---- spin:variables ----
+
+impl vars::Host for SpinState {}
+
+impl<T> vars::HostWithStore<T> for SpinApis {
+    async fn get(accessor: &Accessor<T, Self>, name: String) -> Result<String, vars::Error> {
+        if crate::manifest::validate_variable_name(&name).is_err() {
+            return Err(vars::Error::InvalidName(name));
+        }
+        accessor.with(|mut access| {
+            let state = access.get();
+            state.grants.variables.get(&name).cloned().ok_or_else(|| {
+                vars::Error::Undefined(format!("no variable for {:?}.{name:?}", state.grants.id))
+            })
+        })
+    }
+}

@@ -1,0 +1,282 @@
+//! The storage behind `spin:sqlite` and `spin:key-value`, as Spin's local backends do it:
+//! every `open` of a SQLite database gets its own connection to the database file (or its own
+//! in-memory database when there is no state directory), and each key-value store label is a
+//! partition of one SQLite file (`spin_key_value` table) shared by all instances.
+
+use crate::spin_apis::{kv, sqlite};
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// Largest query result a guest can receive, as Spin's `MAX_HOST_BUFFERED_BYTES`.
+const MAX_RESULT_BYTES: usize = 128 << 20;
+
+#[derive(Debug, Clone)]
+pub enum Location {
+    InMemory,
+    Path(PathBuf),
+}
+
+impl Location {
+    fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
+        match self {
+            Location::InMemory => rusqlite::Connection::open_in_memory(),
+            Location::Path(p) => {
+                if let Some(parent) = p.parent() {
+                    let _ = std::fs::create_dir_all(parent);
+                }
+                rusqlite::Connection::open(p)
+            }
+        }
+    }
+}
+
+/// All configured databases and key-value stores of one running app.
+#[derive(Debug, Default)]
+pub struct Stores {
+    sqlite: HashMap<String, Location>,
+    kv: HashMap<String, Arc<KvBackend>>,
+}
+
+impl Stores {
+    pub fn add_sqlite(&mut self, label: &str, location: Location) {
+        self.sqlite.insert(label.to_string(), location);
+    }
+
+    pub fn add_kv(&mut self, label: &str, location: Location) {
+        self.kv.insert(
+            label.to_string(),
+            Arc::new(KvBackend {
+                location,
+                conn: OnceLock::new(),
+            }),
+        );
+    }
+
+    pub fn sqlite_connection(&self, label: &str) -> Option<SqliteConnection> {
+        self.sqlite.get(label).map(|location| SqliteConnection {
+            location: location.clone(),
+            conn: OnceLock::new(),
+        })
+    }
+
+    pub fn kv_store(&self, label: &str) -> Option<KvStore> {
+        self.kv.get(label).map(|backend| KvStore {
+            label: label.to_string(),
+            backend: backend.clone(),
+        })
+    }
+
+    pub fn sqlite_location(&self, label: &str) -> Option<&Location> {
+        self.sqlite.get(label)
+    }
+}
+
+type Shared = Arc<Mutex<rusqlite::Connection>>;
+
+fn lock(conn: &Shared) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
+    conn.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One guest-side `connection`: opened lazily on first use, like Spin's in-process SQLite.
+#[derive(Debug)]
+pub struct SqliteConnection {
+    location: Location,
+    conn: OnceLock<Shared>,
+}
+
+impl SqliteConnection {
+    fn shared(&self) -> Result<Shared, sqlite::Error> {
+        if let Some(c) = self.conn.get() {
+            return Ok(c.clone());
+        }
+        let c = self
+            .location
+            .open()
+            .map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        Ok(self.conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
+    }
+
+    pub async fn query(
+        &self,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
+        let conn = self.shared()?;
+        tokio::task::spawn_blocking(move || run_query(&lock(&conn), &statement, parameters))
+            .await
+            .map_err(|e| sqlite::Error::Io(e.to_string()))?
+    }
+
+    pub async fn changes(&self) -> u64 {
+        match self.shared() {
+            Ok(c) => lock(&c).changes(),
+            Err(_) => 0,
+        }
+    }
+
+    pub async fn last_insert_rowid(&self) -> i64 {
+        match self.shared() {
+            Ok(c) => lock(&c).last_insert_rowid(),
+            Err(_) => 0,
+        }
+    }
+}
+
+fn io(e: rusqlite::Error) -> sqlite::Error {
+    sqlite::Error::Io(e.to_string())
+}
+
+fn run_query(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<sqlite::Value>,
+) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
+    let mut stmt = conn.prepare_cached(statement).map_err(io)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(io)?;
+    let mut out = Vec::new();
+    let mut size = 0usize;
+    while let Some(row) = rows.next().map_err(io)? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            let v = from_sql(row.get_ref(i).map_err(io)?);
+            size += value_size(&v);
+            values.push(v);
+        }
+        if size > MAX_RESULT_BYTES {
+            return Err(sqlite::Error::Io(format!(
+                "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+            )));
+        }
+        out.push(values);
+    }
+    Ok((columns, out))
+}
+
+fn to_sql(v: sqlite::Value) -> SqlValue {
+    match v {
+        sqlite::Value::Integer(i) => SqlValue::Integer(i),
+        sqlite::Value::Real(r) => SqlValue::Real(r),
+        sqlite::Value::Text(t) => SqlValue::Text(t),
+        sqlite::Value::Blob(b) => SqlValue::Blob(b),
+        sqlite::Value::Null => SqlValue::Null,
+    }
+}
+
+fn from_sql(v: ValueRef<'_>) -> sqlite::Value {
+    match v {
+        ValueRef::Null => sqlite::Value::Null,
+        ValueRef::Integer(i) => sqlite::Value::Integer(i),
+        ValueRef::Real(r) => sqlite::Value::Real(r),
+        ValueRef::Text(t) => sqlite::Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => sqlite::Value::Blob(b.to_vec()),
+    }
+}
+
+fn value_size(v: &sqlite::Value) -> usize {
+    std::mem::size_of::<sqlite::Value>()
+        + match v {
+            sqlite::Value::Text(t) => t.len(),
+            sqlite::Value::Blob(b) => b.len(),
+            _ => 0,
+        }
+}
+
+/// One key-value store file; labels are partitions of its `spin_key_value` table.
+#[derive(Debug)]
+pub struct KvBackend {
+    location: Location,
+    conn: OnceLock<Shared>,
+}
+
+impl KvBackend {
+    fn shared(&self) -> Result<Shared, kv::Error> {
+        if let Some(c) = self.conn.get() {
+            return Ok(c.clone());
+        }
+        let c = self.location.open().map_err(kv_err)?;
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
+                store TEXT NOT NULL,
+                key   TEXT NOT NULL,
+                value BLOB NOT NULL,
+                PRIMARY KEY (store, key)
+            )",
+            [],
+        )
+        .map_err(kv_err)?;
+        Ok(self.conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
+    }
+}
+
+fn kv_err(e: rusqlite::Error) -> kv::Error {
+    kv::Error::Other(e.to_string())
+}
+
+#[derive(Debug, Clone)]
+pub struct KvStore {
+    label: String,
+    backend: Arc<KvBackend>,
+}
+
+impl KvStore {
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, kv::Error> {
+        let conn = self.backend.shared()?;
+        let label = self.label.clone();
+        tokio::task::spawn_blocking(move || f(&lock(&conn), &label).map_err(kv_err))
+            .await
+            .map_err(|e| kv::Error::Other(e.to_string()))?
+    }
+
+    pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, kv::Error> {
+        self.run(move |c, store| {
+            c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_map(rusqlite::params![store, key], |r| r.get::<_, Vec<u8>>(0))?
+                .next()
+                .transpose()
+        })
+        .await
+    }
+
+    pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), kv::Error> {
+        self.run(move |c, store| {
+            c.prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+            )?
+            .execute(rusqlite::params![store, key, value])
+            .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn delete(&self, key: String) -> Result<(), kv::Error> {
+        self.run(move |c, store| {
+            c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .execute(rusqlite::params![store, key])
+                .map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn exists(&self, key: String) -> Result<bool, kv::Error> {
+        Ok(self.get(key).await?.is_some())
+    }
+
+    pub async fn keys(&self) -> Result<Vec<String>, kv::Error> {
+        self.run(move |c, store| {
+            c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")?
+                .query_map(rusqlite::params![store], |r| r.get::<_, String>(0))?
+                .collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,180 @@
+//! Helpers for black-box tests: [`spawn_app`] starts the real components in this host (temp
+//! state, a fake Ollama), or — when `APP_URL` is set — points the same tests at an app that is
+//! already running, e.g. a real `spin up`. Tests that need to configure the app themselves
+//! ask [`TestApp::is_external`] and skip there.
+
+use crate::fake_ollama::FakeOllama;
+use crate::server::{ComponentOutput, ReuseConfig, RunningApp, UpOptions};
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The workspace root (where spin.toml is).
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(".."))
+}
+
+/// Builds the components once per test process (`cargo build --target wasm32-wasip2
+/// --release` for all of them, as `spin build` would). `SPIN_TEST_HOST_SKIP_BUILD=1` skips it.
+pub fn ensure_built() -> Result<()> {
+    static BUILT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if std::env::var_os("SPIN_TEST_HOST_SKIP_BUILD").is_some() {
+                return Ok(());
+            }
+            crate::build::build_components(&workspace_dir().join("spin.toml"))
+                .map_err(|e| format!("{e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// How to start the app under test.
+#[derive(Debug, Clone, Default)]
+pub struct AppConfig {
+    pub reuse: Option<ReuseConfig>,
+    /// Extra `--variable`s.
+    pub variables: Vec<(String, String)>,
+    /// Point the app at this Ollama instead of starting a fake one.
+    pub ollama_url: Option<String>,
+    /// Use this manifest instead of the workspace's spin.toml.
+    pub manifest: Option<PathBuf>,
+    pub runtime_config: Option<PathBuf>,
+    /// Use this state directory instead of a fresh temporary one.
+    pub state_dir: Option<PathBuf>,
+}
+
+/// An app under test, and the fake Ollama it talks to.
+pub struct TestApp {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub ollama: Option<FakeOllama>,
+    pub app: Option<RunningApp>,
+    pub state_dir: Option<PathBuf>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+/// Starts the app with the defaults: Spin's instance reuse, a temp state dir, a fake Ollama.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(AppConfig::default()).await
+}
+
+pub async fn spawn_app_with(config: AppConfig) -> TestApp {
+    match try_spawn(config).await {
+        Ok(app) => app,
+        Err(e) => panic!("could not start the app under test: {e:#}"),
+    }
+}
+
+async fn try_spawn(config: AppConfig) -> Result<TestApp> {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    if let Ok(url) = std::env::var("APP_URL") {
+        return Ok(TestApp {
+            url: url.trim_end_matches('/').to_string(),
+            client,
+            ollama: None,
+            app: None,
+            state_dir: None,
+            _temp: None,
+        });
+    }
+    ensure_built()?;
+    let temp = tempfile::tempdir()?;
+    let state_dir = config
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| temp.path().join("state"));
+    let (ollama, ollama_url) = match config.ollama_url {
+        Some(url) => (None, url),
+        None => {
+            let fake = FakeOllama::start().await?;
+            let url = fake.url();
+            (Some(fake), url)
+        }
+    };
+    let mut options = UpOptions::new(
+        config
+            .manifest
+            .unwrap_or_else(|| workspace_dir().join("spin.toml")),
+    );
+    options.listen = "127.0.0.1:0".parse()?;
+    options.state_dir = Some(state_dir.clone());
+    options.runtime_config_file = config.runtime_config;
+    options.working_dir = Some(temp.path().to_path_buf());
+    options.env = Some(Default::default());
+    options.output = ComponentOutput::Files;
+    options.reuse = config.reuse.unwrap_or_default();
+    options.variables = config.variables;
+    options
+        .variables
+        .push(("ollama_url".to_string(), ollama_url));
+    let app = crate::server::up(options).await.context("starting the host")?;
+    Ok(TestApp {
+        url: app.url(),
+        client,
+        ollama,
+        app: Some(app),
+        state_dir: Some(state_dir),
+        _temp: Some(temp),
+    })
+}
+
+impl TestApp {
+    /// True when the tests target an app started elsewhere (`APP_URL`).
+    pub fn is_external(&self) -> bool {
+        self.app.is_none()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{path}", self.url)
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.at(path))
+    }
+
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.at(path))
+    }
+
+    /// Everything the components wrote to stdout and stderr (Spin's `.spin/logs`).
+    pub fn component_logs(&self) -> String {
+        let Some(dir) = &self.state_dir else {
+            return String::new();
+        };
+        let mut out = String::new();
+        if let Ok(entries) = std::fs::read_dir(dir.join("logs")) {
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                out.push_str(&std::fs::read_to_string(&p).unwrap_or_default());
+            }
+        }
+        out
+    }
+
+    /// The app's SQLite database file (for assertions on what was stored).
+    pub fn database_path(&self) -> Option<PathBuf> {
+        self.state_dir.as_ref().map(|d| d.join("sqlite_db.db"))
+    }
+}
+
+/// A copy of the workspace manifest with `edit` applied to its text, written into `dir`, with
+/// component sources made absolute so they still point at the built wasm.
+pub fn manifest_variant(dir: &Path, edit: impl FnOnce(String) -> String) -> Result<PathBuf> {
+    let original = std::fs::read_to_string(workspace_dir().join("spin.toml"))?;
+    let target = workspace_dir().join("target");
+    let absolute = original.replace(
+        "source = \"target/",
+        &format!("source = \"{}/", target.display()),
+    );
+    let path = dir.join("spin.toml");
+    std::fs::write(&path, edit(absolute))?;
+    Ok(path)
+}

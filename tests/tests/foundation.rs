@@ -1,0 +1,673 @@
+//! Black-box tests of the foundation: health and readiness, the headers every response
+//! carries, the error envelope for unknown routes, wrong methods and bad bodies, CORS,
+//! migrations under concurrency, and least-privilege outbound HTTP.
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use spin_test_host::ReuseConfig;
+use spin_test_host::fake_ollama::FakeOllama;
+use spin_test_host::testing::{AppConfig, TestApp, manifest_variant, spawn_app, spawn_app_with};
+
+async fn json(resp: reqwest::Response) -> Value {
+    let text = resp.text().await.unwrap_or_default();
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// Asserts the contract's error envelope and returns it.
+async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(resp.status().as_u16(), status, "status");
+    let header_id = resp
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(ct.starts_with("application/json"), "content-type {ct}");
+    let body = json(resp).await;
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert_eq!(
+        body["request_id"].as_str().map(str::to_string),
+        header_id,
+        "{body}"
+    );
+    body
+}
+
+fn assert_security_headers(resp: &reqwest::Response, what: &str) {
+    let h = resp.headers();
+    let get = |name: &str| h.get(name).and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert_eq!(get("x-content-type-options"), "nosniff", "{what}");
+    assert_eq!(get("x-frame-options"), "DENY", "{what}");
+    assert_eq!(get("referrer-policy"), "no-referrer", "{what}");
+    assert_eq!(
+        get("content-security-policy"),
+        "default-src 'none'; frame-ancestors 'none'",
+        "{what}"
+    );
+    assert!(!get("x-request-id").is_empty(), "{what}: x-request-id");
+    assert!(!get("cache-control").is_empty(), "{what}: cache-control");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_answers_ok() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .get("/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_security_headers(&resp, "/health");
+    assert_eq!(json(resp).await, serde_json::json!({ "status": "ok" }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_reports_sqlite_kv_and_ollama() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = json(resp).await;
+    assert_eq!(body["status"], "ok", "{body}");
+    for check in ["sqlite", "kv", "ollama"] {
+        assert_eq!(body["checks"][check]["status"], "ok", "{check}: {body}");
+        assert!(
+            body["checks"][check]["latency_ms"].is_number(),
+            "{check}: {body}"
+        );
+    }
+    if !app.is_external() {
+        assert_eq!(body["checks"]["ollama"]["version"], "0.12.6", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_degraded_when_ollama_is_down() {
+    let refused = FakeOllama::refused_url().await;
+    let app = spawn_app_with(AppConfig {
+        ollama_url: Some(refused),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+
+    let resp = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = json(resp).await;
+    assert_eq!(body["status"], "degraded", "{body}");
+    assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["kv"]["status"], "ok", "{body}");
+    assert_eq!(body["checks"]["ollama"]["status"], "error", "{body}");
+    assert!(body["checks"]["ollama"]["latency_ms"].is_number(), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_down_when_sqlite_is_unusable() {
+    // The database path lies under a regular file, so it can never be opened.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n",
+            blocker.join("app.db").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app_with(AppConfig {
+        runtime_config: Some(config),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+
+    let resp = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(resp).await;
+    assert_eq!(body["status"], "down", "{body}");
+    assert_eq!(body["checks"]["sqlite"]["status"], "error", "{body}");
+    assert_eq!(body["checks"]["kv"]["status"], "ok", "{body}");
+    let text = body.to_string();
+    assert!(
+        !text.contains("not-a-directory"),
+        "no path may leak: {text}"
+    );
+    // /health touches nothing, so it stays up.
+    let live = app
+        .get("/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_names_the_app_and_its_components() {
+    let app = spawn_app().await;
+
+    let body = json(
+        app.get("/info")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+
+    assert_eq!(body["name"], "ollama-chat");
+    assert!(body["version"].is_string());
+    let components: Vec<&str> = body["components"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    assert_eq!(components, ["auth", "conversations", "chat", "health"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_security_headers_and_a_request_id() {
+    let app = spawn_app().await;
+    let requests = [
+        ("GET", "/health"),
+        ("GET", "/health/ready"),
+        ("GET", "/info"),
+        ("GET", "/openapi.json"),
+        ("GET", "/nowhere"),
+        ("GET", "/api/auth/me"),
+        ("GET", "/api/conversations"),
+        ("POST", "/api/chat/abc/messages"),
+        ("GET", "/api/models"),
+        ("POST", "/health"),
+    ];
+
+    for (method, path) in requests {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
+        let resp = app
+            .client
+            .request(method.clone(), app.at(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_security_headers(&resp, &format!("{method} {path}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_id_is_echoed_when_sane_and_replaced_otherwise() {
+    let app = spawn_app().await;
+
+    let sane = app
+        .get("/nowhere")
+        .header("x-request-id", "client-id_1.2-3")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = assert_error(sane, 404, "NOT_FOUND").await;
+    assert_eq!(body["request_id"], "client-id_1.2-3");
+
+    for bad in ["has space", "semi;colon", &"a".repeat(129)] {
+        let resp = app
+            .get("/nowhere")
+            .header("x-request-id", bad)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let body = assert_error(resp, 404, "NOT_FOUND").await;
+        let id = body["request_id"].as_str().unwrap_or_default();
+        assert_ne!(id, bad);
+        assert!(!id.is_empty() && id.len() <= 128);
+    }
+
+    let a = app
+        .get("/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = app
+        .get("/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_ne!(
+        a.headers().get("x-request-id"),
+        b.headers().get("x-request-id")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_routes_get_the_404_envelope_in_every_family() {
+    let app = spawn_app().await;
+
+    for path in [
+        "/nowhere",
+        "/v1/chat/completions",
+        "/api",
+        "/api/unknown/thing",
+        "/health/nope",
+        "/api/auth/nope",
+        "/api/admin/nope",
+        "/api/conversations/x/nope/y",
+        "/api/chat/nope",
+        "/api/models/x/y/z",
+        "/api/shared/x/y",
+        "/.env",
+    ] {
+        let resp = app.get(path).send().await.unwrap_or_else(|e| panic!("{e}"));
+        assert_error(resp, 404, "NOT_FOUND").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_method_is_405_with_allow() {
+    let app = spawn_app().await;
+
+    for (method, path) in [
+        ("POST", "/health"),
+        ("DELETE", "/info"),
+        ("PUT", "/openapi.json"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
+        let resp = app
+            .client
+            .request(method, app.at(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let allow = resp
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert!(allow.contains("GET"), "{path}: allow = {allow:?}");
+        assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_must_be_json_and_within_the_limit() {
+    let app = spawn_app().await;
+    let route = "/api/auth/register";
+
+    let not_json = app
+        .post(route)
+        .header("content-type", "text/plain")
+        .body("username=a")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(not_json, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+
+    let no_type = app
+        .post(route)
+        .body("{\"username\":\"a\"}")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(no_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+
+    for bad in [
+        "{",
+        "{\"username\": }",
+        "[1,]",
+        "nul",
+        "{\"a\":1} {\"b\":2}",
+    ] {
+        let resp = app
+            .post(route)
+            .header("content-type", "application/json")
+            .body(bad)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_error(resp, 400, "INVALID_JSON").await;
+    }
+
+    let big = format!("{{\"username\":\"{}\"}}", "x".repeat(300 * 1024));
+    let too_large = app
+        .post(route)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let body = assert_error(too_large, 413, "PAYLOAD_TOO_LARGE").await;
+    assert_eq!(body["error"]["details"]["limit_bytes"], 262144);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_follows_its_variable_even_without_content_length() {
+    let app = spawn_app_with(AppConfig {
+        variables: vec![("body_limit_bytes".into(), "1024".into())],
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+    // A chunked body declares no length: the limit must hold while reading.
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..8).map(|_| Ok(vec![b' '; 256])).collect();
+    let resp = app
+        .post("/api/auth/register")
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_preflight_is_answered_for_allowed_origins_only() {
+    let app = spawn_app_with(AppConfig {
+        variables: vec![("cors_origins".into(), "https://app.example.com".into())],
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.at("/api/conversations"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+
+    let ok = preflight("https://app.example.com")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.status(), StatusCode::NO_CONTENT);
+    let h = ok.headers();
+    assert_eq!(
+        h.get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    let methods = h
+        .get("access-control-allow-methods")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(
+        methods.contains("POST") && methods.contains("PATCH"),
+        "{methods}"
+    );
+    assert!(h.contains_key("x-request-id"));
+
+    let denied = preflight("https://evil.example.com")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!denied.headers().contains_key("access-control-allow-origin"));
+    assert_error(denied, 403, "FORBIDDEN").await;
+
+    // Simple requests from an allowed origin get the headers; others do not.
+    let simple = app
+        .get("/health")
+        .header("origin", "https://app.example.com")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        simple
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    let other = app
+        .get("/health")
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!other.headers().contains_key("access-control-allow-origin"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_lists_every_route_family() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .get("/openapi.json")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    let doc = json(resp).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().cloned().unwrap_or_default();
+    for path in [
+        "/health",
+        "/health/ready",
+        "/info",
+        "/metrics",
+        "/openapi.json",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/admin/users",
+        "/api/conversations",
+        "/api/shared/{token}",
+        "/api/chat/{conversation_id}/messages",
+        "/api/models",
+        "/api/models/pull",
+    ] {
+        assert!(
+            paths.contains_key(path),
+            "{path} missing from /openapi.json"
+        );
+    }
+}
+
+async fn assert_migrations_applied_once(app: &TestApp) {
+    let Some(db) = app.database_path() else {
+        return;
+    };
+    let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+    let rows: Vec<(i64, String)> = conn
+        .prepare("SELECT version, checksum FROM schema_migrations ORDER BY version")
+        .and_then(|mut s| {
+            s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    let versions: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let expected: Vec<i64> = chat_core_versions();
+    assert_eq!(versions, expected, "each migration exactly once");
+    let installed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM app_meta WHERE key = 'installed_at'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(installed, 1);
+}
+
+/// The migration versions in migrations/ (file names `NNNN_*.sql`).
+fn chat_core_versions() -> Vec<i64> {
+    let dir = spin_test_host::testing::workspace_dir().join("migrations");
+    let mut versions: Vec<i64> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    name.strip_suffix(".sql")?.split('_').next()?.parse().ok()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions
+}
+
+async fn twenty_concurrent_first_requests(reuse: ReuseConfig) {
+    let app = spawn_app_with(AppConfig {
+        reuse: Some(reuse),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+
+    let requests = (0..20).map(|_| app.get("/health/ready").send());
+    let responses = futures::future::join_all(requests).await;
+
+    for resp in responses {
+        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status();
+        let body = json(resp).await;
+        assert_eq!(status, StatusCode::OK, "{body}\n{}", app.component_logs());
+        assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
+    }
+    assert_migrations_applied_once(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_exactly_once_under_concurrent_first_requests_in_shared_instances() {
+    twenty_concurrent_first_requests(ReuseConfig::default()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_exactly_once_under_concurrent_first_requests_one_instance_each() {
+    twenty_concurrent_first_requests(ReuseConfig::one_request_per_instance()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_applied_migration_is_refused_loudly() {
+    // A database where migration 1 was applied from different contents.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap_or_else(|e| panic!("{e}"));
+    let conn =
+        rusqlite::Connection::open(state.join("sqlite_db.db")).unwrap_or_else(|e| panic!("{e}"));
+    conn.execute_batch(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TEXT NOT NULL);
+         INSERT INTO schema_migrations VALUES (1, '0001_foundation.sql', 'edited-after-apply', '2026-01-01T00:00:00Z');",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    drop(conn);
+    let app = spawn_app_with(AppConfig {
+        state_dir: Some(state),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+
+    let resp = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = json(resp).await;
+    assert_eq!(body["checks"]["sqlite"]["status"], "error");
+    assert!(
+        !body.to_string().contains("checksum"),
+        "details stay in the log"
+    );
+    let logs = app.component_logs();
+    assert!(
+        logs.contains("0001_foundation.sql was changed after it was applied"),
+        "the log must say why: {logs}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_requests_to_hosts_not_allowed_are_refused() {
+    // The same app, but health may reach no host at all.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let manifest = manifest_variant(dir.path(), |text| {
+        let health = text.find("[component.health]").unwrap_or(0);
+        let (head, tail) = text.split_at(health);
+        format!(
+            "{head}{}",
+            tail.replacen(
+                "allowed_outbound_hosts = [\"{{ ollama_url }}\"]",
+                "allowed_outbound_hosts = []",
+                1
+            )
+        )
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app_with(AppConfig {
+        manifest: Some(manifest),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.is_external() {
+        return;
+    }
+
+    let resp = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    let body = json(resp).await;
+    assert_eq!(body["checks"]["ollama"]["status"], "error", "{body}");
+    let ollama = app.ollama.as_ref().unwrap_or_else(|| panic!("fake ollama"));
+    assert!(
+        ollama.requests().is_empty(),
+        "the request must not leave the host: {:?}",
+        ollama.requests()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_well_known_health_is_served_by_the_host() {
+    let app = spawn_app().await;
+
+    let resp = app
+        .get("/.well-known/spin/health")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.text().await.unwrap_or_default(), "OK");
+}
