@@ -4,6 +4,7 @@
 
 pub mod build;
 pub mod engine;
+pub mod fake_ollama;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;
@@ -11,5 +12,6 @@ pub mod runtime_config;
 pub mod server;
 pub mod spin_apis;
 pub mod stores;
+pub mod testing;
 
 pub use server::{ComponentOutput, Range, ReuseConfig, RunningApp, UpOptions, up};

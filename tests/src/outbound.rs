@@ -48,7 +48,7 @@ impl AllowedHost {
         let host = match host {
             "*" => HostPattern::Any,
             h if h.starts_with("*.") => HostPattern::Suffix(h[1..].to_ascii_lowercase()),
-            h if h.is_empty() => bail!("allowed outbound host {entry:?} has no host"),
+            "" => bail!("allowed outbound host {entry:?} has no host"),
             h => HostPattern::Exact(h.to_ascii_lowercase()),
         };
         let port = match port {

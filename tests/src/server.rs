@@ -150,6 +150,8 @@ impl UpOptions {
 pub struct RunningApp {
     pub addr: SocketAddr,
     pub state_dir: Option<PathBuf>,
+    /// Every SQL statement the components ran, with counts and time (for benchmarks).
+    pub stores: Arc<Stores>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -277,6 +279,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
     Ok(RunningApp {
         addr,
         state_dir,
+        stores,
         task,
     })
 }
@@ -481,28 +484,11 @@ fn prepare_request(
     for value in parts.headers.values() {
         value.to_str()?;
     }
-    let mut add = |name: String, value: &str| -> Result<()> {
+    for (name, value) in spin_headers(route, &host, &path_and_query, client) {
         parts.headers.insert(
             HeaderName::from_bytes(name.as_bytes())?,
-            HeaderValue::from_str(value)?,
+            HeaderValue::from_str(&value)?,
         );
-        Ok(())
-    };
-    add("spin-path-info".into(), &route.path_info)?;
-    add(
-        "spin-full-url".into(),
-        &format!("http://{host}{path_and_query}"),
-    )?;
-    add("spin-matched-route".into(), &route.raw_route)?;
-    add("spin-base-path".into(), "/")?;
-    add("spin-raw-component-route".into(), &route.raw_route)?;
-    add("spin-component-route".into(), route.raw_route_or_prefix())?;
-    add("spin-client-addr".into(), &client.to_string())?;
-    for (name, value) in &route.named {
-        add(
-            format!("spin-path-match-{}", name.to_ascii_lowercase()),
-            value,
-        )?;
     }
     let body = body
         .map_err(|e| {
@@ -514,6 +500,44 @@ fn prepare_request(
         })
         .boxed_unsync();
     Ok(Request::from_parts(parts, body))
+}
+
+/// The `spin-*` headers Spin adds for a request to `host` + `path_and_query` matched by `route`.
+pub fn spin_headers(
+    route: &RouteMatch,
+    host: &str,
+    path_and_query: &str,
+    client: SocketAddr,
+) -> Vec<(String, String)> {
+    let mut out = vec![
+        ("spin-path-info".to_string(), route.path_info.clone()),
+        (
+            "spin-full-url".to_string(),
+            format!("http://{host}{path_and_query}"),
+        ),
+        ("spin-matched-route".to_string(), route.raw_route.clone()),
+        ("spin-base-path".to_string(), "/".to_string()),
+        (
+            "spin-raw-component-route".to_string(),
+            route.raw_route.clone(),
+        ),
+        (
+            "spin-component-route".to_string(),
+            route.raw_route_or_prefix().to_string(),
+        ),
+        ("spin-client-addr".to_string(), client.to_string()),
+    ];
+    for (name, value) in &route.named {
+        out.push((
+            // Spin builds SPIN_PATH_MATCH_<NAME> and turns `_` into `-`.
+            format!(
+                "spin-path-match-{}",
+                name.to_ascii_lowercase().replace('_', "-")
+            ),
+            value.clone(),
+        ));
+    }
+    out
 }
 
 /// Creates instances of one component for the `ProxyHandler`.
@@ -667,9 +691,62 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: Store<Ctx>, result: Result<(), wasmtime::Error>) {
-        if let Err(e) = result {
+        // A worker dropped at shutdown reports "worker panicked"; a real panic has already
+        // printed its own message, so only other errors are worth a line.
+        if let Err(e) = result
+            && e.to_string() != "worker panicked"
+        {
             eprintln!("spin-test-host: instance ended with an error: {e:?}");
         }
         drop(store);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(route: &str, path: &str, query: &str) -> HashMap<String, String> {
+        let router = Router::build([(route, "c")]).unwrap_or_else(|e| panic!("{e}"));
+        let m = router.route(path).unwrap_or_else(|| panic!("no match"));
+        let client: SocketAddr = "127.0.0.1:53596".parse().unwrap_or_else(|e| panic!("{e}"));
+        spin_headers(&m, "127.0.0.1:3000", &format!("{path}{query}"), client)
+            .into_iter()
+            .collect()
+    }
+
+    #[test]
+    fn headers_match_what_spin_sends_for_a_catch_all_route() {
+        // The example observed on Spin 4 (shared/SPIN-NOTES.md).
+        let h = headers("/...", "/some/path", "?q=1");
+        let get = |k: &str| h.get(k).map(String::as_str);
+        assert_eq!(get("spin-path-info"), Some("/some/path"));
+        assert_eq!(
+            get("spin-full-url"),
+            Some("http://127.0.0.1:3000/some/path?q=1")
+        );
+        assert_eq!(get("spin-matched-route"), Some("/..."));
+        assert_eq!(get("spin-base-path"), Some("/"));
+        assert_eq!(get("spin-raw-component-route"), Some("/..."));
+        assert_eq!(get("spin-component-route"), Some(""));
+        assert_eq!(get("spin-client-addr"), Some("127.0.0.1:53596"));
+    }
+
+    #[test]
+    fn named_segments_become_path_match_headers() {
+        let h = headers(
+            "/api/chat/:conversation_id/messages",
+            "/api/chat/c1/messages",
+            "",
+        );
+        assert_eq!(
+            h.get("spin-path-match-conversation-id").map(String::as_str),
+            Some("c1")
+        );
+        assert_eq!(h.get("spin-path-info").map(String::as_str), Some(""));
+        assert_eq!(
+            h.get("spin-component-route").map(String::as_str),
+            Some("/api/chat/:conversation_id/messages")
+        );
     }
 }

@@ -227,7 +227,7 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
     ) -> Result<Resource<kv::Store>, kv::Error> {
         accessor.with(|mut access| {
             let state = access.get();
-            if !state.grants.key_value_stores.iter().any(|s| *s == label) {
+            if !state.grants.key_value_stores.contains(&label) {
                 return Err(kv::Error::AccessDenied);
             }
             let store = state

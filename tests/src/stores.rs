@@ -37,6 +37,43 @@ impl Location {
 pub struct Stores {
     sqlite: HashMap<String, Location>,
     kv: HashMap<String, Arc<KvBackend>>,
+    stats: Arc<QueryStats>,
+}
+
+/// How often each SQL statement ran and how long it took on the host (queue + execution).
+#[derive(Debug, Default)]
+pub struct QueryStats {
+    by_statement: Mutex<HashMap<String, StatementStats>>,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct StatementStats {
+    pub count: u64,
+    pub total: std::time::Duration,
+}
+
+impl QueryStats {
+    fn record(&self, statement: &str, took: std::time::Duration) {
+        let mut map = self.by_statement.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(statement.to_string()).or_default();
+        entry.count += 1;
+        entry.total += took;
+    }
+
+    /// A snapshot: statement text -> count and total time.
+    pub fn snapshot(&self) -> HashMap<String, StatementStats> {
+        self.by_statement
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn reset(&self) {
+        self.by_statement
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 impl Stores {
@@ -58,7 +95,12 @@ impl Stores {
         self.sqlite.get(label).map(|location| SqliteConnection {
             location: location.clone(),
             conn: OnceLock::new(),
+            stats: self.stats.clone(),
         })
+    }
+
+    pub fn query_stats(&self) -> &QueryStats {
+        &self.stats
     }
 
     pub fn kv_store(&self, label: &str) -> Option<KvStore> {
@@ -84,6 +126,7 @@ fn lock(conn: &Shared) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
 pub struct SqliteConnection {
     location: Location,
     conn: OnceLock<Shared>,
+    stats: Arc<QueryStats>,
 }
 
 impl SqliteConnection {
@@ -104,9 +147,15 @@ impl SqliteConnection {
         parameters: Vec<sqlite::Value>,
     ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
         let conn = self.shared()?;
-        tokio::task::spawn_blocking(move || run_query(&lock(&conn), &statement, parameters))
-            .await
-            .map_err(|e| sqlite::Error::Io(e.to_string()))?
+        let started = std::time::Instant::now();
+        let stats = self.stats.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = run_query(&lock(&conn), &statement, parameters);
+            stats.record(&statement, started.elapsed());
+            result
+        })
+        .await
+        .map_err(|e| sqlite::Error::Io(e.to_string()))?
     }
 
     pub async fn changes(&self) -> u64 {

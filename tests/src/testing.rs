@@ -114,7 +114,9 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
     options
         .variables
         .push(("ollama_url".to_string(), ollama_url));
-    let app = crate::server::up(options).await.context("starting the host")?;
+    let app = crate::server::up(options)
+        .await
+        .context("starting the host")?;
     Ok(TestApp {
         url: app.url(),
         client,

@@ -2,6 +2,7 @@
 //! Rust that builds and tests on the host; the adapter (feature `spin`) connects it to Spin:
 //! HTTP serving, SQLite, key-value and variables.
 
+pub mod auth;
 pub mod config;
 pub mod cors;
 pub mod error;
