@@ -671,3 +671,47 @@ async fn spin_well_known_health_is_served_by_the_host() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.text().await.unwrap_or_default(), "OK");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_has_every_route_of_the_contract() {
+    // The contract lives beside the repository (shared/API.md); skip if it is not there.
+    let contract = spin_test_host::testing::workspace_dir().join("../shared/API.md");
+    let Ok(text) = std::fs::read_to_string(&contract) else {
+        eprintln!("skipped: {} not found", contract.display());
+        return;
+    };
+    let app = spawn_app().await;
+    let doc = json(
+        app.get("/openapi.json")
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+
+    let mut routes = Vec::new();
+    for piece in text.split('`') {
+        let mut words = piece.split_whitespace();
+        if let (Some(method), Some(path), None) = (words.next(), words.next(), words.next())
+            && ["GET", "POST", "PATCH", "DELETE", "PUT"].contains(&method)
+            && path.starts_with('/')
+        {
+            routes.push((
+                method.to_ascii_lowercase(),
+                path.split('?').next().unwrap_or(path).to_string(),
+            ));
+        }
+    }
+
+    assert!(
+        routes.len() >= 40,
+        "parsed only {} routes from API.md",
+        routes.len()
+    );
+    for (method, path) in routes {
+        assert!(
+            doc["paths"][&path][&method].is_object(),
+            "{method} {path} is in API.md but not in /openapi.json"
+        );
+    }
+}

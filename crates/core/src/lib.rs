@@ -11,6 +11,7 @@ pub mod json;
 pub mod migrations;
 pub mod request_id;
 pub mod security_headers;
+pub mod time;
 
 #[cfg(feature = "spin")]
 pub mod spin;

@@ -3,9 +3,7 @@
 
 use serde_json::{Map, Value};
 
-pub fn now_rfc3339() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
+pub use crate::time::now_rfc3339;
 
 pub fn line(level: &str, fields: Map<String, Value>) {
     let mut obj = Map::new();

@@ -1,6 +1,7 @@
 //! The thin layer between the app and Spin: serving HTTP with axum inside a component,
 //! SQLite and key-value access, variables, logs. Only this module touches spin-sdk.
 
+pub mod auth;
 pub mod db;
 pub mod extract;
 pub mod kv;
