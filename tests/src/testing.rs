@@ -180,3 +180,101 @@ pub fn manifest_variant(dir: &Path, edit: impl FnOnce(String) -> String) -> Resu
     std::fs::write(&path, edit(absolute))?;
     Ok(path)
 }
+
+/// A user for tests: unique name, a strong password; tokens once registered or logged in.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub username: String,
+    pub password: String,
+    pub id: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+impl TestUser {
+    pub fn generate() -> Self {
+        let n = chat_core_like_id();
+        Self {
+            username: format!("user_{n}"),
+            password: format!("correct horse battery {n}"),
+            id: String::new(),
+            access_token: String::new(),
+            refresh_token: String::new(),
+        }
+    }
+
+    /// `POST /api/auth/register` with this user's name and password.
+    pub async fn register_request(&self, app: &TestApp) -> reqwest::Response {
+        app.post("/api/auth/register")
+            .json(&serde_json::json!({ "username": self.username, "password": self.password }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("register: {e}"))
+    }
+
+    /// Registers (expecting tokens) and returns the user with them.
+    pub async fn registered(app: &TestApp) -> Self {
+        let mut user = Self::generate();
+        let resp = user.register_request(app).await;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert_eq!(status, 201, "register failed: {body}");
+        user.take_tokens(&body);
+        user
+    }
+
+    /// `POST /api/auth/login`.
+    pub async fn login_request(&self, app: &TestApp, password: &str) -> reqwest::Response {
+        app.post("/api/auth/login")
+            .json(&serde_json::json!({ "username": self.username, "password": password }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("login: {e}"))
+    }
+
+    /// Logs in (expecting success) and keeps the new tokens.
+    pub async fn login(&mut self, app: &TestApp) {
+        let password = self.password.clone();
+        let resp = self.login_request(app, &password).await;
+        let status = resp.status();
+        let body: serde_json::Value = resp.json().await.unwrap_or_default();
+        assert_eq!(status, 200, "login failed: {body}");
+        self.take_tokens(&body);
+    }
+
+    pub fn take_tokens(&mut self, body: &serde_json::Value) {
+        self.id = body["user"]["id"].as_str().unwrap_or_default().to_string();
+        self.access_token = body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        self.refresh_token = body["refresh_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+    }
+}
+
+fn chat_core_like_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}{:x}", N.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+impl TestApp {
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn authed(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.at(path))
+            .bearer_auth(token)
+    }
+}

@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod cors;
+pub mod cursor;
 pub mod error;
 pub mod ids;
 pub mod json;

@@ -79,6 +79,31 @@ pub async fn authenticate(headers: &HeaderMap) -> Result<Principal, Error> {
     principal_from_claims(claims).await
 }
 
+/// The signed-in caller, as an axum extractor. It reads only headers, so put it before any body
+/// extractor: an unauthenticated request is then `401`, whatever its body.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Principal);
+
+/// An admin caller (`403 FORBIDDEN` for others).
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Authenticated {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Error> {
+        authenticate(&parts.headers).await.map(Authenticated)
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Admin {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Error> {
+        require_admin(&parts.headers).await.map(Admin)
+    }
+}
+
 /// Like [`authenticate`], and the caller must be an admin (`403 FORBIDDEN` otherwise).
 pub async fn require_admin(headers: &HeaderMap) -> Result<Principal, Error> {
     let p = authenticate(headers).await?;

@@ -115,6 +115,21 @@ impl Db {
             .collect()
     }
 
+    /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so check-then-write sequences
+    /// cannot interleave with another writer. End it with [`Db::commit`] or [`Db::rollback`].
+    pub async fn begin(&self) -> Result<(), Error> {
+        self.execute("BEGIN IMMEDIATE", vec![]).await.map(|_| ())
+    }
+
+    pub async fn commit(&self) -> Result<(), Error> {
+        self.execute("COMMIT", vec![]).await.map(|_| ())
+    }
+
+    /// Best effort: used on error paths, where the original error matters more.
+    pub async fn rollback(&self) {
+        let _ = self.execute("ROLLBACK", vec![]).await;
+    }
+
     pub async fn query_opt<T: FromRow>(
         &self,
         sql: &str,

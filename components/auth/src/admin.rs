@@ -1,0 +1,126 @@
+//! Account changes that must keep at least one active admin. Each runs in one write
+//! transaction (`BEGIN IMMEDIATE`), so two admins demoting each other at once cannot both win.
+
+use crate::users::{self, Count, UserRow};
+use crate::{security, sessions};
+use chat_core::auth::Role;
+use chat_core::spin::{Db, Value};
+use chat_core::{Error, ErrorCode, time};
+
+pub struct AccountChange {
+    pub role: Option<Role>,
+    pub status: Option<String>,
+}
+
+fn last_admin() -> Error {
+    Error::new(
+        ErrorCode::Conflict,
+        "This is the last active admin: make another admin first.",
+    )
+}
+
+async fn other_active_admins(db: &Db, id: &str) -> Result<i64, Error> {
+    let n: Option<Count> = db
+        .query_opt(
+            "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND status = 'active' AND id != ?",
+            vec![Value::Text(id.into())],
+        )
+        .await?;
+    Ok(n.map(|c| c.0).unwrap_or(0))
+}
+
+/// Tables holding a user's rows, deleted with the user. Components add theirs here.
+pub const USER_TABLES: &[(&str, &str)] = &[
+    (
+        "spent_refresh_tokens",
+        "session_id IN (SELECT id FROM sessions WHERE user_id = ?)",
+    ),
+    ("sessions", "user_id = ?"),
+    ("api_keys", "user_id = ?"),
+    ("users", "id = ?"),
+];
+
+pub async fn change_account(
+    db: &Db,
+    id: &str,
+    change: AccountChange,
+) -> Result<(UserRow, UserRow), Error> {
+    db.begin().await?;
+    let result = async {
+        let before = users::by_id(db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("User"))?;
+        let mut after = before.clone();
+        if let Some(r) = change.role {
+            after.role = r.as_str().into();
+        }
+        if let Some(s) = change.status {
+            after.status = s;
+        }
+        let was_active_admin = before.role == "admin" && before.status == "active";
+        let stays = after.role == "admin" && after.status == "active";
+        if was_active_admin && !stays && other_active_admins(db, id).await? == 0 {
+            return Err(last_admin());
+        }
+        db.execute(
+            "UPDATE users SET role = ?, status = ?, updated_at = ? WHERE id = ?",
+            vec![
+                Value::Text(after.role.clone()),
+                Value::Text(after.status.clone()),
+                Value::Text(time::now_rfc3339()),
+                Value::Text(id.into()),
+            ],
+        )
+        .await?;
+        Ok((before, after))
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            db.commit().await?;
+            security::set_account(id, &r.1.status, &r.1.role).await?;
+            if r.1.status != "active" {
+                sessions::revoke_all_except(db, id, None).await?;
+            }
+            Ok(r)
+        }
+        Err(e) => {
+            db.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+pub async fn delete_user(db: &Db, id: &str) -> Result<(), Error> {
+    db.begin().await?;
+    let result = async {
+        let user = users::by_id(db, id)
+            .await?
+            .ok_or_else(|| Error::not_found("User"))?;
+        if user.role == "admin"
+            && user.status == "active"
+            && other_active_admins(db, id).await? == 0
+        {
+            return Err(last_admin());
+        }
+        for (table, condition) in USER_TABLES {
+            db.execute(
+                &format!("DELETE FROM {table} WHERE {condition}"),
+                vec![Value::Text(id.into())],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            db.commit().await?;
+            security::forget(id).await
+        }
+        Err(e) => {
+            db.rollback().await;
+            Err(e)
+        }
+    }
+}

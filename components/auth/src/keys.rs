@@ -1,0 +1,98 @@
+//! API keys: `ock_` + 43 random characters. Stored as HMAC-SHA256 under the server's key
+//! pepper; the first 12 characters are kept visible to tell keys apart.
+
+use chat_core::auth::secrets::{keyed_hash, random_token};
+use chat_core::spin::auth::{API_KEY_PREFIX, key_pepper};
+use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::{Error, time};
+use serde::Serialize;
+
+const VISIBLE: usize = 12;
+
+#[derive(Serialize)]
+pub struct KeyCreated {
+    pub id: String,
+    pub name: String,
+    pub key: String,
+    pub prefix: String,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct KeyView {
+    id: String,
+    name: String,
+    prefix: String,
+    created_at: String,
+    expires_at: Option<String>,
+    last_used_at: Option<String>,
+}
+
+impl FromRow for KeyView {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.text("id")?,
+            name: row.text("name")?,
+            prefix: row.text("prefix")?,
+            created_at: row.text("created_at")?,
+            expires_at: row.opt_text("expires_at")?,
+            last_used_at: row.opt_text("last_used_at")?,
+        })
+    }
+}
+
+pub fn name(raw: &str) -> Result<String, Error> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::validation(
+            "name",
+            "A key name has 1 to 100 characters.",
+        ));
+    }
+    Ok(name.to_string())
+}
+
+pub fn expiry(days: Option<i64>) -> Result<Option<String>, Error> {
+    match days {
+        None => Ok(None),
+        Some(d) if (1..=3650).contains(&d) => Ok(Some(time::from_now(d * 86_400))),
+        Some(_) => Err(Error::validation(
+            "expires_in_days",
+            "`expires_in_days` must be between 1 and 3650.",
+        )),
+    }
+}
+
+pub async fn create(
+    db: &Db,
+    user_id: &str,
+    name: &str,
+    expires_at: Option<String>,
+) -> Result<KeyCreated, Error> {
+    let key = format!("{API_KEY_PREFIX}{}", random_token(32)?);
+    let prefix: String = key.chars().take(VISIBLE).collect();
+    let hash = keyed_hash(key_pepper().await?.as_bytes(), &key);
+    let created = KeyCreated {
+        id: chat_core::ids::new_id(),
+        name: name.to_string(),
+        key,
+        prefix,
+        created_at: time::now_rfc3339(),
+        expires_at,
+    };
+    db.execute(
+        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            Value::Text(created.id.clone()),
+            Value::Text(user_id.into()),
+            Value::Text(created.name.clone()),
+            Value::Text(created.prefix.clone()),
+            Value::Text(hash),
+            Value::Text(created.created_at.clone()),
+            created.expires_at.clone().map(Value::Text).unwrap_or(Value::Null),
+        ],
+    )
+    .await?;
+    Ok(created)
+}

@@ -1,0 +1,72 @@
+//! `GET /api/admin/users`: every user, newest first, paginated (admins only).
+
+use crate::users::{COLUMNS, UserRow, UserView};
+use chat_core::Error;
+use chat_core::spin::auth::{Admin, key_pepper};
+use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct Page {
+    items: Vec<UserView>,
+    next_cursor: Option<String>,
+}
+
+const SCOPE: &str = "admin-users";
+
+pub async fn get(
+    Admin(_admin): Admin,
+    ApiQuery(q): ApiQuery<Query>,
+) -> Result<ApiJson<Page>, Error> {
+    let limit = chat_core::cursor::limit(q.limit)?;
+    let key = key_pepper().await?;
+    let after: Option<(String, String)> = q
+        .cursor
+        .as_deref()
+        .map(|c| chat_core::cursor::decode(key.as_bytes(), SCOPE, c))
+        .transpose()?;
+    let db = Db::open().await?;
+    // One more than asked tells whether there is a next page.
+    let mut rows: Vec<UserRow> = match &after {
+        Some((created_at, id)) => {
+            db.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM users WHERE (created_at, id) < (?, ?)
+                      ORDER BY created_at DESC, id DESC LIMIT ?"
+                ),
+                vec![
+                    Value::Text(created_at.clone()),
+                    Value::Text(id.clone()),
+                    Value::Integer(i64::from(limit) + 1),
+                ],
+            )
+            .await?
+        }
+        None => {
+            db.query(
+                &format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT ?"),
+                vec![Value::Integer(i64::from(limit) + 1)],
+            )
+            .await?
+        }
+    };
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|u| {
+            chat_core::cursor::encode(key.as_bytes(), SCOPE, &(u.created_at.clone(), u.id.clone()))
+        })
+    } else {
+        None
+    };
+    Ok(ApiJson(Page {
+        items: rows.iter().map(UserRow::view).collect(),
+        next_cursor,
+    }))
+}

@@ -1,0 +1,87 @@
+//! `POST /api/auth/keys/{id}/rotate`: a new key in place of an old one, which keeps working for
+//! `grace_seconds` (default 0: it stops at once) so clients can switch over.
+
+use crate::audit::{self, Client};
+use crate::keys::{self, KeyCreated};
+use axum::extract::Path;
+use axum::http::{HeaderMap, StatusCode};
+use chat_core::Error;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{ApiJson, Db, FromRow, RequestContext, Row, Value};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    grace_seconds: Option<i64>,
+}
+
+struct Old {
+    name: String,
+    expires_at: Option<String>,
+}
+
+impl FromRow for Old {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            name: row.text("name")?,
+            expires_at: row.opt_text("expires_at")?,
+        })
+    }
+}
+
+/// A week at most: a rotation is a switch-over, not a second key.
+const MAX_GRACE: i64 = 7 * 86_400;
+
+pub async fn post(
+    Authenticated(principal): Authenticated,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, ApiJson<KeyCreated>), Error> {
+    let body: Body = if body.is_empty() {
+        Body::default()
+    } else {
+        chat_core::json::parse_json(&body)?
+    };
+    let grace = body.grace_seconds.unwrap_or(0);
+    if !(0..=MAX_GRACE).contains(&grace) {
+        return Err(Error::validation(
+            "grace_seconds",
+            "`grace_seconds` must be between 0 and 604800.",
+        ));
+    }
+    let db = Db::open().await?;
+    let now = chat_core::time::now_rfc3339();
+    let old: Option<Old> = db
+        .query_opt(
+            "SELECT name, expires_at FROM api_keys
+              WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+            vec![
+                Value::Text(id.clone()),
+                Value::Text(principal.user_id.clone()),
+                Value::Text(now),
+            ],
+        )
+        .await?;
+    let old = old.ok_or_else(|| Error::not_found("API key"))?;
+    let created = keys::create(&db, &principal.user_id, &old.name, old.expires_at).await?;
+    db.execute(
+        "UPDATE api_keys SET valid_until = ? WHERE id = ?",
+        vec![
+            Value::Text(chat_core::time::from_now(grace)),
+            Value::Text(id.clone()),
+        ],
+    )
+    .await?;
+    audit::record(
+        &db,
+        "api_key_rotated",
+        Some(&principal.user_id),
+        &Client::from(&ctx, &headers),
+        serde_json::json!({ "old_key_id": id, "new_key_id": created.id, "grace_seconds": grace }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, ApiJson(created)))
+}

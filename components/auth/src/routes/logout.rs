@@ -1,0 +1,71 @@
+//! `POST /api/auth/logout`: end the current session (and, if given, the session of a refresh
+//! token of the same user). Its refresh token stops working; so do its access tokens.
+
+use crate::audit::{self, Client};
+use crate::sessions;
+use axum::http::{HeaderMap, StatusCode};
+use chat_core::Error;
+use chat_core::auth::principal::Credential;
+use chat_core::auth::secrets::sha256_hex;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{Db, FromRow, RequestContext, Row, Value};
+use serde::Deserialize;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    refresh_token: Option<String>,
+}
+
+struct Owned(String);
+
+impl FromRow for Owned {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.text("id")?))
+    }
+}
+
+pub async fn post(
+    Authenticated(principal): Authenticated,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<StatusCode, Error> {
+    // The body is optional.
+    let body: Body = if body.is_empty() {
+        Body::default()
+    } else {
+        chat_core::json::parse_json(&body)?
+    };
+    let db = Db::open().await?;
+    let mut ended = Vec::new();
+    if let Credential::Session(sid) = &principal.credential {
+        ended.push(sid.clone());
+    }
+    if let Some(token) = body.refresh_token {
+        let other: Option<Owned> = db
+            .query_opt(
+                "SELECT id FROM sessions WHERE refresh_hash = ? AND user_id = ?",
+                vec![
+                    Value::Text(sha256_hex(token.trim())),
+                    Value::Text(principal.user_id.clone()),
+                ],
+            )
+            .await?;
+        if let Some(o) = other
+            && !ended.contains(&o.0)
+        {
+            ended.push(o.0);
+        }
+    }
+    sessions::revoke(&db, &principal.user_id, &ended).await?;
+    audit::record(
+        &db,
+        "logout",
+        Some(&principal.user_id),
+        &Client::from(&ctx, &headers),
+        serde_json::json!({ "sessions": ended }),
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

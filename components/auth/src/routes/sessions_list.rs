@@ -1,0 +1,58 @@
+//! `GET /api/auth/sessions`: the signed-in user's live sessions; `current` marks this one.
+
+use chat_core::Error;
+use chat_core::auth::principal::Credential;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{ApiJson, Db, FromRow, Row, Value};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct SessionView {
+    id: String,
+    created_at: String,
+    last_used_at: String,
+    expires_at: String,
+    user_agent: Option<String>,
+    ip: Option<String>,
+    current: bool,
+}
+
+impl FromRow for SessionView {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.text("id")?,
+            created_at: row.text("created_at")?,
+            last_used_at: row.text("last_used_at")?,
+            expires_at: row.text("expires_at")?,
+            user_agent: row.opt_text("user_agent")?,
+            ip: row.opt_text("ip")?,
+            current: false,
+        })
+    }
+}
+
+#[derive(Serialize)]
+pub struct Sessions {
+    items: Vec<SessionView>,
+}
+
+pub async fn get(Authenticated(principal): Authenticated) -> Result<ApiJson<Sessions>, Error> {
+    let db = Db::open().await?;
+    let mut items: Vec<SessionView> = db
+        .query(
+            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
+              WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
+              ORDER BY created_at DESC",
+            vec![
+                Value::Text(principal.user_id.clone()),
+                Value::Text(chat_core::time::now_rfc3339()),
+            ],
+        )
+        .await?;
+    if let Credential::Session(sid) = &principal.credential {
+        for s in &mut items {
+            s.current = &s.id == sid;
+        }
+    }
+    Ok(ApiJson(Sessions { items }))
+}

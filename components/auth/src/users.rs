@@ -1,0 +1,143 @@
+//! Users: rows, the public view, and the queries every route shares.
+
+use chat_core::auth::Role;
+use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::{Error, ErrorCode};
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub role: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+pub const COLUMNS: &str =
+    "id, username, display_name, email, password_hash, role, status, created_at";
+
+impl FromRow for UserRow {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            id: row.text("id")?,
+            username: row.text("username")?,
+            display_name: row.opt_text("display_name")?,
+            email: row.opt_text("email")?,
+            password_hash: row.text("password_hash")?,
+            role: row.text("role")?,
+            status: row.text("status")?,
+            created_at: row.text("created_at")?,
+        })
+    }
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::User)
+    }
+
+    pub fn view(&self) -> UserView {
+        UserView {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            email: self.email.clone(),
+            role: self.role.clone(),
+            status: self.status.clone(),
+            created_at: self.created_at.clone(),
+        }
+    }
+}
+
+/// The user object of the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub role: String,
+    pub status: String,
+    pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct UserEnvelope {
+    pub user: UserView,
+}
+
+pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRow>, Error> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?"),
+        vec![Value::Text(id.into())],
+    )
+    .await
+}
+
+pub async fn by_username_key(db: &Db, key: &str) -> Result<Option<UserRow>, Error> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM users WHERE username_key = ?"),
+        vec![Value::Text(key.into())],
+    )
+    .await
+}
+
+/// The signed-in user's row; a principal whose user is gone is unauthenticated.
+pub async fn current(db: &Db, user_id: &str) -> Result<UserRow, Error> {
+    by_id(db, user_id)
+        .await?
+        .ok_or_else(|| Error::new(ErrorCode::Unauthenticated, "This account no longer exists."))
+}
+
+pub struct Count(pub i64);
+
+impl FromRow for Count {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.int("n")?))
+    }
+}
+
+/// Display names: trimmed, at most 100 characters, no control characters; empty means none.
+pub fn display_name(raw: Option<String>) -> Result<Option<String>, Error> {
+    let Some(raw) = raw else { return Ok(None) };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    if trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control) {
+        return Err(Error::validation(
+            "display_name",
+            "A display name has at most 100 characters and no control characters.",
+        ));
+    }
+    Ok(Some(trimmed.to_string()))
+}
+
+/// Emails: a plausible address (something@domain.tld), at most 254 characters; empty = none.
+pub fn email(raw: Option<String>) -> Result<Option<String>, Error> {
+    let Some(raw) = raw else { return Ok(None) };
+    let trimmed = raw.trim();
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let valid = trimmed.len() <= 254
+        && !trimmed.chars().any(|c| c.is_whitespace() || c.is_control())
+        && trimmed.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+        });
+    if !valid {
+        return Err(Error::validation(
+            "email",
+            "This is not a valid email address.",
+        ));
+    }
+    Ok(Some(trimmed.to_string()))
+}

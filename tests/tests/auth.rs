@@ -1,0 +1,1044 @@
+//! Black-box tests of the auth section of API.md: accounts, tokens, sessions, API keys, roles,
+//! the admin routes, and brute-force protection.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chat_core::auth::Role;
+use chat_core::auth::jwt::{Claims, KeySet};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use spin_test_host::testing::{AppConfig, TestApp, TestUser, spawn_app, spawn_app_with};
+
+const SECRET: &str = "test-signing-secret";
+
+/// An app with a known signing secret, so tests can forge and expire tokens.
+async fn app_with(vars: &[(&str, &str)]) -> TestApp {
+    let mut variables: Vec<(String, String)> = vec![("jwt_secret".into(), SECRET.into())];
+    variables.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    spawn_app_with(AppConfig {
+        variables,
+        ..AppConfig::default()
+    })
+    .await
+}
+
+async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn expect(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    let (s, b) = body(resp).await;
+    assert_eq!(s.as_u16(), status, "{b}");
+    assert_eq!(b["error"]["code"], code, "{b}");
+    b
+}
+
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.authed(Method::GET, "/api/auth/me", token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn post_json(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut req = app.post(path).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Registers an admin (the first user) and a plain user.
+async fn admin_and_user(app: &TestApp) -> (TestUser, TestUser) {
+    let admin = TestUser::registered(app).await;
+    let user = TestUser::registered(app).await;
+    (admin, user)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_user_is_admin_and_later_users_are_not() {
+    let app = spawn_app().await;
+
+    let first = TestUser::generate();
+    let (status, b) = body(first.register_request(&app).await).await;
+    assert_eq!(status, 201, "{b}");
+    assert_eq!(b["user"]["role"], "admin");
+    assert_eq!(b["user"]["status"], "active");
+    assert_eq!(b["user"]["username"], first.username.as_str());
+    assert_eq!(b["token_type"], "Bearer");
+    assert_eq!(b["expires_in"], 900);
+    assert!(
+        b["access_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3)
+    );
+    assert!(
+        b["refresh_token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("ocr_"))
+    );
+    for field in ["id", "display_name", "email", "created_at"] {
+        assert!(b["user"].get(field).is_some(), "user.{field}: {b}");
+    }
+    assert!(b["user"].get("password_hash").is_none() && !b.to_string().contains("argon2"));
+
+    let second = TestUser::registered(&app).await;
+    let (_, b) = body(me(&app, &second.access_token).await).await;
+    assert_eq!(b["user"]["role"], "user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usernames_are_unique_regardless_of_case() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+
+    let mut twin = TestUser::generate();
+    twin.username = user.username.to_uppercase();
+    let b = expect(twin.register_request(&app).await, 409, "USERNAME_TAKEN").await;
+    assert_eq!(b["error"]["details"]["field"], "username");
+
+    // Login is case-insensitive too.
+    let mut again = user.clone();
+    again.username = user.username.to_uppercase();
+    again.login(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn weak_and_invalid_registrations_are_refused_with_reasons() {
+    let app = spawn_app().await;
+    let weak = [
+        ("short", "too_short"),
+        ("aaaaaaaaaaaaaaaa", "too_simple"),
+        ("abcdefghijklmnop", "sequence"),
+        ("passwordpassword", "common"),
+        ("qwertyuiopasdf", "common"),
+    ];
+    for (password, reason) in weak {
+        let resp = post_json(
+            &app,
+            "/api/auth/register",
+            None,
+            json!({"username": "someone", "password": password}),
+        )
+        .await;
+        let b = expect(resp, 400, "WEAK_PASSWORD").await;
+        assert_eq!(b["error"]["details"]["reason"], reason, "{password}");
+    }
+    let resp = post_json(
+        &app,
+        "/api/auth/register",
+        None,
+        json!({"username": "someone", "password": "someone-is-my-name-1"}),
+    )
+    .await;
+    let b = expect(resp, 400, "WEAK_PASSWORD").await;
+    assert_eq!(b["error"]["details"]["reason"], "contains_personal_info");
+
+    let invalid = [
+        (json!({"password": "correct horse battery"}), "username"),
+        (json!({"username": "someone"}), "password"),
+        (
+            json!({"username": "ab", "password": "correct horse battery"}),
+            "username",
+        ),
+        (
+            json!({"username": "has space", "password": "correct horse battery"}),
+            "username",
+        ),
+        (
+            json!({"username": 7, "password": "correct horse battery"}),
+            "username",
+        ),
+        (
+            json!({"username": "someone", "password": "correct horse battery", "role": "admin"}),
+            "role",
+        ),
+        (
+            json!({"username": "someone", "password": "correct horse battery", "email": "not-an-email"}),
+            "email",
+        ),
+    ];
+    for (payload, field) in invalid {
+        let b = expect(
+            post_json(&app, "/api/auth/register", None, payload.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(b["error"]["details"]["field"], field, "{payload}");
+    }
+    let bad_json = app
+        .post("/api/auth/register")
+        .header("content-type", "application/json")
+        .body("{\"username\": ")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(bad_json, 400, "INVALID_JSON").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_and_unknown_user_look_the_same() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+
+    let wrong = expect(
+        user.login_request(&app, "not the right password").await,
+        401,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    let mut ghost = TestUser::generate();
+    ghost.username = "nobody_here".into();
+    let unknown = expect(
+        ghost.login_request(&app, "not the right password").await,
+        401,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+
+    assert_eq!(wrong["error"], unknown["error"]);
+    let missing = post_json(&app, "/api/auth/login", None, json!({"username": "x"})).await;
+    let b = expect(missing, 400, "VALIDATION_ERROR").await;
+    assert_eq!(b["error"]["details"]["field"], "password");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
+    let app = app_with(&[("signup", "approval")]).await;
+    let admin = TestUser::registered(&app).await; // the first user is always let in
+
+    let pending = TestUser::generate();
+    let (status, b) = body(pending.register_request(&app).await).await;
+    assert_eq!(status, 201, "{b}");
+    assert_eq!(b["user"]["status"], "pending");
+    assert!(
+        b.get("access_token").is_none(),
+        "no tokens while pending: {b}"
+    );
+    let id = b["user"]["id"].as_str().unwrap_or_default().to_string();
+
+    expect(
+        pending.login_request(&app, &pending.password).await,
+        403,
+        "ACCOUNT_PENDING",
+    )
+    .await;
+
+    let approve = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/admin/users/{id}"),
+            &admin.access_token,
+        )
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (s, b) = body(approve).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["user"]["status"], "active");
+    let mut now_active = pending.clone();
+    now_active.login(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_signup_refuses_everyone_after_the_first_user() {
+    let app = app_with(&[("signup", "closed")]).await;
+    TestUser::registered(&app).await;
+
+    expect(
+        TestUser::generate().register_request(&app).await,
+        403,
+        "SIGNUP_DISABLED",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
+    let app = spawn_app().await;
+    let (admin, user) = admin_and_user(&app).await;
+    let key = create_key(&app, &user.access_token, "laptop").await;
+    assert_eq!(me(&app, &key).await.status(), 200);
+
+    let resp = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access_token,
+        )
+        .json(&json!({"status": "disabled"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 200);
+
+    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
+    expect(
+        refresh(&app, &user.refresh_token).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect(
+        user.login_request(&app, &user.password).await,
+        403,
+        "ACCOUNT_DISABLED",
+    )
+    .await;
+}
+
+async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
+    post_json(
+        app,
+        "/api/auth/refresh",
+        None,
+        json!({"refresh_token": token}),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_rotates_and_a_reused_token_ends_the_session() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+
+    let (status, first) = body(refresh(&app, &user.refresh_token).await).await;
+    assert_eq!(status, 200, "{first}");
+    let new_refresh = first["refresh_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let new_access = first["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(new_refresh, user.refresh_token);
+    assert_eq!(me(&app, &new_access).await.status(), 200);
+
+    // The old token is spent: presenting it is a replay, which ends the session...
+    expect(
+        refresh(&app, &user.refresh_token).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    // ...so the newest refresh token and the session's access tokens stop working too.
+    expect(refresh(&app, &new_refresh).await, 401, "UNAUTHENTICATED").await;
+    expect(me(&app, &new_access).await, 401, "UNAUTHENTICATED").await;
+
+    expect(
+        refresh(&app, "ocr_not-a-token").await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+
+    let resp = app
+        .authed(Method::POST, "/api/auth/logout", &user.access_token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+
+    expect(
+        refresh(&app, &user.refresh_token).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
+    let unauthenticated = app
+        .post("/api/auth/logout")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        unauthenticated
+            .headers()
+            .get("www-authenticate")
+            .and_then(|v| v.to_str().ok()),
+        Some("Bearer")
+    );
+    expect(unauthenticated, 401, "UNAUTHENTICATED").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_listed_and_one_can_be_revoked() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let mut phone = user.clone();
+    phone.login(&app).await;
+
+    let (status, list) = body(
+        app.authed(Method::GET, "/api/auth/sessions", &user.access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(status, 200, "{list}");
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(items.len(), 2, "{list}");
+    assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
+    for field in [
+        "id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "user_agent",
+        "ip",
+        "current",
+    ] {
+        assert!(items[0].get(field).is_some(), "{field}: {list}");
+    }
+    let other = items
+        .iter()
+        .find(|s| s["current"] == false)
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_default()
+        .to_string();
+
+    let resp = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{other}"),
+            &user.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+    expect(me(&app, &phone.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect(
+        refresh(&app, &phone.refresh_token).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    assert_eq!(me(&app, &user.access_token).await.status(), 200);
+
+    // Someone else's session id is simply not found.
+    let stranger = TestUser::registered(&app).await;
+    let resp = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/auth/sessions/{other}"),
+            &stranger.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(resp, 404, "NOT_FOUND").await;
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_and_tampered_tokens_are_refused() {
+    let app = app_with(&[]).await;
+    if app.is_external() {
+        return;
+    }
+    TestUser::registered(&app).await; // the admin; the token under test is a plain user's
+    let user = TestUser::registered(&app).await;
+    let keys = KeySet::from_secrets([SECRET]).unwrap_or_else(|| panic!("keys"));
+    let now = chat_core::time::to_unix(&chat_core::time::now_rfc3339()).unwrap_or(0);
+    let parts: Vec<&str> = user.access_token.split('.').collect();
+    let claims: Claims =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+
+    // A correctly signed token is accepted (the test knows the secret)...
+    assert_eq!(me(&app, &keys.sign(&claims)).await.status(), 200);
+
+    // ...but not once expired.
+    let expired = keys.sign(&Claims {
+        iat: now - 3600,
+        nbf: now - 3600,
+        exp: now - 120,
+        ..claims.clone()
+    });
+    expect(me(&app, &expired).await, 401, "UNAUTHENTICATED").await;
+
+    // Changed payload (make me admin), original signature.
+    let admin = Claims {
+        role: Role::Admin,
+        ..claims.clone()
+    };
+    let forged = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).unwrap_or_default()),
+        parts[2]
+    );
+    expect(me(&app, &forged).await, 401, "UNAUTHENTICATED").await;
+
+    // alg: none.
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap_or_default())
+            .unwrap_or_default();
+    let none = json!({"alg": "none", "typ": "JWT", "kid": header["kid"]});
+    expect(
+        me(&app, &format!("{}.{}.", b64(&none), parts[1])).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+
+    // Another algorithm.
+    let hs512 = json!({"alg": "HS512", "typ": "JWT", "kid": header["kid"]});
+    expect(
+        me(&app, &format!("{}.{}.{}", b64(&hs512), parts[1], parts[2])).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+
+    // Signed with another key.
+    let other = KeySet::from_secrets(["some-other-secret"]).unwrap_or_else(|| panic!("keys"));
+    expect(me(&app, &other.sign(&claims)).await, 401, "UNAUTHENTICATED").await;
+
+    for junk in ["", "Bearer", "a.b.c", "ock_nope"] {
+        expect(me(&app, junk).await, 401, "UNAUTHENTICATED").await;
+    }
+}
+
+async fn create_key(app: &TestApp, token: &str, name: &str) -> String {
+    let resp = post_json(app, "/api/auth/keys", Some(token), json!({"name": name})).await;
+    let (status, b) = body(resp).await;
+    assert_eq!(status, 201, "{b}");
+    b["key"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+
+    let resp = post_json(
+        &app,
+        "/api/auth/keys",
+        Some(&user.access_token),
+        json!({"name": "ci", "expires_in_days": 30}),
+    )
+    .await;
+    let (status, created) = body(resp).await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap_or_default().to_string();
+    let id = created["id"].as_str().unwrap_or_default().to_string();
+    assert!(key.starts_with("ock_") && key.len() > 40);
+    assert!(key.starts_with(created["prefix"].as_str().unwrap_or("?")));
+    assert!(created["expires_at"].is_string());
+
+    let (status, who) = body(me(&app, &key).await).await;
+    assert_eq!(status, 200);
+    assert_eq!(who["user"]["id"], user.id.as_str());
+
+    let (_, list) = body(
+        app.authed(Method::GET, "/api/auth/keys", &user.access_token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    assert_eq!(list["items"][0]["id"], id.as_str());
+    assert!(
+        list["items"][0].get("key").is_none(),
+        "the key is never shown again"
+    );
+    assert!(!list.to_string().contains(&key));
+
+    let resp = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/auth/keys/{id}"),
+            &user.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
+
+    let stranger = TestUser::registered(&app).await;
+    let resp = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/auth/keys/{id}"),
+            &stranger.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(resp, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let resp = post_json(
+        &app,
+        "/api/auth/keys",
+        Some(&user.access_token),
+        json!({"name": "deploy"}),
+    )
+    .await;
+    let (_, old) = body(resp).await;
+    let old_key = old["key"].as_str().unwrap_or_default().to_string();
+    let old_id = old["id"].as_str().unwrap_or_default().to_string();
+
+    // With an hour of grace, both keys work.
+    let resp = post_json(
+        &app,
+        &format!("/api/auth/keys/{old_id}/rotate"),
+        Some(&user.access_token),
+        json!({"grace_seconds": 3600}),
+    )
+    .await;
+    let (status, new) = body(resp).await;
+    assert_eq!(status, 201, "{new}");
+    let new_key = new["key"].as_str().unwrap_or_default().to_string();
+    let new_id = new["id"].as_str().unwrap_or_default().to_string();
+    assert_eq!(new["name"], "deploy");
+    assert_eq!(me(&app, &old_key).await.status(), 200);
+    assert_eq!(me(&app, &new_key).await.status(), 200);
+
+    // Without grace (the default), the rotated key stops at once.
+    let resp = app
+        .authed(
+            Method::POST,
+            &format!("/api/auth/keys/{new_id}/rotate"),
+            &user.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (status, newest) = body(resp).await;
+    assert_eq!(status, 201, "{newest}");
+    expect(me(&app, &new_key).await, 401, "UNAUTHENTICATED").await;
+    assert_eq!(
+        me(&app, newest["key"].as_str().unwrap_or_default())
+            .await
+            .status(),
+        200
+    );
+
+    let resp = post_json(
+        &app,
+        &format!("/api/auth/keys/{old_id}/rotate"),
+        Some(&user.access_token),
+        json!({"grace_seconds": -1}),
+    )
+    .await;
+    expect(resp, 400, "VALIDATION_ERROR").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_are_for_admins_only() {
+    let app = spawn_app().await;
+    let (admin, user) = admin_and_user(&app).await;
+
+    for (method, path) in [
+        (Method::GET, "/api/admin/users".to_string()),
+        (Method::PATCH, format!("/api/admin/users/{}", admin.id)),
+        (Method::DELETE, format!("/api/admin/users/{}", admin.id)),
+    ] {
+        let resp = app
+            .authed(method.clone(), &path, &user.access_token)
+            .json(&json!({"role": "user"}))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect(resp, 403, "FORBIDDEN").await;
+        let anonymous = app
+            .client
+            .request(method, app.at(&path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect(anonymous, 401, "UNAUTHENTICATED").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
+    let app = spawn_app().await;
+    let (admin, user) = admin_and_user(&app).await;
+    let path = format!("/api/admin/users/{}", admin.id);
+
+    for change in [
+        json!({"role": "user"}),
+        json!({"status": "disabled"}),
+        json!({"status": "pending"}),
+    ] {
+        let resp = app
+            .authed(Method::PATCH, &path, &admin.access_token)
+            .json(&change)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect(resp, 409, "CONFLICT").await;
+    }
+    let resp = app
+        .authed(Method::DELETE, &path, &admin.access_token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(resp, 409, "CONFLICT").await;
+
+    // With a second admin, the first may step down; its role change holds at once.
+    let promote = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access_token,
+        )
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(promote.status(), 200);
+    let step_down = app
+        .authed(Method::PATCH, &path, &admin.access_token)
+        .json(&json!({"role": "user"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(step_down.status(), 200);
+    let resp = app
+        .authed(Method::GET, "/api/admin/users", &admin.access_token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(resp, 403, "FORBIDDEN").await;
+
+    let bad = app
+        .authed(
+            Method::PATCH,
+            &format!("/api/admin/users/{}", user.id),
+            &user.access_token,
+        )
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let b = expect(bad, 400, "VALIDATION_ERROR").await;
+    assert_eq!(b["error"]["details"]["field"], "role");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_user_removes_their_data() {
+    let app = spawn_app().await;
+    let (admin, user) = admin_and_user(&app).await;
+    let key = create_key(&app, &user.access_token, "k").await;
+
+    let resp = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(resp.status(), 204);
+
+    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
+    expect(
+        user.login_request(&app, &user.password).await,
+        401,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    let again = app
+        .authed(
+            Method::DELETE,
+            &format!("/api/admin/users/{}", user.id),
+            &admin.access_token,
+        )
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(again, 404, "NOT_FOUND").await;
+
+    if let Some(db) = app.database_path() {
+        let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+        for table in [
+            "users WHERE id",
+            "sessions WHERE user_id",
+            "api_keys WHERE user_id",
+        ] {
+            let n: i64 = conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {table} = ?1"),
+                    [&user.id],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(n, 0, "{table}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
+    let app = spawn_app().await;
+    let admin = TestUser::registered(&app).await;
+    for _ in 0..4 {
+        TestUser::registered(&app).await;
+    }
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/admin/users?limit=2&cursor={c}"),
+            None => "/api/admin/users?limit=2".to_string(),
+        };
+        let (status, page) = body(
+            app.authed(Method::GET, &path, &admin.access_token)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        for u in page["items"].as_array().cloned().unwrap_or_default() {
+            seen.push(u["id"].as_str().unwrap_or_default().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 5);
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 5, "no user repeated");
+    assert_eq!(
+        seen.last(),
+        Some(&admin.id),
+        "newest first, so the first user is last"
+    );
+
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "cursor=garbage",
+        "cursor=eyJ4IjoxfQ.AAAA",
+    ] {
+        let resp = app
+            .authed(
+                Method::GET,
+                &format!("/api/admin/users?{bad}"),
+                &admin.access_token,
+            )
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        expect(resp, 400, "VALIDATION_ERROR").await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_can_be_read_and_updated() {
+    let app = spawn_app().await;
+    let (_admin, user) = admin_and_user(&app).await;
+
+    let resp = app
+        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
+        .json(&json!({"display_name": "  Ada Lovelace ", "email": "ada@example.com"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (status, b) = body(resp).await;
+    assert_eq!(status, 200, "{b}");
+    assert_eq!(b["user"]["display_name"], "Ada Lovelace");
+    assert_eq!(b["user"]["email"], "ada@example.com");
+
+    let resp = app
+        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
+        .json(&json!({"email": null}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, b) = body(resp).await;
+    assert_eq!(b["user"]["email"], Value::Null);
+    assert_eq!(
+        b["user"]["display_name"], "Ada Lovelace",
+        "absent fields are kept"
+    );
+
+    let resp = app
+        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(resp, 400, "VALIDATION_ERROR").await;
+    let (_, b) = body(me(&app, &user.access_token).await).await;
+    assert_eq!(b["user"]["role"], "user");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_the_password_ends_every_other_session() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let mut other = user.clone();
+    other.login(&app).await;
+
+    let wrong = post_json(
+        &app,
+        "/api/auth/password",
+        Some(&user.access_token),
+        json!({"current_password": "not it at all", "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    expect(wrong, 403, "FORBIDDEN").await;
+    let weak = post_json(
+        &app,
+        "/api/auth/password",
+        Some(&user.access_token),
+        json!({"current_password": user.password, "new_password": "passwordpassword"}),
+    )
+    .await;
+    let b = expect(weak, 400, "WEAK_PASSWORD").await;
+    assert_eq!(b["error"]["details"]["field"], "new_password");
+
+    let ok = post_json(
+        &app,
+        "/api/auth/password",
+        Some(&user.access_token),
+        json!({"current_password": user.password, "new_password": "a brand new passphrase"}),
+    )
+    .await;
+    assert_eq!(ok.status(), 204);
+
+    assert_eq!(
+        me(&app, &user.access_token).await.status(),
+        200,
+        "this session goes on"
+    );
+    expect(me(&app, &other.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect(
+        refresh(&app, &other.refresh_token).await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
+    expect(
+        user.login_request(&app, &user.password).await,
+        401,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    assert_eq!(
+        user.login_request(&app, "a brand new passphrase")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_failed_logins_are_limited_until_the_window_passes() {
+    let app = app_with(&[("login_max_failures", "3"), ("login_window_seconds", "2")]).await;
+    if app.is_external() {
+        return;
+    }
+    let user = TestUser::registered(&app).await;
+
+    for _ in 0..3 {
+        expect(
+            user.login_request(&app, "wrong password here").await,
+            401,
+            "INVALID_CREDENTIALS",
+        )
+        .await;
+    }
+    let limited = user.login_request(&app, &user.password).await;
+    let retry_after: u64 = limited
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
+    expect(limited, 429, "RATE_LIMITED").await;
+    // Another username from the same IP is not affected by this username's limit.
+    let other = TestUser::registered(&app).await;
+    let mut other = other.clone();
+    other.login(&app).await;
+
+    // The window is two seconds: after it, the right password works again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    let mut again = user.clone();
+    again.login(&app).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_failed_logins_cannot_slip_past_the_limit() {
+    let app = app_with(&[
+        ("login_max_failures", "5"),
+        ("login_window_seconds", "3600"),
+    ])
+    .await;
+    if app.is_external() {
+        return;
+    }
+    let user = TestUser::registered(&app).await;
+
+    let attempts = (0..12).map(|_| user.login_request(&app, "wrong password here"));
+    let results = futures::future::join_all(attempts).await;
+
+    let statuses: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        7,
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_signing_secret_is_shared_by_all_instances() {
+    // No jwt_secret: the first request generates one; every instance must then agree on it.
+    let app = spawn_app_with(AppConfig {
+        reuse: Some(spin_test_host::ReuseConfig::one_request_per_instance()),
+        ..AppConfig::default()
+    })
+    .await;
+    let users = futures::future::join_all((0..6).map(|_| TestUser::registered(&app))).await;
+
+    for user in &users {
+        assert_eq!(me(&app, &user.access_token).await.status(), 200);
+    }
+}
