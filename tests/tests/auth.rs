@@ -1042,3 +1042,48 @@ async fn a_generated_signing_secret_is_shared_by_all_instances() {
         assert_eq!(me(&app, &user.access_token).await.status(), 200);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_for_admins_and_the_metrics_token() {
+    let app = app_with(&[("metrics_token", "scrape-me")]).await;
+    let (admin, user) = admin_and_user(&app).await;
+
+    let by_admin = app
+        .authed(Method::GET, "/metrics", &admin.access_token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_admin.status(), 200);
+    assert!(
+        by_admin
+            .text()
+            .await
+            .unwrap_or_default()
+            .contains("ollama_chat_info")
+    );
+    let by_token = app
+        .authed(Method::GET, "/metrics", "scrape-me")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(by_token.status(), 200);
+
+    let by_user = app
+        .authed(Method::GET, "/metrics", &user.access_token)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(by_user, 403, "FORBIDDEN").await;
+    let wrong = app
+        .authed(Method::GET, "/metrics", "scrape-me-not")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(wrong, 401, "UNAUTHENTICATED").await;
+    let none = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    expect(none, 401, "UNAUTHENTICATED").await;
+}

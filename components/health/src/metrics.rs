@@ -1,9 +1,9 @@
-//! `GET /metrics`: Prometheus text exposition, for the `metrics_token` bearer (admins too,
-//! once accounts exist). Compared in constant time.
+//! `GET /metrics`: Prometheus text exposition, for an admin's token or key, or the
+//! `metrics_token` variable as bearer (compared in constant time).
 
 use axum::response::{IntoResponse, Response};
+use chat_core::Error;
 use chat_core::spin::{Db, FromRow, Row, vars};
-use chat_core::{Error, ErrorCode};
 use http::{HeaderMap, HeaderValue, header};
 
 struct Version(i64);
@@ -21,8 +21,10 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if expected.is_empty() || !chat_core::secure_eq(presented.as_bytes(), expected.as_bytes()) {
-        return Err(Error::from(ErrorCode::Unauthenticated));
+    let is_metrics_token =
+        !expected.is_empty() && chat_core::secure_eq(presented.as_bytes(), expected.as_bytes());
+    if !is_metrics_token {
+        chat_core::spin::auth::require_admin(&headers).await?;
     }
     let db = Db::open().await?;
     let version: Option<Version> = db
