@@ -109,7 +109,15 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
     options.working_dir = Some(temp.path().to_path_buf());
     options.env = Some(Default::default());
     options.output = ComponentOutput::Files;
-    options.reuse = config.reuse.unwrap_or_default();
+    // SPIN_TEST_HOST_REUSE=fresh runs every test with a new instance per request, to prove
+    // nothing depends on globals surviving between requests.
+    options.reuse =
+        config
+            .reuse
+            .unwrap_or_else(|| match std::env::var("SPIN_TEST_HOST_REUSE").as_deref() {
+                Ok("fresh") => ReuseConfig::one_request_per_instance(),
+                _ => ReuseConfig::default(),
+            });
     options.variables = config.variables;
     options
         .variables
