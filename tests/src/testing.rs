@@ -286,3 +286,18 @@ impl TestApp {
             .bearer_auth(token)
     }
 }
+
+/// `request.go().await`: send, and fail the test with the reason if it could not be sent.
+#[allow(async_fn_in_trait)]
+pub trait SendExt {
+    async fn go(self) -> reqwest::Response;
+}
+
+impl SendExt for reqwest::RequestBuilder {
+    async fn go(self) -> reqwest::Response {
+        match self.send().await {
+            Ok(r) => r,
+            Err(e) => panic!("request failed: {e}"),
+        }
+    }
+}

@@ -7,7 +7,7 @@ use chat_core::auth::Role;
 use chat_core::auth::jwt::{Claims, KeySet};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use spin_test_host::testing::{AppConfig, TestApp, TestUser, spawn_app, spawn_app_with};
+use spin_test_host::testing::{AppConfig, SendExt, TestApp, TestUser, spawn_app, spawn_app_with};
 
 const SECRET: &str = "test-signing-secret";
 
@@ -39,10 +39,7 @@ async fn expect(resp: reqwest::Response, status: u16, code: &str) -> Value {
 }
 
 async fn me(app: &TestApp, token: &str) -> reqwest::Response {
-    app.authed(Method::GET, "/api/auth/me", token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
+    app.authed(Method::GET, "/api/auth/me", token).go().await
 }
 
 async fn post_json(
@@ -55,7 +52,7 @@ async fn post_json(
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
-    req.send().await.unwrap_or_else(|e| panic!("{e}"))
+    req.go().await
 }
 
 /// Registers an admin (the first user) and a plain user.
@@ -181,9 +178,8 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
         .post("/api/auth/register")
         .header("content-type", "application/json")
         .body("{\"username\": ")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(bad_json, 400, "INVALID_JSON").await;
 }
 
@@ -242,9 +238,8 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
             &admin.access_token,
         )
         .json(&json!({"status": "active"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let (s, b) = body(approve).await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["user"]["status"], "active");
@@ -279,9 +274,8 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
             &admin.access_token,
         )
         .json(&json!({"status": "disabled"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(resp.status(), 200);
 
     expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
@@ -354,9 +348,8 @@ async fn logout_ends_the_session() {
 
     let resp = app
         .authed(Method::POST, "/api/auth/logout", &user.access_token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(resp.status(), 204);
 
     expect(
@@ -366,11 +359,7 @@ async fn logout_ends_the_session() {
     )
     .await;
     expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
-    let unauthenticated = app
-        .post("/api/auth/logout")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let unauthenticated = app.post("/api/auth/logout").go().await;
     assert_eq!(
         unauthenticated
             .headers()
@@ -390,9 +379,8 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
 
     let (status, list) = body(
         app.authed(Method::GET, "/api/auth/sessions", &user.access_token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+            .go()
+            .await,
     )
     .await;
     assert_eq!(status, 200, "{list}");
@@ -423,9 +411,8 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
             &format!("/api/auth/sessions/{other}"),
             &user.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(resp.status(), 204);
     expect(me(&app, &phone.access_token).await, 401, "UNAUTHENTICATED").await;
     expect(
@@ -444,9 +431,8 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
             &format!("/api/auth/sessions/{other}"),
             &stranger.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(resp, 404, "NOT_FOUND").await;
 }
 
@@ -557,9 +543,8 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
 
     let (_, list) = body(
         app.authed(Method::GET, "/api/auth/keys", &user.access_token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
+            .go()
+            .await,
     )
     .await;
     assert_eq!(list["items"][0]["id"], id.as_str());
@@ -575,9 +560,8 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
             &format!("/api/auth/keys/{id}"),
             &user.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(resp.status(), 204);
     expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
 
@@ -588,9 +572,8 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
             &format!("/api/auth/keys/{id}"),
             &stranger.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(resp, 404, "NOT_FOUND").await;
 }
 
@@ -632,9 +615,8 @@ async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
             &format!("/api/auth/keys/{new_id}/rotate"),
             &user.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let (status, newest) = body(resp).await;
     assert_eq!(status, 201, "{newest}");
     expect(me(&app, &new_key).await, 401, "UNAUTHENTICATED").await;
@@ -668,16 +650,10 @@ async fn admin_routes_are_for_admins_only() {
         let resp = app
             .authed(method.clone(), &path, &user.access_token)
             .json(&json!({"role": "user"}))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .go()
+            .await;
         expect(resp, 403, "FORBIDDEN").await;
-        let anonymous = app
-            .client
-            .request(method, app.at(&path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let anonymous = app.client.request(method, app.at(&path)).go().await;
         expect(anonymous, 401, "UNAUTHENTICATED").await;
     }
 }
@@ -696,16 +672,14 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         let resp = app
             .authed(Method::PATCH, &path, &admin.access_token)
             .json(&change)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .go()
+            .await;
         expect(resp, 409, "CONFLICT").await;
     }
     let resp = app
         .authed(Method::DELETE, &path, &admin.access_token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(resp, 409, "CONFLICT").await;
 
     // With a second admin, the first may step down; its role change holds at once.
@@ -716,22 +690,19 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
             &admin.access_token,
         )
         .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(promote.status(), 200);
     let step_down = app
         .authed(Method::PATCH, &path, &admin.access_token)
         .json(&json!({"role": "user"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(step_down.status(), 200);
     let resp = app
         .authed(Method::GET, "/api/admin/users", &admin.access_token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(resp, 403, "FORBIDDEN").await;
 
     let bad = app
@@ -741,9 +712,8 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
             &user.access_token,
         )
         .json(&json!({"role": "owner"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let b = expect(bad, 400, "VALIDATION_ERROR").await;
     assert_eq!(b["error"]["details"]["field"], "role");
 }
@@ -760,9 +730,8 @@ async fn deleting_a_user_removes_their_data() {
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(resp.status(), 204);
 
     expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
@@ -779,9 +748,8 @@ async fn deleting_a_user_removes_their_data() {
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
         )
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(again, 404, "NOT_FOUND").await;
 
     if let Some(db) = app.database_path() {
@@ -820,9 +788,8 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
         };
         let (status, page) = body(
             app.authed(Method::GET, &path, &admin.access_token)
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}")),
+                .go()
+                .await,
         )
         .await;
         assert_eq!(status, 200, "{page}");
@@ -857,9 +824,8 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
                 &format!("/api/admin/users?{bad}"),
                 &admin.access_token,
             )
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .go()
+            .await;
         expect(resp, 400, "VALIDATION_ERROR").await;
     }
 }
@@ -872,9 +838,8 @@ async fn profile_can_be_read_and_updated() {
     let resp = app
         .authed(Method::PATCH, "/api/auth/me", &user.access_token)
         .json(&json!({"display_name": "  Ada Lovelace ", "email": "ada@example.com"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let (status, b) = body(resp).await;
     assert_eq!(status, 200, "{b}");
     assert_eq!(b["user"]["display_name"], "Ada Lovelace");
@@ -883,9 +848,8 @@ async fn profile_can_be_read_and_updated() {
     let resp = app
         .authed(Method::PATCH, "/api/auth/me", &user.access_token)
         .json(&json!({"email": null}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let (_, b) = body(resp).await;
     assert_eq!(b["user"]["email"], Value::Null);
     assert_eq!(
@@ -896,9 +860,8 @@ async fn profile_can_be_read_and_updated() {
     let resp = app
         .authed(Method::PATCH, "/api/auth/me", &user.access_token)
         .json(&json!({"role": "admin"}))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(resp, 400, "VALIDATION_ERROR").await;
     let (_, b) = body(me(&app, &user.access_token).await).await;
     assert_eq!(b["user"]["role"], "user");
@@ -1050,9 +1013,8 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
 
     let by_admin = app
         .authed(Method::GET, "/metrics", &admin.access_token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(by_admin.status(), 200);
     assert!(
         by_admin
@@ -1061,29 +1023,19 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
             .unwrap_or_default()
             .contains("ollama_chat_info")
     );
-    let by_token = app
-        .authed(Method::GET, "/metrics", "scrape-me")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let by_token = app.authed(Method::GET, "/metrics", "scrape-me").go().await;
     assert_eq!(by_token.status(), 200);
 
     let by_user = app
         .authed(Method::GET, "/metrics", &user.access_token)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(by_user, 403, "FORBIDDEN").await;
     let wrong = app
         .authed(Method::GET, "/metrics", "scrape-me-not")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     expect(wrong, 401, "UNAUTHENTICATED").await;
-    let none = app
-        .get("/metrics")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let none = app.get("/metrics").go().await;
     expect(none, 401, "UNAUTHENTICATED").await;
 }

@@ -6,7 +6,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::FakeOllama;
-use spin_test_host::testing::{AppConfig, TestApp, manifest_variant, spawn_app, spawn_app_with};
+use spin_test_host::testing::{
+    AppConfig, SendExt, TestApp, manifest_variant, spawn_app, spawn_app_with,
+};
 
 async fn json(resp: reqwest::Response) -> Value {
     let text = resp.text().await.unwrap_or_default();
@@ -63,11 +65,7 @@ fn assert_security_headers(resp: &reqwest::Response, what: &str) {
 async fn health_answers_ok() {
     let app = spawn_app().await;
 
-    let resp = app
-        .get("/health")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
     assert_security_headers(&resp, "/health");
@@ -78,11 +76,7 @@ async fn health_answers_ok() {
 async fn readiness_reports_sqlite_kv_and_ollama() {
     let app = spawn_app().await;
 
-    let resp = app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health/ready").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json(resp).await;
@@ -111,11 +105,7 @@ async fn readiness_is_degraded_when_ollama_is_down() {
         return;
     }
 
-    let resp = app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health/ready").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
     let body = json(resp).await;
@@ -150,11 +140,7 @@ async fn readiness_is_down_when_sqlite_is_unusable() {
         return;
     }
 
-    let resp = app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health/ready").go().await;
 
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json(resp).await;
@@ -167,11 +153,7 @@ async fn readiness_is_down_when_sqlite_is_unusable() {
         "no path may leak: {text}"
     );
     // /health touches nothing, so it stays up.
-    let live = app
-        .get("/health")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let live = app.get("/health").go().await;
     assert_eq!(live.status(), StatusCode::OK);
 }
 
@@ -179,13 +161,7 @@ async fn readiness_is_down_when_sqlite_is_unusable() {
 async fn info_names_the_app_and_its_components() {
     let app = spawn_app().await;
 
-    let body = json(
-        app.get("/info")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await;
+    let body = json(app.get("/info").go().await).await;
 
     assert_eq!(body["name"], "ollama-chat");
     assert!(body["version"].is_string());
@@ -214,12 +190,7 @@ async fn every_response_carries_security_headers_and_a_request_id() {
 
     for (method, path) in requests {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
-        let resp = app
-            .client
-            .request(method.clone(), app.at(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.client.request(method.clone(), app.at(path)).go().await;
         assert_security_headers(&resp, &format!("{method} {path}"));
     }
 }
@@ -231,35 +202,21 @@ async fn request_id_is_echoed_when_sane_and_replaced_otherwise() {
     let sane = app
         .get("/nowhere")
         .header("x-request-id", "client-id_1.2-3")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let body = assert_error(sane, 404, "NOT_FOUND").await;
     assert_eq!(body["request_id"], "client-id_1.2-3");
 
     for bad in ["has space", "semi;colon", &"a".repeat(129)] {
-        let resp = app
-            .get("/nowhere")
-            .header("x-request-id", bad)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.get("/nowhere").header("x-request-id", bad).go().await;
         let body = assert_error(resp, 404, "NOT_FOUND").await;
         let id = body["request_id"].as_str().unwrap_or_default();
         assert_ne!(id, bad);
         assert!(!id.is_empty() && id.len() <= 128);
     }
 
-    let a = app
-        .get("/health")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let b = app
-        .get("/health")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let a = app.get("/health").go().await;
+    let b = app.get("/health").go().await;
     assert_ne!(
         a.headers().get("x-request-id"),
         b.headers().get("x-request-id")
@@ -284,7 +241,7 @@ async fn unknown_routes_get_the_404_envelope_in_every_family() {
         "/api/shared/x/y",
         "/.env",
     ] {
-        let resp = app.get(path).send().await.unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.get(path).go().await;
         assert_error(resp, 404, "NOT_FOUND").await;
     }
 }
@@ -299,12 +256,7 @@ async fn wrong_method_is_405_with_allow() {
         ("PUT", "/openapi.json"),
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
-        let resp = app
-            .client
-            .request(method, app.at(path))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let resp = app.client.request(method, app.at(path)).go().await;
         let allow = resp
             .headers()
             .get("allow")
@@ -325,17 +277,11 @@ async fn bodies_must_be_json_and_within_the_limit() {
         .post(route)
         .header("content-type", "text/plain")
         .body("username=a")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_error(not_json, 415, "UNSUPPORTED_MEDIA_TYPE").await;
 
-    let no_type = app
-        .post(route)
-        .body("{\"username\":\"a\"}")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let no_type = app.post(route).body("{\"username\":\"a\"}").go().await;
     assert_error(no_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
 
     for bad in [
@@ -349,9 +295,8 @@ async fn bodies_must_be_json_and_within_the_limit() {
             .post(route)
             .header("content-type", "application/json")
             .body(bad)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .go()
+            .await;
         assert_error(resp, 400, "INVALID_JSON").await;
     }
 
@@ -360,9 +305,8 @@ async fn bodies_must_be_json_and_within_the_limit() {
         .post(route)
         .header("content-type", "application/json")
         .body(big)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     let body = assert_error(too_large, 413, "PAYLOAD_TOO_LARGE").await;
     assert_eq!(body["error"]["details"]["limit_bytes"], 262144);
 }
@@ -384,9 +328,8 @@ async fn body_limit_follows_its_variable_even_without_content_length() {
         .post("/api/auth/register")
         .header("content-type", "application/json")
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }
 
@@ -442,9 +385,8 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
     let simple = app
         .get("/health")
         .header("origin", "https://app.example.com")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert_eq!(
         simple
             .headers()
@@ -455,9 +397,8 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
     let other = app
         .get("/health")
         .header("origin", "https://evil.example.com")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+        .go()
+        .await;
     assert!(!other.headers().contains_key("access-control-allow-origin"));
 }
 
@@ -465,11 +406,7 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
 async fn openapi_document_lists_every_route_family() {
     let app = spawn_app().await;
 
-    let resp = app
-        .get("/openapi.json")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/openapi.json").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
     let doc = json(resp).await;
@@ -596,11 +533,7 @@ async fn a_changed_applied_migration_is_refused_loudly() {
         return;
     }
 
-    let resp = app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health/ready").go().await;
 
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = json(resp).await;
@@ -642,11 +575,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_refused() {
         return;
     }
 
-    let resp = app
-        .get("/health/ready")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/health/ready").go().await;
 
     let body = json(resp).await;
     assert_eq!(body["checks"]["ollama"]["status"], "error", "{body}");
@@ -662,11 +591,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_refused() {
 async fn spin_well_known_health_is_served_by_the_host() {
     let app = spawn_app().await;
 
-    let resp = app
-        .get("/.well-known/spin/health")
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let resp = app.get("/.well-known/spin/health").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(resp.text().await.unwrap_or_default(), "OK");
@@ -681,13 +606,7 @@ async fn openapi_document_has_every_route_of_the_contract() {
         return;
     };
     let app = spawn_app().await;
-    let doc = json(
-        app.get("/openapi.json")
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await;
+    let doc = json(app.get("/openapi.json").go().await).await;
 
     let mut routes = Vec::new();
     for piece in text.split('`') {
