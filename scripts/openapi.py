@@ -6,6 +6,7 @@ below, which follows shared/API.md. Edit this file, then run:
 """
 import json
 import pathlib
+import sys
 
 ERROR_CODES = [
     "INVALID_JSON", "VALIDATION_ERROR", "UNSUPPORTED_MEDIA_TYPE", "PAYLOAD_TOO_LARGE",
@@ -16,19 +17,26 @@ ERROR_CODES = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
 def ref(name):
     return {"$ref": f"#/components/schemas/{name}"}
 
 
 def nullable(schema):
+    """3.1 style: a type list with "null" (or anyOf for a $ref)."""
     if "$ref" in schema:
         return {"anyOf": [schema, {"type": "null"}]}
-    t = schema.get("type")
-    return {**schema, "type": [t, "null"]}
+    return {**schema, "type": [schema["type"], "null"]}
 
 
-def obj(props, required=None, extra=False):
-    s = {"type": "object", "properties": props}
+def obj(props, required=None, extra=False, description=None):
+    s = {"type": "object"}
+    if description:
+        s["description"] = description
+    s["properties"] = props
     if required:
         s["required"] = required
     if not extra:
@@ -36,342 +44,722 @@ def obj(props, required=None, extra=False):
     return s
 
 
+def arr(items, **kw):
+    return {"type": "array", "items": items, **kw}
+
+
+def d(schema, description):
+    return {**schema, "description": description}
+
+
 STR = {"type": "string"}
-TIME = {"type": "string", "format": "date-time"}
+TIME = {"type": "string", "format": "date-time", "description": "RFC 3339, UTC."}
 INT = {"type": "integer"}
+NUM = {"type": "number"}
 BOOL = {"type": "boolean"}
 ID = {"type": "string", "description": "Opaque, time-sortable id."}
+ROLE = {"type": "string", "enum": ["admin", "user"]}
+USER_STATUS = {"type": "string", "enum": ["active", "pending", "disabled"]}
+MSG_ROLE = {"type": "string", "enum": ["system", "user", "assistant"]}
+MSG_STATUS = {"type": "string", "enum": ["complete", "incomplete", "error"]}
+OPTIONS = {"type": ["object", "null"],
+           "description": "Passed to Ollama's `options` (e.g. `{\"temperature\": 0.2}`); `null` when unset."}
+
+# Request-field limits from API.md.
+USERNAME = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$",
+            "description": "3–32 of `[A-Za-z0-9_.-]`, unique case-insensitively."}
+PASSWORD = {"type": "string", "minLength": 12, "maxLength": 128,
+            "description": "12–128 characters; common or guessable ones are refused with `400 WEAK_PASSWORD`."}
+DISPLAY_NAME = {"type": ["string", "null"], "maxLength": 100}
+EMAIL = {"type": ["string", "null"], "format": "email", "maxLength": 254}
+TITLE = {"type": ["string", "null"], "maxLength": 200}
+MODEL_NAME = {"type": ["string", "null"], "description": "An Ollama model name, e.g. `llama3.2:3b`."}
+SYSTEM_PROMPT = {"type": ["string", "null"], "maxLength": 8000}
+TAGS = {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 32},
+        "description": "At most 10 tags of at most 32 characters."}
 
 
-def page(item):
-    return obj({"items": {"type": "array", "items": item}, "next_cursor": nullable(STR)},
-               ["items", "next_cursor"])
+def page(item_ref, description):
+    return obj({"items": arr(item_ref), "next_cursor": d(
+        {"type": ["string", "null"]}, "Pass as `?cursor=` for the next page; `null` on the last page.")},
+        ["items", "next_cursor"], description=description)
 
+
+def items_of(item_ref, description):
+    return obj({"items": arr(item_ref)}, ["items"], description=description)
+
+
+# ---------------------------------------------------------------------------------------------
+# Schemas
+
+MESSAGE_PROPS = {
+    "id": ID, "conversation_id": ID, "role": MSG_ROLE, "content": STR,
+    "thinking": d({"type": ["string", "null"]}, "The reasoning a thinking model sent, else `null`."),
+    "model": {"type": ["string", "null"]}, "status": MSG_STATUS, "created_at": TIME,
+    "usage": ref("Usage"),
+}
+
+CONVERSATION_PROPS = {
+    "id": ID, "title": {"type": ["string", "null"], "maxLength": 200},
+    "model": {"type": ["string", "null"]},
+    "system_prompt": {"type": ["string", "null"], "maxLength": 8000},
+    "options": OPTIONS, "pinned": BOOL, "archived": BOOL, "tags": arr(STR),
+    "created_at": TIME, "updated_at": TIME, "message_count": {"type": "integer", "minimum": 0},
+}
+CONVERSATION_REQUIRED = ["id", "title", "model", "system_prompt", "options", "pinned", "archived",
+                         "tags", "created_at", "updated_at", "message_count"]
 
 SCHEMAS = {
+    # --- errors ---
     "Error": obj({
         "error": obj({
             "code": {"type": "string", "enum": ERROR_CODES},
-            "message": STR,
-            "details": {"type": "object"},
+            "message": d(STR, "A human sentence. Never a stack trace, SQL, file path or secret."),
+            "details": obj({
+                "field": d(STR, "The offending field (`VALIDATION_ERROR`, `WEAK_PASSWORD`, `USERNAME_TAKEN`)."),
+                "reason": d(STR, "Why a password is weak (`WEAK_PASSWORD`)."),
+                "retry_after": d(INT, "Seconds to wait (`RATE_LIMITED`)."),
+                "limit_bytes": d(INT, "The body limit (`PAYLOAD_TOO_LARGE`)."),
+                "line": d(INT, "Where JSON parsing failed (`INVALID_JSON`)."),
+                "column": d(INT, "Where JSON parsing failed (`INVALID_JSON`)."),
+            }, extra=True, description="Optional, code-specific."),
         }, ["code", "message"]),
-        "request_id": STR,
-    }, ["error", "request_id"]),
+        "request_id": d(STR, "Same value as the `x-request-id` response header."),
+    }, ["error", "request_id"], description="The error envelope every failure uses."),
+
+    # --- users and auth ---
     "User": obj({
-        "id": ID, "username": STR, "display_name": nullable(STR), "email": nullable(STR),
-        "role": {"type": "string", "enum": ["admin", "user"]},
-        "status": {"type": "string", "enum": ["active", "pending", "disabled"]},
-        "created_at": TIME,
+        "id": ID, "username": STR, "display_name": {"type": ["string", "null"]},
+        "email": {"type": ["string", "null"]}, "role": ROLE, "status": USER_STATUS, "created_at": TIME,
     }, ["id", "username", "display_name", "email", "role", "status", "created_at"]),
-    "UserEnvelope": obj({"user": ref("User")}, ["user"]),
+    "UserEnvelope": obj({"user": ref("User")}, ["user"], description="`{user}`"),
     "AuthResponse": obj({
-        "user": ref("User"), "access_token": STR, "refresh_token": STR,
+        "user": ref("User"),
+        "access_token": d(STR, "Short-lived bearer token (15 minutes by default)."),
+        "refresh_token": d(STR, "Single use; trade it at `/api/auth/refresh` (valid 30 days, sliding)."),
         "token_type": {"type": "string", "const": "Bearer"},
-        "expires_in": {"type": "integer", "description": "Seconds until the access token expires."},
-    }, ["user", "access_token", "refresh_token", "token_type", "expires_in"]),
+        "expires_in": d({"type": "integer", "minimum": 1}, "Seconds until the access token expires."),
+    }, ["user", "access_token", "refresh_token", "token_type", "expires_in"],
+        description="A token pair and the user it belongs to."),
+    "RegisterResponse": {
+        "description": "Tokens when the account is active at once (first user, or `signup=open`); "
+                       "only `{user}` (status `pending`, no tokens) when `signup=approval`.",
+        "oneOf": [ref("AuthResponse"), ref("UserEnvelope")],
+    },
     "Session": obj({
         "id": ID, "created_at": TIME, "last_used_at": TIME, "expires_at": TIME,
-        "user_agent": nullable(STR), "ip": nullable(STR), "current": BOOL,
+        "user_agent": {"type": ["string", "null"]}, "ip": {"type": ["string", "null"]},
+        "current": d(BOOL, "Whether this is the session of the token making the request."),
     }, ["id", "created_at", "last_used_at", "expires_at", "user_agent", "ip", "current"]),
+    "SessionList": items_of(ref("Session"), "`{items: [session]}`"),
     "ApiKey": obj({
-        "id": ID, "name": STR, "prefix": STR, "created_at": TIME, "expires_at": nullable(TIME),
-        "last_used_at": nullable(TIME),
+        "id": ID, "name": STR,
+        "prefix": d(STR, "The key's first characters, enough to tell keys apart."),
+        "created_at": TIME, "expires_at": {"type": ["string", "null"], "format": "date-time"},
+        "last_used_at": {"type": ["string", "null"], "format": "date-time"},
     }, ["id", "name", "prefix", "created_at", "expires_at", "last_used_at"]),
+    "ApiKeyList": items_of(ref("ApiKey"), "`{items: [api key]}`"),
     "ApiKeyCreated": obj({
-        "id": ID, "name": STR, "key": {"type": "string", "description": "Shown only once."},
-        "prefix": STR, "created_at": TIME, "expires_at": nullable(TIME),
+        "id": ID, "name": STR,
+        "key": d(STR, "The secret key. Shown this once; use it as a bearer token."),
+        "prefix": d(STR, "The key's first characters, enough to tell keys apart."),
+        "created_at": TIME, "expires_at": {"type": ["string", "null"], "format": "date-time"},
     }, ["id", "name", "key", "prefix", "created_at", "expires_at"]),
+    "UserPage": page(ref("User"), "A page of users."),
+
+    # --- conversations and messages ---
     "Conversation": obj({
-        "id": ID, "title": nullable(STR), "model": nullable(STR), "system_prompt": nullable(STR),
-        "options": {"type": ["object", "null"], "description": "Passed to Ollama's `options`."},
-        "pinned": BOOL, "archived": BOOL, "tags": {"type": "array", "items": STR},
-        "created_at": TIME, "updated_at": TIME, "message_count": INT,
-        "snippet": {"type": "string", "description": "Only in search results (`q`)."},
-    }, ["id", "title", "model", "system_prompt", "options", "pinned", "archived", "tags",
-        "created_at", "updated_at", "message_count"]),
-    "ConversationEnvelope": obj({"conversation": ref("Conversation")}, ["conversation"]),
-    "Usage": obj({
-        "prompt_tokens": INT, "completion_tokens": INT, "total_duration_ms": {"type": "number"},
-        "load_duration_ms": {"type": "number"}, "eval_duration_ms": {"type": "number"},
-        "tokens_per_second": {"type": "number"},
-    }, ["prompt_tokens", "completion_tokens", "total_duration_ms", "load_duration_ms",
-        "eval_duration_ms", "tokens_per_second"]),
-    "Message": obj({
-        "id": ID, "conversation_id": ID,
-        "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-        "content": STR, "thinking": nullable(STR), "model": nullable(STR),
-        "status": {"type": "string", "enum": ["complete", "incomplete", "error"]},
-        "created_at": TIME, "usage": nullable(ref("Usage")),
-    }, ["id", "conversation_id", "role", "content", "thinking", "model", "status", "created_at",
-        "usage"]),
-    "Exchange": obj({"user_message": ref("Message"), "assistant_message": ref("Message")},
-                    ["user_message", "assistant_message"]),
-    "ConversationExport": obj({
-        "conversations": {"type": "array", "items": {"type": "object"}},
-    }, ["conversations"], extra=True),
-    "ImportResult": obj({"imported": INT, "ids": {"type": "array", "items": ID}},
-                        ["imported", "ids"]),
-    "ShareLink": obj({"token": STR, "url": {"type": "string", "format": "uri"}},
+        **CONVERSATION_PROPS,
+        "snippet": d(STR, "Only in search results (`?q=`): where the text matched."),
+    }, CONVERSATION_REQUIRED),
+    "ConversationEnvelope": obj({"conversation": ref("Conversation")}, ["conversation"],
+                                description="`{conversation}`"),
+    "ConversationPage": page(ref("Conversation"), "A page of conversations, newest `updated_at` first."),
+    "Usage": {
+        "type": ["object", "null"],
+        "description": "Token counts and timings from Ollama's final chunk; `null` when there are none.",
+        "properties": {
+            "prompt_tokens": {"type": "integer", "minimum": 0},
+            "completion_tokens": {"type": "integer", "minimum": 0},
+            "total_duration_ms": {"type": "number", "minimum": 0},
+            "load_duration_ms": {"type": "number", "minimum": 0},
+            "eval_duration_ms": {"type": "number", "minimum": 0},
+            "tokens_per_second": {"type": "number", "minimum": 0},
+        },
+        "required": ["prompt_tokens", "completion_tokens", "total_duration_ms", "load_duration_ms",
+                     "eval_duration_ms", "tokens_per_second"],
+        "additionalProperties": False,
+    },
+    "Message": obj(MESSAGE_PROPS, list(MESSAGE_PROPS)),
+    "MessagePage": page(ref("Message"), "A page of messages, oldest first."),
+    "MessageExchange": obj({"user_message": ref("Message"), "assistant_message": ref("Message")},
+                           ["user_message", "assistant_message"],
+                           description="The answer of a `stream: false` request."),
+
+    # --- server-sent event payloads (the `data:` of each event) ---
+    "ChatStartEvent": obj({"user_message": ref("Message"), "assistant_message_id": ID},
+                          ["user_message", "assistant_message_id"], description="`event: start`"),
+    "ChatDeltaEvent": obj({"content": STR}, ["content"],
+                          description="`event: delta`, one per Ollama chunk with content."),
+    "ChatThinkingEvent": obj({"content": STR}, ["content"],
+                             description="`event: thinking`, one per chunk of a thinking model's reasoning."),
+    "ChatDoneEvent": obj({"message": ref("Message")}, ["message"],
+                         description="`event: done`: the stored assistant message, with `usage`."),
+    "StreamErrorEvent": obj({"error": obj({"code": {"type": "string", "enum": ERROR_CODES}, "message": STR},
+                                          ["code", "message"])}, ["error"],
+                            description="`event: error`; in chat the partial answer is stored `incomplete`."),
+    "PullProgressEvent": obj({
+        "status": d(STR, "Ollama's status line, e.g. `pulling manifest`, `downloading`, `success`."),
+        "completed": d({"type": ["integer", "null"], "minimum": 0}, "Bytes done; `null` when Ollama gives none."),
+        "total": d({"type": ["integer", "null"], "minimum": 0}, "Bytes in all; `null` when Ollama gives none."),
+    }, ["status", "completed", "total"], description="`event: progress` of a model pull."),
+    "PullDoneEvent": obj({"status": d(STR, "Ollama's last status, normally `success`.")}, ["status"],
+                         description="`event: done` of a model pull."),
+
+    # --- export / import ---
+    "ExportedConversation": obj({
+        **{k: v for k, v in CONVERSATION_PROPS.items()},
+        "messages": arr(ref("Message"), description="Oldest first."),
+    }, CONVERSATION_REQUIRED + ["messages"], description="A conversation with all its messages."),
+    "ExportDocument": obj({
+        "version": d({"type": "integer", "const": 1}, "Format version."),
+        "exported_at": TIME,
+        "conversations": arr(ref("ExportedConversation")),
+    }, ["version", "exported_at", "conversations"],
+        description="What `GET /api/conversations/export` (and `export?format=json`, with one conversation) "
+                    "gives, and what `POST /api/conversations/import` takes."),
+    "ImportedMessage": obj({
+        **MESSAGE_PROPS,
+        "content": STR,
+        "usage": ref("Usage"),
+    }, ["role", "content"], description="A message as export gives it; ids and times are replaced on import."),
+    "ImportedConversation": obj({
+        **{k: v for k, v in CONVERSATION_PROPS.items()},
+        "tags": TAGS,
+        "messages": arr(ref("ImportedMessage")),
+    }, ["messages"], description="A conversation as export gives it; ids and times are replaced on import."),
+    "ImportDocument": obj({
+        "version": {"type": "integer", "const": 1},
+        "exported_at": TIME,
+        "conversations": arr(ref("ImportedConversation")),
+    }, ["conversations"], description="The JSON that export gives."),
+    "ImportResult": obj({"imported": {"type": "integer", "minimum": 0}, "ids": arr(ID)},
+                        ["imported", "ids"], description="`{imported: N, ids: [...]}`, ids of the new conversations."),
+
+    # --- sharing ---
+    "ShareLink": obj({"token": STR, "url": d({"type": "string", "format": "uri-reference"},
+                                             "Where the shared conversation can be read without signing in.")},
                      ["token", "url"]),
+    "SharedMessage": obj({"role": MSG_ROLE, "content": STR, "created_at": TIME},
+                         ["role", "content", "created_at"]),
     "SharedConversation": obj({
-        "title": nullable(STR), "model": nullable(STR), "created_at": TIME,
-        "messages": {"type": "array", "items": obj({
-            "role": {"type": "string", "enum": ["system", "user", "assistant"]},
-            "content": STR, "created_at": TIME}, ["role", "content", "created_at"])},
-    }, ["title", "model", "created_at", "messages"]),
+        "title": {"type": ["string", "null"]}, "model": {"type": ["string", "null"]}, "created_at": TIME,
+        "messages": arr(ref("SharedMessage")),
+    }, ["title", "model", "created_at", "messages"], description="A read-only view of a shared conversation."),
+
+    # --- models ---
     "Model": obj({
-        "name": STR, "size": INT, "family": nullable(STR), "parameter_size": nullable(STR),
-        "quantization_level": nullable(STR), "modified_at": TIME,
+        "name": STR, "size": d({"type": "integer", "minimum": 0}, "Bytes."),
+        "family": {"type": ["string", "null"]}, "parameter_size": {"type": ["string", "null"]},
+        "quantization_level": {"type": ["string", "null"]}, "modified_at": TIME,
     }, ["name", "size", "family", "parameter_size", "quantization_level", "modified_at"]),
+    "ModelList": items_of(ref("Model"), "`{items: [model]}` from Ollama."),
+    "ModelDetails": obj({
+        "modelfile": STR, "parameters": STR, "template": STR, "details": {"type": "object"},
+        "model_info": {"type": "object"}, "capabilities": arr(STR), "modified_at": {"type": "string"},
+    }, extra=True, description="The model's details as Ollama's `/api/show` gives them."),
+
+    # --- health ---
     "Health": obj({"status": {"type": "string", "const": "ok"}}, ["status"]),
     "Check": obj({
-        "status": {"type": "string", "enum": ["ok", "error"]}, "latency_ms": {"type": "number"},
-        "version": nullable(STR), "schema_version": INT,
+        "status": {"type": "string", "enum": ["ok", "error"]},
+        "latency_ms": {"type": "number", "minimum": 0},
+        "schema_version": d(INT, "SQLite only: the applied migration version."),
     }, ["status", "latency_ms"]),
+    "OllamaCheck": obj({
+        "status": {"type": "string", "enum": ["ok", "error"]},
+        "latency_ms": {"type": "number", "minimum": 0},
+        "version": d({"type": ["string", "null"]}, "Ollama's version; `null` when unreachable."),
+    }, ["status", "latency_ms", "version"]),
     "Readiness": obj({
-        "status": {"type": "string", "enum": ["ok", "degraded", "down"]},
-        "checks": obj({"sqlite": ref("Check"), "kv": ref("Check"), "ollama": ref("Check")},
+        "status": d({"type": "string", "enum": ["ok", "degraded", "down"]},
+                    "`down` (503) when SQLite or KV fail; `degraded` (200) when only Ollama is unreachable."),
+        "checks": obj({"sqlite": ref("Check"), "kv": ref("Check"), "ollama": ref("OllamaCheck")},
                       ["sqlite", "kv", "ollama"]),
     }, ["status", "checks"]),
-    "Info": obj({"name": STR, "version": STR, "components": {"type": "array", "items": STR}},
-                ["name", "version", "components"]),
+    "Info": obj({"name": STR, "version": STR, "components": arr(STR)}, ["name", "version", "components"]),
+
+    # --- request bodies ---
+    "RegisterRequest": obj({"username": USERNAME, "password": PASSWORD, "display_name": DISPLAY_NAME,
+                            "email": EMAIL}, ["username", "password"]),
+    "LoginRequest": obj({"username": STR, "password": STR}, ["username", "password"]),
+    "RefreshRequest": obj({"refresh_token": STR}, ["refresh_token"]),
+    "LogoutRequest": obj({"refresh_token": d(STR, "Also end the session of this refresh token (same user).")}),
+    "UpdateMeRequest": obj({"display_name": DISPLAY_NAME, "email": EMAIL}),
+    "ChangePasswordRequest": obj({"current_password": STR, "new_password": PASSWORD},
+                                 ["current_password", "new_password"]),
+    "CreateApiKeyRequest": obj({
+        "name": {"type": "string", "minLength": 1, "maxLength": 100},
+        "expires_in_days": d({"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
+                             "Omitted or `null`: the key never expires."),
+    }, ["name"]),
+    "RotateApiKeyRequest": obj({
+        "grace_seconds": d({"type": ["integer", "null"], "minimum": 0, "maximum": 604800, "default": 0},
+                           "How long the old key keeps working."),
+    }),
+    "UpdateUserRequest": obj({"role": ROLE, "status": USER_STATUS}),
+    "CreateConversationRequest": obj({
+        "title": TITLE, "model": MODEL_NAME, "system_prompt": SYSTEM_PROMPT, "options": OPTIONS, "tags": TAGS,
+    }),
+    "UpdateConversationRequest": obj({
+        "title": TITLE, "model": MODEL_NAME, "system_prompt": SYSTEM_PROMPT, "options": OPTIONS,
+        "pinned": BOOL, "archived": BOOL, "tags": TAGS,
+    }),
+    "SendMessageRequest": obj({
+        "content": {"type": "string", "minLength": 1},
+        "model": d(STR, "Else the conversation's model, else the `default_model` variable."),
+        "options": OPTIONS,
+        "stream": d({"type": "boolean", "default": True}, "`true`: server-sent events; `false`: one JSON answer."),
+    }, ["content"]),
+    "RegenerateRequest": obj({
+        "model": d(STR, "Else the conversation's model, else the `default_model` variable."),
+        "options": OPTIONS,
+        "stream": d({"type": "boolean", "default": True}, "`true`: server-sent events; `false`: one JSON answer."),
+    }),
+    "PullModelRequest": obj({"name": {"type": "string", "minLength": 1}}, ["name"]),
 }
 
-# Request bodies.
-USERNAME = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$"}
-PASSWORD = {"type": "string", "minLength": 12, "maxLength": 128}
-TAGS = {"type": "array", "maxItems": 10, "items": {"type": "string", "maxLength": 32}}
-OPTIONS = {"type": ["object", "null"]}
-CONVERSATION_FIELDS = {
-    "title": nullable({"type": "string", "maxLength": 200}), "model": nullable(STR),
-    "system_prompt": nullable({"type": "string", "maxLength": 8000}), "options": OPTIONS,
-    "tags": TAGS,
+# ---------------------------------------------------------------------------------------------
+# Headers and reusable responses
+
+HEADERS = {
+    "XRequestId": {
+        "description": "The request's id: the request's `x-request-id` when it is at most 128 of "
+                       "`[A-Za-z0-9._-]`, else generated. Equals the error body's `request_id`.",
+        "schema": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._-]+$"},
+    },
+    "RateLimitLimit": {"description": "Requests allowed in the current window.", "schema": INT},
+    "RateLimitRemaining": {"description": "Requests left in the current window.", "schema": INT},
+    "RateLimitReset": {"description": "Seconds until the window resets.", "schema": INT},
+    "RetryAfter": {"description": "Seconds to wait before trying again.", "schema": INT},
+    "WWWAuthenticate": {"description": "Always `Bearer`.", "schema": {"type": "string", "const": "Bearer"}},
+    "ContentDisposition": {"description": "`attachment; filename=\"...\"`", "schema": STR},
 }
 
-STREAM_DOC = (
-    "With `stream: true` (the default): `text/event-stream` with `event: start` "
-    "(`{user_message, assistant_message_id}`), `event: delta` (`{content}`) per Ollama chunk, "
-    "`event: thinking` (`{content}`) per reasoning chunk, then `event: done` (`{message}`) or "
-    "`event: error` (`{error: {code, message}}`, the partial answer stored `incomplete`). "
-    "With `stream: false`: `201` and `{user_message, assistant_message}`."
+
+def hdr(name):
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+RATE_HEADERS = {"ratelimit-limit": hdr("RateLimitLimit"), "ratelimit-remaining": hdr("RateLimitRemaining"),
+                "ratelimit-reset": hdr("RateLimitReset")}
+
+# name: (description, [codes], extra headers)
+ERROR_RESPONSES = {
+    "ValidationError": ("Malformed JSON (`INVALID_JSON`), or a field of the wrong type, missing, unknown or "
+                        "out of range, or a tampered cursor (`VALIDATION_ERROR`, with `details.field`).",
+                        ["VALIDATION_ERROR", "INVALID_JSON"], {}),
+    "WeakPasswordOrValidationError": ("Malformed JSON (`INVALID_JSON`), a bad field (`VALIDATION_ERROR`, "
+                                      "`details.field`), or a common or guessable password (`WEAK_PASSWORD`, "
+                                      "reason in `details.reason`).",
+                                      ["VALIDATION_ERROR", "INVALID_JSON", "WEAK_PASSWORD"], {}),
+    "Unauthenticated": ("Missing, invalid or expired token (`UNAUTHENTICATED`).", ["UNAUTHENTICATED"],
+                        {"WWW-Authenticate": hdr("WWWAuthenticate")}),
+    "InvalidCredentials": ("Wrong password or unknown user, indistinguishably (`INVALID_CREDENTIALS`).",
+                           ["INVALID_CREDENTIALS"], {}),
+    "InvalidRefreshToken": ("Refresh token unknown, expired or already spent (`UNAUTHENTICATED`); "
+                            "presenting a spent one revokes its whole session.", ["UNAUTHENTICATED"],
+                            {"WWW-Authenticate": hdr("WWWAuthenticate")}),
+    "Forbidden": ("Signed in, but the role does not allow this (`FORBIDDEN`).", ["FORBIDDEN"], {}),
+    "WrongCurrentPassword": ("`current_password` is wrong (`FORBIDDEN`, `details.field`).", ["FORBIDDEN"], {}),
+    "SignupDisabled": ("Sign-up is closed (`SIGNUP_DISABLED`).", ["SIGNUP_DISABLED"], {}),
+    "AccountNotActive": ("The account awaits approval (`ACCOUNT_PENDING`) or is disabled (`ACCOUNT_DISABLED`).",
+                         ["ACCOUNT_PENDING", "ACCOUNT_DISABLED"], {}),
+    "NotFound": ("No such resource, or another user's (`NOT_FOUND`; existence is not leaked).", ["NOT_FOUND"], {}),
+    "ModelNotFound": ("Ollama has no such model (`MODEL_NOT_FOUND`).", ["MODEL_NOT_FOUND"], {}),
+    "ChatNotFound": ("No such conversation, or another user's (`NOT_FOUND`); or the model is unknown "
+                     "(`MODEL_NOT_FOUND`).", ["NOT_FOUND", "MODEL_NOT_FOUND"], {}),
+    "UsernameTaken": ("The username is taken, case-insensitively (`USERNAME_TAKEN`).", ["USERNAME_TAKEN"], {}),
+    "LastAdmin": ("This would leave no active admin (`CONFLICT`).", ["CONFLICT"], {}),
+    "PayloadTooLarge": ("The body is above the limit, 256 KiB by default (`PAYLOAD_TOO_LARGE`).",
+                        ["PAYLOAD_TOO_LARGE"], {}),
+    "UnsupportedMediaType": ("The body is not sent as `Content-Type: application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
+                             ["UNSUPPORTED_MEDIA_TYPE"], {}),
+    "RateLimited": ("Too many requests (`RATE_LIMITED`); try again after `retry-after` seconds.",
+                    ["RATE_LIMITED"], {"retry-after": hdr("RetryAfter"), **RATE_HEADERS}),
+    "UpstreamError": ("Ollama answered with an error (`UPSTREAM_ERROR`).", ["UPSTREAM_ERROR"], {}),
+    "OllamaUnavailable": ("Ollama cannot be reached (`OLLAMA_UNAVAILABLE`).", ["OLLAMA_UNAVAILABLE"], {}),
+    "UpstreamTimeout": ("Ollama sent no first byte within `ollama_timeout_seconds` (`UPSTREAM_TIMEOUT`).",
+                        ["UPSTREAM_TIMEOUT"], {}),
+    "Internal": ("Something failed on the server (`INTERNAL`).", ["INTERNAL"], {}),
+}
+
+
+def error_response(name):
+    desc, codes, extra = ERROR_RESPONSES[name]
+    examples = {c.lower(): {"value": {"error": {"code": c, "message": "..."}, "request_id": "01J..."}}
+                for c in codes}
+    return {
+        "description": desc,
+        "headers": {"x-request-id": hdr("XRequestId"), **extra},
+        "content": {"application/json": {"schema": ref("Error"), "examples": examples}},
+    }
+
+
+def rref(name):
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Routes
+
+CHAT_STREAM_DOC = (
+    "`stream: true` (the default): `text/event-stream`, each event flushed as soon as it exists:\n\n"
+    "- `event: start` — `data:` `{\"user_message\": Message, \"assistant_message_id\": string}` (ChatStartEvent)\n"
+    "- `event: delta` — `data:` `{\"content\": string}`, one per Ollama chunk with content (ChatDeltaEvent)\n"
+    "- `event: thinking` — `data:` `{\"content\": string}`, one per chunk of a thinking model's reasoning "
+    "(ChatThinkingEvent)\n"
+    "- `event: done` — `data:` `{\"message\": Message}`, the stored assistant message with `usage` (ChatDoneEvent)\n"
+    "- or `event: error` — `data:` `{\"error\": {\"code\", \"message\"}}`; the partial answer is stored "
+    "with status `incomplete` (StreamErrorEvent)\n\n"
+    "Failures known before the first event get a status and the error envelope instead."
+)
+PULL_STREAM_DOC = (
+    "`text/event-stream`:\n\n"
+    "- `event: progress` — `data:` `{\"status\": string, \"completed\": integer|null, \"total\": integer|null}` "
+    "(PullProgressEvent), repeated\n"
+    "- then `event: done` — `data:` `{\"status\": \"success\"}` (PullDoneEvent)\n"
+    "- or `event: error` — `data:` `{\"error\": {\"code\", \"message\"}}` (StreamErrorEvent)"
 )
 
-# (method, path, operationId, tag, summary, auth, body, responses, extra)
-# auth: "public" | "user" | "admin" | "metrics"
-# responses: {status: schema-name | (content-type, schema, description) | None}
-ROUTES = [
-    ("post", "/api/auth/register", "registerUser", "auth", "Create an account", "public",
-     obj({"username": USERNAME, "password": PASSWORD, "display_name": nullable({"type": "string", "maxLength": 100}),
-          "email": nullable({"type": "string", "format": "email"})}, ["username", "password"]),
-     {"201": "AuthResponse", "403": "Forbidden", "409": "Conflict", "429": "RateLimited"}, {}),
-    ("post", "/api/auth/login", "login", "auth", "Sign in", "public",
-     obj({"username": STR, "password": STR}, ["username", "password"]),
-     {"200": "AuthResponse", "401": "Unauthenticated", "403": "Forbidden", "429": "RateLimited"}, {}),
-    ("post", "/api/auth/refresh", "refreshTokens", "auth", "Trade a refresh token for a new pair", "public",
-     obj({"refresh_token": STR}, ["refresh_token"]),
-     {"200": "AuthResponse", "401": "Unauthenticated", "429": "RateLimited"}, {}),
-    ("post", "/api/auth/logout", "logout", "auth", "End the current session", "user",
-     obj({"refresh_token": STR}), {"204": None}, {}),
-    ("get", "/api/auth/me", "getMe", "auth", "The signed-in user", "user", None,
-     {"200": "UserEnvelope"}, {}),
-    ("patch", "/api/auth/me", "updateMe", "auth", "Update profile", "user",
-     obj({"display_name": nullable({"type": "string", "maxLength": 100}),
-          "email": nullable({"type": "string", "format": "email"})}),
-     {"200": "UserEnvelope"}, {}),
-    ("post", "/api/auth/password", "changePassword", "auth", "Change password; other sessions end", "user",
-     obj({"current_password": STR, "new_password": PASSWORD}, ["current_password", "new_password"]),
-     {"204": None, "403": "Forbidden"}, {}),
-    ("get", "/api/auth/sessions", "listSessions", "auth", "Sessions of the signed-in user", "user", None,
-     {"200": ("application/json", obj({"items": {"type": "array", "items": ref("Session")}}, ["items"]), "Sessions")}, {}),
-    ("delete", "/api/auth/sessions/{id}", "revokeSession", "auth", "End a session", "user", None,
-     {"204": None, "404": "NotFound"}, {}),
-    ("post", "/api/auth/keys", "createApiKey", "auth", "Create an API key (shown once)", "user",
-     obj({"name": {"type": "string", "minLength": 1, "maxLength": 100},
-          "expires_in_days": nullable({"type": "integer", "minimum": 1, "maximum": 3650})}, ["name"]),
-     {"201": "ApiKeyCreated"}, {}),
-    ("get", "/api/auth/keys", "listApiKeys", "auth", "API keys of the signed-in user", "user", None,
-     {"200": ("application/json", obj({"items": {"type": "array", "items": ref("ApiKey")}}, ["items"]), "API keys")}, {}),
-    ("delete", "/api/auth/keys/{id}", "revokeApiKey", "auth", "Revoke an API key at once", "user", None,
-     {"204": None, "404": "NotFound"}, {}),
-    ("post", "/api/auth/keys/{id}/rotate", "rotateApiKey", "auth", "Replace an API key; the old one works for grace_seconds", "user",
-     obj({"grace_seconds": {"type": "integer", "minimum": 0, "maximum": 604800}}),
-     {"201": "ApiKeyCreated", "404": "NotFound"}, {}),
-    ("get", "/api/admin/users", "listUsers", "admin", "All users", "admin", None,
-     {"200": ("application/json", page(ref("User")), "A page of users")}, {"paged": True}),
-    ("patch", "/api/admin/users/{id}", "updateUser", "admin", "Change a user's role or status", "admin",
-     obj({"role": {"type": "string", "enum": ["admin", "user"]},
-          "status": {"type": "string", "enum": ["active", "pending", "disabled"]}}),
-     {"200": "UserEnvelope", "404": "NotFound", "409": "Conflict"}, {}),
-    ("delete", "/api/admin/users/{id}", "deleteUser", "admin", "Delete a user and all their data", "admin", None,
-     {"204": None, "404": "NotFound", "409": "Conflict"}, {}),
+SEND_DESCRIPTION = (
+    "Stores the user message first, then asks Ollama. The model is `model` from the body, else the "
+    "conversation's, else the `default_model` variable. If the client goes away mid-stream nothing "
+    "generated is lost (finished and stored `complete` where the host lets the instance run on, else "
+    "stored `incomplete`). The first exchange of an untitled conversation gives it a short title. "
+    "Ollama down → `503 OLLAMA_UNAVAILABLE` (the user message is still stored); unknown model → "
+    "`404 MODEL_NOT_FOUND`; Ollama error → `502 UPSTREAM_ERROR`; no first byte within "
+    "`ollama_timeout_seconds` → `504 UPSTREAM_TIMEOUT`. Once events have started, failures come as "
+    "`event: error`."
+)
 
-    ("post", "/api/conversations", "createConversation", "conversations", "Start a conversation", "user",
-     obj(CONVERSATION_FIELDS), {"201": "ConversationEnvelope"}, {}),
-    ("get", "/api/conversations", "listConversations", "conversations", "Conversations, newest first; `q` searches", "user", None,
-     {"200": ("application/json", page(ref("Conversation")), "A page of conversations")},
-     {"paged": True, "query": [
-         ("archived", {"type": "boolean", "default": False}, "Archived ones instead of active ones."),
-         ("pinned", {"type": "boolean"}, "Only pinned ones."),
-         ("tag", STR, "Only those with this tag."),
-         ("q", STR, "Full-text search over titles and messages; items then have `snippet`.")]}),
-    ("get", "/api/conversations/export", "exportAllConversations", "conversations", "Every conversation with its messages", "user", None,
-     {"200": ("application/json", ref("ConversationExport"), "The export document")}, {}),
-    ("post", "/api/conversations/import", "importConversations", "conversations", "Import what export gave", "user",
-     ref("ConversationExport"), {"201": "ImportResult"}, {}),
-    ("get", "/api/conversations/{id}", "getConversation", "conversations", "One conversation", "user", None,
-     {"200": "ConversationEnvelope", "404": "NotFound"}, {}),
-    ("patch", "/api/conversations/{id}", "updateConversation", "conversations", "Change a conversation", "user",
-     obj({**CONVERSATION_FIELDS, "pinned": BOOL, "archived": BOOL}),
-     {"200": "ConversationEnvelope", "404": "NotFound"}, {}),
-    ("delete", "/api/conversations/{id}", "deleteConversation", "conversations", "Delete with messages and share link", "user", None,
-     {"204": None, "404": "NotFound"}, {}),
-    ("get", "/api/conversations/{id}/messages", "listMessages", "conversations", "Messages, oldest first", "user", None,
-     {"200": ("application/json", page(ref("Message")), "A page of messages"), "404": "NotFound"}, {"paged": True}),
-    ("get", "/api/conversations/{id}/export", "exportConversation", "conversations", "Download one conversation", "user", None,
-     {"200": ("multi", None, "A download (`content-disposition: attachment`)"), "404": "NotFound"},
-     {"query": [("format", {"type": "string", "enum": ["json", "markdown"], "default": "json"}, "File format.")]}),
-    ("post", "/api/conversations/{id}/share", "shareConversation", "sharing", "Create a public read-only link", "user", None,
-     {"201": "ShareLink", "404": "NotFound"}, {}),
-    ("delete", "/api/conversations/{id}/share", "unshareConversation", "sharing", "Revoke the public link", "user", None,
-     {"204": None, "404": "NotFound"}, {}),
-    ("get", "/api/shared/{token}", "getSharedConversation", "sharing", "A shared conversation (no sign-in)", "public", None,
-     {"200": "SharedConversation", "404": "NotFound"}, {}),
-
-    ("post", "/api/chat/{conversation_id}/messages", "sendMessage", "chat", "Send a message; the answer streams", "user",
-     obj({"content": {"type": "string", "minLength": 1}, "model": STR, "options": OPTIONS,
-          "stream": {"type": "boolean", "default": True}}, ["content"]),
-     {"200": ("text/event-stream", STR, STREAM_DOC), "201": "Exchange", "404": "NotFound",
-      "429": "RateLimited", "502": "Upstream", "503": "Upstream", "504": "Upstream"}, {}),
-    ("post", "/api/chat/{conversation_id}/regenerate", "regenerateAnswer", "chat", "A new answer to the last user message", "user",
-     obj({"model": STR, "options": OPTIONS, "stream": {"type": "boolean", "default": True}}),
-     {"200": ("text/event-stream", STR, STREAM_DOC), "201": "Exchange", "404": "NotFound",
-      "429": "RateLimited", "502": "Upstream", "503": "Upstream", "504": "Upstream"}, {}),
-    ("post", "/api/chat/{conversation_id}/stop", "stopGeneration", "chat", "Stop the running answer (kept as incomplete)", "user", None,
-     {"204": None, "404": "NotFound"}, {}),
-    ("get", "/api/models", "listModels", "models", "Models Ollama has", "user", None,
-     {"200": ("application/json", obj({"items": {"type": "array", "items": ref("Model")}}, ["items"]), "Models"),
-      "502": "Upstream", "503": "Upstream"}, {}),
-    ("get", "/api/models/{name}", "getModel", "models", "A model's details from Ollama", "user", None,
-     {"200": ("application/json", {"type": "object"}, "Ollama's details of the model"), "404": "NotFound",
-      "502": "Upstream", "503": "Upstream"}, {}),
-    ("delete", "/api/models/{name}", "deleteModel", "models", "Remove a model from Ollama", "admin", None,
-     {"204": None, "404": "NotFound", "502": "Upstream", "503": "Upstream"}, {}),
-    ("post", "/api/models/pull", "pullModel", "models", "Download a model, with progress", "admin",
-     obj({"name": {"type": "string", "minLength": 1}}, ["name"]),
-     {"200": ("text/event-stream", STR,
-              "`event: progress` with `{status, completed, total}`, then `event: done` or `event: error`."),
-      "502": "Upstream", "503": "Upstream"}, {}),
-
-    ("get", "/health", "health", "health", "Liveness", "public", None, {"200": "Health"}, {}),
-    ("get", "/health/ready", "readiness", "health", "Readiness of SQLite, key-value and Ollama", "public", None,
-     {"200": "Readiness", "503": ("application/json", ref("Readiness"), "SQLite or key-value failed")}, {}),
-    ("get", "/info", "info", "health", "Name, version, components", "public", None, {"200": "Info"}, {}),
-    ("get", "/metrics", "metrics", "health", "Prometheus metrics", "metrics", None,
-     {"200": ("text/plain", STR, "Prometheus text exposition")}, {}),
-    ("get", "/openapi.json", "openapi", "health", "This document", "public", None,
-     {"200": ("application/json", {"type": "object"}, "OpenAPI 3.1 document")}, {}),
+LIST_PARAMS = [
+    {"name": "limit", "in": "query", "required": False, "description": "Page size.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
+    {"name": "cursor", "in": "query", "required": False,
+     "description": "`next_cursor` of the previous page; opaque. A tampered cursor is `400 VALIDATION_ERROR`.",
+     "schema": STR},
 ]
 
-ERROR_RESPONSES = {
-    "BadRequest": "Malformed JSON (`INVALID_JSON`), a wrong or unknown field (`VALIDATION_ERROR`, `details.field`), or a weak password (`WEAK_PASSWORD`).",
-    "Unauthenticated": "Missing, invalid or expired credentials (`UNAUTHENTICATED`, `INVALID_CREDENTIALS`).",
-    "Forbidden": "Not allowed (`FORBIDDEN`, `ACCOUNT_PENDING`, `ACCOUNT_DISABLED`, `SIGNUP_DISABLED`).",
-    "NotFound": "No such resource, or not yours (`NOT_FOUND`, `MODEL_NOT_FOUND`).",
-    "Conflict": "Conflicts with the current state (`USERNAME_TAKEN`, `CONFLICT`).",
-    "PayloadTooLarge": "Body above the limit (`PAYLOAD_TOO_LARGE`).",
-    "UnsupportedMediaType": "Body not sent as `application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
-    "RateLimited": "Too many requests (`RATE_LIMITED`); retry after `retry-after` seconds.",
-    "Upstream": "Ollama failed (`OLLAMA_UNAVAILABLE` 503, `UPSTREAM_ERROR` 502, `UPSTREAM_TIMEOUT` 504).",
-    "Internal": "Something failed on the server (`INTERNAL`).",
+OK_JSON = "json"  # marker
+
+# Each route: dict with keys
+#   m, p, op, tag, summary, [description], auth ("public"|"user"|"admin"|"metrics"),
+#   [body (schema name), body_required], [query: list of params],
+#   ok: {status: (kind, schema-or-None, description)}, errors: [response names in status order],
+#   [rate]: rate-limited (ratelimit headers on success + 429)
+ROUTES = [
+    # ---------------- auth ----------------
+    dict(m="post", p="/api/auth/register", op="registerUser", tag="auth", summary="Create an account",
+         description="The first user ever becomes an active `admin`. Later users follow the `signup` variable: "
+                     "`open` (active user, tokens), `approval` (`201 {user}` with status `pending`, no tokens), "
+                     "`closed` (`403 SIGNUP_DISABLED`).",
+         auth="public", body="RegisterRequest", rate=True,
+         ok={"201": ("json", ref("RegisterResponse"), "Created. Tokens, or only `{user}` when approval is needed.")},
+         errors={"400": "WeakPasswordOrValidationError", "403": "SignupDisabled", "409": "UsernameTaken"}),
+    dict(m="post", p="/api/auth/login", op="loginUser", tag="auth", summary="Sign in with username and password",
+         auth="public", body="LoginRequest", rate=True,
+         ok={"200": ("json", ref("AuthResponse"), "Signed in.")},
+         errors={"400": "ValidationError", "401": "InvalidCredentials", "403": "AccountNotActive"}),
+    dict(m="post", p="/api/auth/refresh", op="refreshTokens", tag="auth",
+         summary="Trade a refresh token for a new token pair",
+         description="The presented refresh token is spent; presenting a spent one is `401` and revokes that "
+                     "whole session.",
+         auth="public", body="RefreshRequest", rate=True,
+         ok={"200": ("json", ref("AuthResponse"), "A new token pair.")},
+         errors={"400": "ValidationError", "401": "InvalidRefreshToken"}),
+    dict(m="post", p="/api/auth/logout", op="logoutUser", tag="auth", summary="Sign out",
+         description="Revokes the current session (and the session of `refresh_token`, if given); its refresh "
+                     "token no longer works. The body is optional.",
+         auth="user", body="LogoutRequest", body_required=False,
+         ok={"204": (None, None, "Signed out.")}, errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/auth/me", op="getCurrentUser", tag="auth", summary="The signed-in user", auth="user",
+         ok={"200": ("json", ref("UserEnvelope"), "`{user}`")}, errors={}),
+    dict(m="patch", p="/api/auth/me", op="updateCurrentUser", tag="auth", summary="Update the signed-in user's profile",
+         auth="user", body="UpdateMeRequest",
+         ok={"200": ("json", ref("UserEnvelope"), "`{user}`, updated.")}, errors={"400": "ValidationError"}),
+    dict(m="post", p="/api/auth/password", op="changePassword", tag="auth", summary="Change password",
+         description="Every other session of the user is revoked.", auth="user", body="ChangePasswordRequest",
+         ok={"204": (None, None, "Changed.")},
+         errors={"400": "WeakPasswordOrValidationError", "403": "WrongCurrentPassword"}),
+    dict(m="get", p="/api/auth/sessions", op="listSessions", tag="auth", summary="The signed-in user's sessions",
+         auth="user", ok={"200": ("json", ref("SessionList"), "`{items: [session]}`")}, errors={}),
+    dict(m="delete", p="/api/auth/sessions/{id}", op="revokeSession", tag="auth", summary="Revoke a session",
+         auth="user", ok={"204": (None, None, "Revoked.")}, errors={"404": "NotFound"}),
+    dict(m="post", p="/api/auth/keys", op="createApiKey", tag="auth", summary="Create an API key",
+         description="The `key` is shown this once.", auth="user", body="CreateApiKeyRequest",
+         ok={"201": ("json", ref("ApiKeyCreated"), "Created; `key` is shown only now.")},
+         errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/auth/keys", op="listApiKeys", tag="auth", summary="The signed-in user's API keys",
+         auth="user", ok={"200": ("json", ref("ApiKeyList"), "`{items: [api key]}`")}, errors={}),
+    dict(m="delete", p="/api/auth/keys/{id}", op="revokeApiKey", tag="auth", summary="Revoke an API key",
+         description="The key stops working at once.", auth="user",
+         ok={"204": (None, None, "Revoked.")}, errors={"404": "NotFound"}),
+    dict(m="post", p="/api/auth/keys/{id}/rotate", op="rotateApiKey", tag="auth", summary="Rotate an API key",
+         description="Creates a new key with the same name and expiry; the old key keeps working for "
+                     "`grace_seconds` (default 0). The body is optional.",
+         auth="user", body="RotateApiKeyRequest", body_required=False,
+         ok={"201": ("json", ref("ApiKeyCreated"), "The new key; `key` is shown only now.")},
+         errors={"400": "ValidationError", "404": "NotFound"}),
+    # ---------------- admin ----------------
+    dict(m="get", p="/api/admin/users", op="listUsers", tag="admin", summary="List all users", auth="admin",
+         query=LIST_PARAMS, ok={"200": ("json", ref("UserPage"), "`{items: [user], next_cursor}`")},
+         errors={"400": "ValidationError"}),
+    dict(m="patch", p="/api/admin/users/{id}", op="updateUser", tag="admin", summary="Change a user's role or status",
+         description="Removing the last active admin is `409 CONFLICT`. A disabled user's tokens and keys stop "
+                     "working at once.", auth="admin", body="UpdateUserRequest",
+         ok={"200": ("json", ref("UserEnvelope"), "`{user}`, updated.")},
+         errors={"400": "ValidationError", "404": "NotFound", "409": "LastAdmin"}),
+    dict(m="delete", p="/api/admin/users/{id}", op="deleteUser", tag="admin", summary="Delete a user with all their data",
+         description="Deleting the last active admin is `409 CONFLICT`.", auth="admin",
+         ok={"204": (None, None, "Deleted, with all of that user's data.")},
+         errors={"404": "NotFound", "409": "LastAdmin"}),
+    # ---------------- conversations ----------------
+    dict(m="post", p="/api/conversations", op="createConversation", tag="conversations",
+         summary="Create a conversation", auth="user", body="CreateConversationRequest",
+         ok={"201": ("json", ref("ConversationEnvelope"), "`{conversation}`")}, errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/conversations", op="listConversations", tag="conversations",
+         summary="List or search conversations",
+         description="Newest `updated_at` first. With `q`, a full-text search over titles and message contents; "
+                     "each item then also has `snippet`.", auth="user",
+         query=LIST_PARAMS + [
+             {"name": "archived", "in": "query", "required": False,
+              "description": "`true`: archived conversations; `false` (default): the others.",
+              "schema": {"type": "boolean", "default": False}},
+             {"name": "pinned", "in": "query", "required": False, "description": "`true`: only pinned ones.",
+              "schema": {"type": "boolean"}},
+             {"name": "tag", "in": "query", "required": False, "description": "Only those with this tag.",
+              "schema": {"type": "string", "maxLength": 32}},
+             {"name": "q", "in": "query", "required": False,
+              "description": "Full-text search over titles and message contents.", "schema": STR},
+         ],
+         ok={"200": ("json", ref("ConversationPage"), "`{items: [conversation], next_cursor}`")},
+         errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/conversations/export", op="exportAllConversations", tag="conversations",
+         summary="Export every conversation with its messages", auth="user",
+         ok={"200": ("json", ref("ExportDocument"), "Every conversation of the user with its messages.")}, errors={}),
+    dict(m="post", p="/api/conversations/import", op="importConversations", tag="conversations",
+         summary="Import conversations",
+         description="Takes the JSON that export gives. Export → import → export is lossless apart from ids "
+                     "and times.", auth="user", body="ImportDocument",
+         ok={"201": ("json", ref("ImportResult"), "`{imported: N, ids: [...]}`")}, errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/conversations/{id}", op="getConversation", tag="conversations", summary="Get a conversation",
+         auth="user", ok={"200": ("json", ref("ConversationEnvelope"), "`{conversation}`")},
+         errors={"404": "NotFound"}),
+    dict(m="patch", p="/api/conversations/{id}", op="updateConversation", tag="conversations",
+         summary="Update a conversation", auth="user", body="UpdateConversationRequest",
+         ok={"200": ("json", ref("ConversationEnvelope"), "`{conversation}`, updated.")},
+         errors={"400": "ValidationError", "404": "NotFound"}),
+    dict(m="delete", p="/api/conversations/{id}", op="deleteConversation", tag="conversations",
+         summary="Delete a conversation", description="Its messages and share link go with it.", auth="user",
+         ok={"204": (None, None, "Deleted.")}, errors={"404": "NotFound"}),
+    dict(m="get", p="/api/conversations/{id}/messages", op="listMessages", tag="conversations",
+         summary="List a conversation's messages", description="Oldest first.", auth="user", query=LIST_PARAMS,
+         ok={"200": ("json", ref("MessagePage"), "`{items: [message], next_cursor}`")},
+         errors={"400": "ValidationError", "404": "NotFound"}),
+    dict(m="get", p="/api/conversations/{id}/export", op="exportConversation", tag="conversations",
+         summary="Download one conversation", auth="user",
+         query=[{"name": "format", "in": "query", "required": False, "description": "File format.",
+                 "schema": {"type": "string", "enum": ["json", "markdown"], "default": "json"}}],
+         ok={"200": ("export", None, "A download (`content-disposition: attachment`): JSON in the export format "
+                                     "(one conversation), or Markdown.")},
+         errors={"400": "ValidationError", "404": "NotFound"}),
+    # ---------------- sharing ----------------
+    dict(m="post", p="/api/conversations/{id}/share", op="shareConversation", tag="sharing",
+         summary="Create a public read-only link", auth="user",
+         ok={"201": ("json", ref("ShareLink"), "`{token, url}`")}, errors={"404": "NotFound"}),
+    dict(m="delete", p="/api/conversations/{id}/share", op="unshareConversation", tag="sharing",
+         summary="Revoke the public link", description="The link stops working.", auth="user",
+         ok={"204": (None, None, "Revoked.")}, errors={"404": "NotFound"}),
+    dict(m="get", p="/api/shared/{token}", op="getSharedConversation", tag="sharing",
+         summary="Read a shared conversation (no sign-in)", auth="public",
+         ok={"200": ("json", ref("SharedConversation"), "`{title, model, created_at, messages}`")},
+         errors={"404": "NotFound"}),
+    # ---------------- chat ----------------
+    dict(m="post", p="/api/chat/{conversation_id}/messages", op="sendMessage", tag="chat",
+         summary="Send a message and get the answer", description=SEND_DESCRIPTION, auth="user",
+         body="SendMessageRequest", rate=True,
+         ok={"200": ("sse", None, CHAT_STREAM_DOC),
+             "201": ("json", ref("MessageExchange"), "`stream: false`: `{user_message, assistant_message}`.")},
+         errors={"400": "ValidationError", "404": "ChatNotFound", "502": "UpstreamError",
+                 "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
+    dict(m="post", p="/api/chat/{conversation_id}/regenerate", op="regenerateAnswer", tag="chat",
+         summary="Answer the last user message again",
+         description="Replaces nothing: adds a new assistant answer to the last user message, with the same "
+                     "shapes and failures as sending a message. A conversation without a user message is "
+                     "`409 CONFLICT`. The body is optional.",
+         auth="user", body="RegenerateRequest", body_required=False, rate=True,
+         ok={"200": ("sse", None, CHAT_STREAM_DOC),
+             "201": ("json", ref("MessageExchange"),
+                     "`stream: false`: `{user_message, assistant_message}` (the last user message and the new answer).")},
+         errors={"400": "ValidationError", "404": "ChatNotFound", "409": "Conflict", "502": "UpstreamError",
+                 "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
+    dict(m="post", p="/api/chat/{conversation_id}/stop", op="stopGeneration", tag="chat",
+         summary="Stop the running generation",
+         description="The generation running for the conversation ends at once, its Ollama request is closed, "
+                     "and the partial answer is stored with status `incomplete`. `404` if none is running.",
+         auth="user", ok={"204": (None, None, "Stopped.")}, errors={"404": "NotFound"}),
+    # ---------------- models ----------------
+    dict(m="get", p="/api/models", op="listModels", tag="models", summary="List the models Ollama has", auth="user",
+         ok={"200": ("json", ref("ModelList"), "`{items: [model]}`")},
+         errors={"502": "UpstreamError", "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
+    dict(m="get", p="/api/models/{name}", op="getModel", tag="models", summary="Get a model's details from Ollama",
+         auth="user", ok={"200": ("json", ref("ModelDetails"), "The model's details from Ollama.")},
+         errors={"404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
+                 "504": "UpstreamTimeout"}),
+    dict(m="delete", p="/api/models/{name}", op="deleteModel", tag="models", summary="Delete a model from Ollama",
+         auth="admin", ok={"204": (None, None, "Deleted.")},
+         errors={"404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
+                 "504": "UpstreamTimeout"}),
+    dict(m="post", p="/api/models/pull", op="pullModel", tag="models", summary="Pull a model into Ollama, with progress",
+         description="Failures known before the first event get a status and the error envelope; later ones come "
+                     "as `event: error`.", auth="admin", body="PullModelRequest",
+         ok={"200": ("sse", None, PULL_STREAM_DOC)},
+         errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError",
+                 "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
+    # ---------------- health ----------------
+    dict(m="get", p="/health", op="getHealth", tag="health", summary="Liveness", description="Touches nothing else.",
+         auth="public", ok={"200": ("json", ref("Health"), "`{\"status\": \"ok\"}`")}, errors={}),
+    dict(m="get", p="/health/ready", op="getReadiness", tag="health", summary="Readiness of SQLite, KV and Ollama",
+         auth="public",
+         ok={"200": ("json", ref("Readiness"), "Ready: status `ok`, or `degraded` when only Ollama is unreachable."),
+             "503": ("json", ref("Readiness"), "Not ready: SQLite or the key-value store failed (status `down`).")},
+         errors={}),
+    dict(m="get", p="/metrics", op="getMetrics", tag="health", summary="Prometheus metrics",
+         description="Needs an admin's token or API key, or the `metrics_token` variable as bearer token.",
+         auth="metrics", ok={"200": ("text", None, "Prometheus text exposition format.")}, errors={}),
+    dict(m="get", p="/info", op="getInfo", tag="health", summary="Name, version and components", auth="public",
+         ok={"200": ("json", ref("Info"), "`{name, version, components}`")}, errors={}),
+    dict(m="get", p="/openapi.json", op="getOpenApiDocument", tag="health", summary="This OpenAPI 3.1 document",
+         auth="public",
+         ok={"200": ("json", {"type": "object", "description": "An OpenAPI 3.1.0 document."}, "The API reference.")},
+         errors={}),
+]
+
+ERROR_RESPONSES["Conflict"] = ("Conflicts with the current state (`CONFLICT`).", ["CONFLICT"], {})
+
+PATH_PARAM_DOC = {
+    "id": "The resource's id.",
+    "conversation_id": "The conversation's id.",
+    "token": "The share token from `POST /api/conversations/{id}/share`.",
+    "name": "The model's name, e.g. `llama3.2:3b` (percent-encode `/`).",
 }
 
 
-def error_response(description, extra_headers=None):
-    headers = {"x-request-id": {"$ref": "#/components/headers/XRequestId"}}
-    headers.update(extra_headers or {})
-    return {"description": description, "headers": headers,
-            "content": {"application/json": {"schema": ref("Error")}}}
+def success_response(kind, schema, desc, rate):
+    headers = {"x-request-id": hdr("XRequestId")}
+    if rate:
+        headers.update(RATE_HEADERS)
+    r = {"description": desc, "headers": headers}
+    if kind == "json":
+        r["content"] = {"application/json": {"schema": schema}}
+    elif kind == "sse":
+        r["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+    elif kind == "text":
+        r["content"] = {"text/plain": {"schema": {"type": "string"}}}
+    elif kind == "export":
+        headers["content-disposition"] = hdr("ContentDisposition")
+        r["content"] = {"application/json": {"schema": ref("ExportDocument")},
+                        "text/markdown": {"schema": {"type": "string"}}}
+    return r
 
 
 def build():
-    responses = {name: error_response(desc) for name, desc in ERROR_RESPONSES.items()}
-    responses["Unauthenticated"]["headers"]["WWW-Authenticate"] = {
-        "schema": {"type": "string", "const": "Bearer"}, "description": "Always `Bearer`."}
-    for h in ["retry-after", "ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]:
-        responses["RateLimited"]["headers"][h] = {"schema": INT}
     paths = {}
-    for method, path, op_id, tag, summary, auth, body, resp, extra in ROUTES:
-        op = {"operationId": op_id, "summary": summary, "tags": [tag], "responses": {}}
-        params = [{"name": seg[1:-1], "in": "path", "required": True, "schema": STR}
-                  for seg in path.split("/") if seg.startswith("{")]
-        if extra.get("paged"):
-            params += [
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20}},
-                {"name": "cursor", "in": "query", "description": "From `next_cursor`; opaque.", "schema": STR},
-            ]
-        for name, schema, desc in extra.get("query", []):
-            params.append({"name": name, "in": "query", "description": desc, "schema": schema})
+    op_ids = set()
+    for rt in ROUTES:
+        assert rt["op"] not in op_ids, rt["op"]
+        op_ids.add(rt["op"])
+        op = {"operationId": rt["op"], "summary": rt["summary"], "tags": [rt["tag"]]}
+        desc = rt.get("description", "")
+        if rt["auth"] == "admin":
+            desc = ("Admins only (`403 FORBIDDEN` for other users). " + desc).strip()
+        if desc:
+            op["description"] = desc
+        if rt["auth"] == "public":
+            op["security"] = []
+        params = [{"name": seg[1:-1], "in": "path", "required": True,
+                   "description": PATH_PARAM_DOC[seg[1:-1]], "schema": {"type": "string"}}
+                  for seg in rt["p"].split("/") if seg.startswith("{")]
+        params += rt.get("query", [])
         if params:
             op["parameters"] = params
-        if body is not None:
-            op["requestBody"] = {"required": True,
-                                 "content": {"application/json": {"schema": body}}}
-        if auth == "public":
-            op["security"] = []
-        elif auth == "admin":
-            op["description"] = "Admins only (`403 FORBIDDEN` for others)."
-        elif auth == "metrics":
-            op["description"] = "An admin's token, or the `metrics_token` variable as bearer."
-        for status, what in resp.items():
-            headers = {"x-request-id": {"$ref": "#/components/headers/XRequestId"}}
-            if what is None:
-                op["responses"][status] = {"description": "Done.", "headers": headers}
-            elif isinstance(what, tuple):
-                ctype, schema, desc = what
-                if ctype == "multi":
-                    content = {"application/json": {"schema": {"type": "object"}},
-                               "text/markdown": {"schema": STR}}
-                    headers["content-disposition"] = {"schema": STR}
-                else:
-                    content = {ctype: {"schema": schema}}
-                op["responses"][status] = {"description": desc, "headers": headers,
-                                           "content": content}
-            elif what in ERROR_RESPONSES:
-                op["responses"][status] = {"$ref": f"#/components/responses/{what}"}
-            else:
-                op["responses"][status] = {"description": "Success.", "headers": headers,
-                                           "content": {"application/json": {"schema": ref(what)}}}
-        if auth != "public":
-            op["responses"].setdefault("401", {"$ref": "#/components/responses/Unauthenticated"})
-        if auth in ("admin",):
-            op["responses"].setdefault("403", {"$ref": "#/components/responses/Forbidden"})
-        if body is not None:
-            op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
-            op["responses"].setdefault("413", {"$ref": "#/components/responses/PayloadTooLarge"})
-            op["responses"].setdefault("415", {"$ref": "#/components/responses/UnsupportedMediaType"})
-        if extra.get("paged") or extra.get("query"):
-            op["responses"].setdefault("400", {"$ref": "#/components/responses/BadRequest"})
-        op["responses"].setdefault("500", {"$ref": "#/components/responses/Internal"})
-        paths.setdefault(path, {})[method] = op
+        has_body = "body" in rt
+        if has_body:
+            op["requestBody"] = {"required": rt.get("body_required", True),
+                                 "content": {"application/json": {"schema": ref(rt["body"])}}}
+        rate = rt.get("rate", False)
+        resp = {}
+        for status, (kind, schema, d_) in rt["ok"].items():
+            resp[status] = success_response(kind, schema, d_, rate and status < "300")
+        errors = dict(rt["errors"])
+        if has_body:
+            errors.setdefault("400", "ValidationError")
+            errors.setdefault("413", "PayloadTooLarge")
+            errors.setdefault("415", "UnsupportedMediaType")
+        if rt["auth"] != "public":
+            errors.setdefault("401", "Unauthenticated")
+        if rt["auth"] in ("admin", "metrics"):
+            errors.setdefault("403", "Forbidden")
+        if rate:
+            errors.setdefault("429", "RateLimited")
+        errors.setdefault("500", "Internal")
+        for status, name in errors.items():
+            assert status not in resp, (rt["op"], status)
+            resp[status] = rref(name)
+        op["responses"] = dict(sorted(resp.items()))
+        paths.setdefault(rt["p"], {})[rt["m"]] = op
+
+    used = {n for rt in ROUTES for n in rt["errors"].values()} | {
+        "ValidationError", "PayloadTooLarge", "UnsupportedMediaType", "Unauthenticated", "Forbidden",
+        "RateLimited", "Internal"}
+    responses = {name: error_response(name) for name in ERROR_RESPONSES if name in used}
+
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Ollama Chat API",
             "version": "1.0.0",
-            "description": "Multi-user chat backend for Ollama. Errors are always "
-                           "`{\"error\": {\"code\", \"message\", \"details\"?}, \"request_id\"}`.",
+            "description": (
+                "A multi-user chat backend for Ollama: accounts and API keys, conversations with search, "
+                "export/import and sharing, and streamed chat.\n\n"
+                "Conventions: JSON in and out (bodies need `Content-Type: application/json`, at most 256 KiB "
+                "by default). Errors always use the envelope "
+                "`{\"error\": {\"code\", \"message\", \"details\"?}, \"request_id\"}`. Another user's resource "
+                "is `404`, never `403`. Unknown routes are `404 NOT_FOUND`; a known route with a wrong method "
+                "is `405 METHOD_NOT_ALLOWED` with `allow`. CORS preflight (`OPTIONS`) is answered `204` on every "
+                "route for an allowed origin. Every response carries `x-request-id`. Lists take `?limit=` "
+                "(1..100, default 20) and `?cursor=` and answer `{items, next_cursor}`."
+            ),
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
-        "tags": [{"name": t} for t in ["auth", "admin", "conversations", "sharing", "chat", "models", "health"]],
+        "tags": [
+            {"name": "auth", "description": "Accounts, sessions, tokens and API keys."},
+            {"name": "admin", "description": "User administration (admins only)."},
+            {"name": "conversations", "description": "Conversations, their messages, export and import."},
+            {"name": "sharing", "description": "Public read-only links to conversations."},
+            {"name": "chat", "description": "Sending messages and streaming answers."},
+            {"name": "models", "description": "The models Ollama has."},
+            {"name": "health", "description": "Liveness, readiness, metrics, info and this document."},
+        ],
         "paths": paths,
         "components": {
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
-                "description": "An access token from login/refresh, or an API key (`ock_...`)."}},
-            "headers": {"XRequestId": {
-                "description": "The request's id: the client's `x-request-id` if sane, else generated.",
-                "schema": STR}},
+                "description": "An access token from login/register/refresh, or an API key. `/metrics` also "
+                               "takes the `metrics_token` variable."}},
+            "headers": HEADERS,
             "responses": responses,
             "schemas": SCHEMAS,
         },
@@ -379,8 +767,9 @@ def build():
 
 
 if __name__ == "__main__":
-    out = pathlib.Path(__file__).resolve().parent.parent / "components" / "health" / "openapi.json"
+    out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else
+                       str(pathlib.Path(__file__).resolve().parent.parent / "components" / "health" / "openapi.json"))
     doc = build()
-    out.write_text(json.dumps(doc, indent=2) + "\n")
+    out.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     n = sum(len(v) for v in doc["paths"].values())
     print(f"{len(doc['paths'])} paths, {n} operations -> {out}")
