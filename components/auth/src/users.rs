@@ -93,6 +93,24 @@ pub async fn current(db: &Db, user_id: &str) -> Result<UserRow, Error> {
         .ok_or_else(|| Error::new(ErrorCode::Unauthenticated, "This account no longer exists."))
 }
 
+/// Stores a new password hash for a user.
+pub async fn set_password_hash(
+    db: &Db,
+    user_id: &str,
+    hash: &chat_core::auth::PasswordHash,
+) -> Result<(), Error> {
+    db.execute(
+        "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+        vec![
+            Value::Text(hash.as_str().into()),
+            Value::Text(chat_core::time::now_rfc3339()),
+            Value::Text(user_id.into()),
+        ],
+    )
+    .await
+    .map(|_| ())
+}
+
 pub struct Count(pub i64);
 
 impl FromRow for Count {

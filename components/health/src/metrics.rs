@@ -3,16 +3,8 @@
 
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
-use chat_core::spin::{Db, FromRow, Row, vars};
+use chat_core::spin::{Db, vars};
 use http::{HeaderMap, HeaderValue, header};
-
-struct Version(i64);
-
-impl FromRow for Version {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.opt_int("version")?.unwrap_or(0)))
-    }
-}
 
 pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
     let expected = vars::get("metrics_token").await?.unwrap_or_default();
@@ -27,12 +19,7 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
         chat_core::spin::auth::require_admin(&headers).await?;
     }
     let db = Db::open().await?;
-    let version: Option<Version> = db
-        .query_opt(
-            "SELECT MAX(version) AS version FROM schema_migrations",
-            vec![],
-        )
-        .await?;
+    let version = chat_core::spin::migrate::schema_version(&db).await?;
     let body = format!(
         "# HELP ollama_chat_info Build information.\n\
          # TYPE ollama_chat_info gauge\n\
@@ -41,7 +28,7 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
          # TYPE ollama_chat_schema_version gauge\n\
          ollama_chat_schema_version {}\n",
         env!("CARGO_PKG_VERSION"),
-        version.map(|v| v.0).unwrap_or(0)
+        version
     );
     let mut r = body.into_response();
     r.headers_mut().insert(

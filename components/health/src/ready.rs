@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use chat_core::Error;
 use chat_core::spin::ApiJson as Json;
-use chat_core::spin::{Db, FromRow, Kv, RequestContext, Row};
+use chat_core::spin::{Db, Kv, RequestContext};
 use serde_json::{Value, json};
 use spin_sdk::http::body::IncomingBodyExt;
 use std::time::{Duration, Instant};
@@ -57,25 +57,12 @@ fn outcome(request_id: &str, result: Result<Value, Error>, started: Instant) -> 
     }
 }
 
-struct Version(i64);
-
-impl FromRow for Version {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.opt_int("version")?.unwrap_or(0)))
-    }
-}
-
 async fn check_sqlite(request_id: &str) -> Value {
     let started = Instant::now();
     let result = async {
         let db = Db::open().await?;
-        let v: Option<Version> = db
-            .query_opt(
-                "SELECT MAX(version) AS version FROM schema_migrations",
-                vec![],
-            )
-            .await?;
-        Ok(json!({ "schema_version": v.map(|v| v.0).unwrap_or(0) }))
+        let v = chat_core::spin::migrate::schema_version(&db).await?;
+        Ok(json!({ "schema_version": v }))
     }
     .await;
     outcome(request_id, result, started)

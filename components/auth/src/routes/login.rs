@@ -8,8 +8,8 @@ use axum::http::HeaderMap;
 use chat_core::auth::password::Verified;
 use chat_core::auth::{Password, PasswordHash};
 use chat_core::spin::auth::now_unix;
-use chat_core::spin::{ApiJson, Db, RequestContext, Value};
-use chat_core::{Error, ErrorCode, time};
+use chat_core::spin::{ApiJson, Db, RequestContext};
+use chat_core::{Error, ErrorCode};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -92,15 +92,7 @@ pub async fn post(
     limits::reset(&db, &user_limit_key).await?;
     if verified == Verified::YesRehash {
         let fresh = PasswordHash::hash(&password)?;
-        db.execute(
-            "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
-            vec![
-                Value::Text(fresh.as_str().into()),
-                Value::Text(time::now_rfc3339()),
-                Value::Text(user.id.clone()),
-            ],
-        )
-        .await?;
+        users::set_password_hash(&db, &user.id, &fresh).await?;
     }
     let tokens = sessions::start(&db, &user, &client).await?;
     audit::record(

@@ -7,8 +7,8 @@ use chat_core::auth::password::Verified;
 use chat_core::auth::principal::Credential;
 use chat_core::auth::{Password, PasswordHash};
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{ApiJson, Db, RequestContext, Value};
-use chat_core::{Error, ErrorCode, time};
+use chat_core::spin::{ApiJson, Db, RequestContext};
+use chat_core::{Error, ErrorCode};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -42,15 +42,7 @@ pub async fn post(
     let new = Password::parse(&body.new_password, &personal)
         .map_err(|e| rename_field(e, "new_password"))?;
     let hash = PasswordHash::hash(&new)?;
-    db.execute(
-        "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
-        vec![
-            Value::Text(hash.as_str().into()),
-            Value::Text(time::now_rfc3339()),
-            Value::Text(user.id.clone()),
-        ],
-    )
-    .await?;
+    users::set_password_hash(&db, &user.id, &hash).await?;
     let keep = match &principal.credential {
         Credential::Session(sid) => Some(sid.as_str()),
         Credential::ApiKey(_) => None,
