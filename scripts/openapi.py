@@ -170,7 +170,8 @@ SCHEMAS = {
     # --- conversations and messages ---
     "Conversation": obj({
         **CONVERSATION_PROPS,
-        "snippet": d(STR, "Only in search results (`?q=`): where the text matched."),
+        "snippet": d(STR, "Only in search results (`?q=`): the best-matching passage of a message or the "
+                           "title, matched words wrapped in `**` (Markdown bold; plain text, never HTML)."),
     }, CONVERSATION_REQUIRED),
     "ConversationEnvelope": obj({"conversation": ref("Conversation")}, ["conversation"],
                                 description="`{conversation}`"),
@@ -313,8 +314,9 @@ SCHEMAS = {
     }),
     "UpdateConversationRequest": obj({
         "title": TITLE, "model": MODEL_NAME, "system_prompt": SYSTEM_PROMPT, "options": OPTIONS,
-        "pinned": BOOL, "archived": BOOL, "tags": TAGS,
-    }),
+        "pinned": BOOL, "archived": BOOL, "tags": {**TAGS, "type": ["array", "null"]},
+    }, description="A field left out stays as it is; `null` clears `title`, `model`, `system_prompt`, "
+                   "`options` and `tags`."),
     "SendMessageRequest": obj({
         "content": {"type": "string", "minLength": 1},
         "model": d(STR, "Else the conversation's model, else the `default_model` variable."),
@@ -531,7 +533,9 @@ ROUTES = [
     dict(m="get", p="/api/conversations", op="listConversations", tag="conversations",
          summary="List or search conversations",
          description="Newest `updated_at` first. With `q`, a full-text search over titles and message contents; "
-                     "each item then also has `snippet`.", auth="user",
+                     "each item then also has `snippet`. Every word of `q` must appear in one message or in the "
+                     "title (case and accents ignored; FTS syntax characters are plain text); results are ranked "
+                     "by relevance (BM25, title matches weigh double), the filters still apply.", auth="user",
          query=LIST_PARAMS + [
              {"name": "archived", "in": "query", "required": False,
               "description": "`true`: archived conversations; `false` (default): the others.",
@@ -551,7 +555,10 @@ ROUTES = [
     dict(m="post", p="/api/conversations/import", op="importConversations", tag="conversations",
          summary="Import conversations",
          description="Takes the JSON that export gives. Export → import → export is lossless apart from ids "
-                     "and times.", auth="user", body="ImportDocument",
+                     "and times. Everything is validated first and written in one transaction: a bad item imports "
+                     "nothing, and the error's `details.field` names it (e.g. `conversations[2].messages[0].role`). "
+                     "Ids are new; valid times are kept. The body limit here is the `import_limit_bytes` variable "
+                     "(16 MiB by default), not `body_limit_bytes`.", auth="user", body="ImportDocument",
          ok={"201": ("json", ref("ImportResult"), "`{imported: N, ids: [...]}`")}, errors={"400": "ValidationError"}),
     dict(m="get", p="/api/conversations/{id}", op="getConversation", tag="conversations", summary="Get a conversation",
          auth="user", ok={"200": ("json", ref("ConversationEnvelope"), "`{conversation}`")},
@@ -576,7 +583,9 @@ ROUTES = [
          errors={"400": "ValidationError", "404": "NotFound"}),
     # ---------------- sharing ----------------
     dict(m="post", p="/api/conversations/{id}/share", op="shareConversation", tag="sharing",
-         summary="Create a public read-only link", auth="user",
+         summary="Create a public read-only link",
+         description="The token is shown only in this answer (the server keeps a hash of it). Sharing again "
+                     "replaces the link: the old one stops working.", auth="user",
          ok={"201": ("json", ref("ShareLink"), "`{token, url}`")}, errors={"404": "NotFound"}),
     dict(m="delete", p="/api/conversations/{id}/share", op="unshareConversation", tag="sharing",
          summary="Revoke the public link", description="The link stops working.", auth="user",

@@ -37,6 +37,8 @@ pub const USER_TABLES: &[(&str, &str)] = &[
     ),
     ("sessions", "user_id = ?"),
     ("api_keys", "user_id = ?"),
+    // Its messages, tags and share links go with it (triggers in 0003_conversations.sql).
+    ("conversations", "user_id = ?"),
     ("users", "id = ?"),
 ];
 

@@ -10,6 +10,8 @@ pub struct Config {
     pub default_model: String,
     pub cors: CorsPolicy,
     pub body_limit_bytes: usize,
+    /// The larger body limit of `POST /api/conversations/import` (an export can be big).
+    pub import_limit_bytes: usize,
     pub ollama_timeout: Duration,
     pub log_level: LogLevel,
 }
@@ -32,6 +34,7 @@ pub struct ConfigError {
 pub const DEFAULT_OLLAMA_URL: &str = "http://127.0.0.1:11434";
 pub const DEFAULT_MODEL: &str = "llama3.2";
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+pub const DEFAULT_IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 pub const DEFAULT_OLLAMA_TIMEOUT_SECS: u64 = 60;
 
 impl Config {
@@ -61,6 +64,8 @@ impl Config {
                 reason: "must be positive".into(),
             });
         }
+        let import_limit_bytes =
+            number(&get, "import_limit_bytes", DEFAULT_IMPORT_LIMIT as u64)?.max(body_limit_bytes);
         let timeout = number(&get, "ollama_timeout_seconds", DEFAULT_OLLAMA_TIMEOUT_SECS)?;
         let log_level = match get("log_level").as_deref().map(str::trim) {
             None | Some("") | Some("info") => LogLevel::Info,
@@ -79,6 +84,7 @@ impl Config {
             default_model,
             cors,
             body_limit_bytes: usize::try_from(body_limit_bytes).unwrap_or(usize::MAX),
+            import_limit_bytes: usize::try_from(import_limit_bytes).unwrap_or(usize::MAX),
             ollama_timeout: Duration::from_secs(timeout.max(1)),
             log_level,
         })

@@ -158,6 +158,20 @@ impl Error {
         self
     }
 
+    /// Places a validation error inside a larger document: `details.field` `title` becomes
+    /// `conversations[3].title`.
+    pub fn within(mut self, prefix: &str) -> Self {
+        if let Some(Value::String(f)) = self.details.get("field") {
+            let field = if f.is_empty() {
+                prefix.to_string()
+            } else {
+                format!("{prefix}.{f}")
+            };
+            self.details.insert("field".into(), Value::from(field));
+        }
+        self
+    }
+
     /// Attaches an internal cause (logged, never sent) to any error.
     pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
         self.internal = Some(cause.to_string());

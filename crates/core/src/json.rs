@@ -53,6 +53,25 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
     })
 }
 
+/// A field of a partial update (`PATCH`): absent (leave as is), `null` (clear) or a value.
+/// Use with `#[serde(default)]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Patch<T> {
+    #[default]
+    Missing,
+    Null,
+    Value(T),
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(match Option::<T>::deserialize(d)? {
+            None => Patch::Null,
+            Some(v) => Patch::Value(v),
+        })
+    }
+}
+
 fn shape_error(path: &str, e: &serde_json::Error) -> Error {
     let text = e.to_string();
     let path = if path == "." { "" } else { path };

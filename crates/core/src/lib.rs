@@ -4,13 +4,16 @@
 
 pub mod auth;
 pub mod config;
+pub mod conversation;
 pub mod cors;
 pub mod cursor;
 pub mod error;
+pub mod export;
 pub mod ids;
 pub mod json;
 pub mod migrations;
 pub mod request_id;
+pub mod search;
 pub mod security_headers;
 pub mod time;
 

@@ -44,6 +44,16 @@ impl<'a> Row<'a> {
         }
     }
 
+    pub fn real(&self, column: &str) -> Result<f64, Error> {
+        match self.value(column)? {
+            Value::Real(f) => Ok(*f),
+            Value::Integer(i) => Ok(*i as f64),
+            other => Err(Error::internal(format!(
+                "column {column:?} is not a number: {other:?}"
+            ))),
+        }
+    }
+
     pub fn int(&self, column: &str) -> Result<i64, Error> {
         match self.value(column)? {
             Value::Integer(i) => Ok(*i),
@@ -128,6 +138,24 @@ impl Db {
     /// Best effort: used on error paths, where the original error matters more.
     pub async fn rollback(&self) {
         let _ = self.execute("ROLLBACK", vec![]).await;
+    }
+
+    /// Runs `f` in a write transaction: all of it or none of it.
+    pub async fn transaction<T>(
+        &self,
+        f: impl AsyncFnOnce(&Db) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.begin().await?;
+        match f(self).await {
+            Ok(v) => {
+                self.commit().await?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.rollback().await;
+                Err(e)
+            }
+        }
     }
 
     pub async fn query_opt<T: FromRow>(

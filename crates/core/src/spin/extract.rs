@@ -56,6 +56,27 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// `Option<ApiJson<T>>`: an empty body is `None` (for routes whose body is all optional, so
+/// `curl -X POST` works); a non-empty one must be valid JSON of `T`.
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> for ApiJson<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Error> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let bytes = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| Error::internal(format!("reading body: {e}")))?;
+        if bytes.is_empty() {
+            return Ok(None);
+        }
+        crate::json::parse_body(content_type.as_deref(), &bytes).map(|v| Some(ApiJson(v)))
+    }
+}
+
 impl<T: Serialize> IntoResponse for ApiJson<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {

@@ -2,6 +2,7 @@
 //! SQLite and key-value access, variables, logs. Only this module touches spin-sdk.
 
 pub mod auth;
+pub mod conversations;
 pub mod db;
 pub mod extract;
 pub mod kv;

@@ -18,6 +18,7 @@ use std::time::Instant;
 use tower_service::Service;
 
 const X_REQUEST_ID: &str = "x-request-id";
+const IMPORT_PATH: &str = "/api/conversations/import";
 
 /// Serves one request with `router`. `component` names the component in logs.
 pub async fn serve(
@@ -91,7 +92,12 @@ async fn handle(
         *r.status_mut() = StatusCode::NO_CONTENT;
         return Ok(r);
     }
-    let limit = config.body_limit_bytes;
+    // Import takes a whole export, so it has its own, larger limit.
+    let limit = if parts.method == Method::POST && parts.uri.path() == IMPORT_PATH {
+        config.import_limit_bytes
+    } else {
+        config.body_limit_bytes
+    };
     let too_large = || {
         Error::new(
             ErrorCode::PayloadTooLarge,

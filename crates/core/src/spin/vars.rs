@@ -13,11 +13,12 @@ pub async fn get(name: &str) -> Result<Option<String>, Error> {
     }
 }
 
-const NAMES: [&str; 6] = [
+const NAMES: [&str; 7] = [
     "ollama_url",
     "default_model",
     "cors_origins",
     "body_limit_bytes",
+    "import_limit_bytes",
     "ollama_timeout_seconds",
     "log_level",
 ];

@@ -1,0 +1,101 @@
+//! The conversation list: filters, keyset pagination on (`updated_at`, `id`) newest first,
+//! and signed cursors scoped to the caller and the filters (so another user's cursor, or a
+//! cursor from another filter, is refused).
+
+use chat_core::Error;
+use chat_core::conversation::ConversationView;
+use chat_core::spin::auth::key_pepper;
+use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow};
+use chat_core::spin::{Db, Value};
+
+/// Which conversations a list shows.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub archived: bool,
+    pub pinned: Option<bool>,
+    pub tag: Option<String>,
+}
+
+impl Filter {
+    /// The SQL conditions (on table alias `c`) and their parameters, after `c.user_id = ?`.
+    pub fn sql(&self, user_id: &str) -> (String, Vec<Value>) {
+        let mut sql = String::from("c.user_id = ? AND c.archived = ?");
+        let mut params = vec![
+            Value::Text(user_id.into()),
+            Value::Integer(i64::from(self.archived)),
+        ];
+        if let Some(p) = self.pinned {
+            sql.push_str(" AND c.pinned = ?");
+            params.push(Value::Integer(i64::from(p)));
+        }
+        if let Some(t) = &self.tag {
+            sql.push_str(
+                " AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE user_id = ? AND tag = ?)",
+            );
+            params.push(Value::Text(user_id.into()));
+            params.push(Value::Text(t.clone()));
+        }
+        (sql, params)
+    }
+
+    /// The cursor scope: the list, the caller and the filters.
+    pub fn scope(&self, list: &str, user_id: &str, extra: &str) -> String {
+        format!(
+            "{list}\0{user_id}\0{}\0{:?}\0{}\0{extra}",
+            self.archived,
+            self.pinned,
+            self.tag.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+pub struct Page {
+    pub items: Vec<ConversationView>,
+    pub next_cursor: Option<String>,
+}
+
+/// One page of the plain (not search) list.
+pub async fn page(
+    db: &Db,
+    user_id: &str,
+    filter: &Filter,
+    limit: u32,
+    cursor: Option<&str>,
+) -> Result<Page, Error> {
+    let key = key_pepper().await?;
+    let scope = filter.scope("conversations", user_id, "");
+    let after: Option<(String, String)> = cursor
+        .map(|c| chat_core::cursor::decode(key.as_bytes(), &scope, c))
+        .transpose()?;
+    let (mut sql, mut params) = filter.sql(user_id);
+    if let Some((updated_at, id)) = after {
+        sql.push_str(" AND (c.updated_at, c.id) < (?, ?)");
+        params.extend([Value::Text(updated_at), Value::Text(id)]);
+    }
+    params.push(Value::Integer(i64::from(limit) + 1));
+    let mut rows: Vec<ConversationRow> = db
+        .query(
+            &format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {sql}
+                 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
+            ),
+            params,
+        )
+        .await?;
+    let next_cursor = if rows.len() > limit as usize {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| {
+            chat_core::cursor::encode(
+                key.as_bytes(),
+                &scope,
+                &(r.updated_at.clone(), r.id.clone()),
+            )
+        })
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.iter().map(ConversationRow::view).collect(),
+        next_cursor,
+    })
+}

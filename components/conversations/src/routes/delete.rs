@@ -1,0 +1,28 @@
+//! `DELETE /api/conversations/{id}`: the conversation, its messages, tags and share link
+//! (the last three by trigger, in the same statement).
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{Db, Value};
+use chat_core::{Error, conversation::is_id};
+
+pub async fn delete(
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Error> {
+    if !is_id(&id) {
+        return Err(Error::not_found("Conversation"));
+    }
+    let db = Db::open().await?;
+    let deleted = db
+        .execute(
+            "DELETE FROM conversations WHERE id = ? AND user_id = ?",
+            vec![Value::Text(id), Value::Text(principal.user_id.clone())],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(Error::not_found("Conversation"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

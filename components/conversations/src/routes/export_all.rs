@@ -1,0 +1,55 @@
+//! `GET /api/conversations/export`: every conversation of the caller (archived too) with its
+//! messages, as one JSON document that import takes back.
+
+use super::export_one::attach;
+use axum::response::{IntoResponse, Response};
+use chat_core::Error;
+use chat_core::export::{self, ExportDocument, ExportedConversation};
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::conversations::{
+    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
+};
+use chat_core::spin::{ApiJson, Db, Value};
+use std::collections::HashMap;
+
+pub async fn get(Authenticated(principal): Authenticated) -> Result<Response, Error> {
+    let db = Db::open().await?;
+    let uid = Value::Text(principal.user_id.clone());
+    // Two queries, not one per conversation.
+    let rows: Vec<ConversationRow> = db
+        .query(
+            &format!(
+                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = ?
+                 ORDER BY created_at, id"
+            ),
+            vec![uid.clone()],
+        )
+        .await?;
+    let messages: Vec<MessageRow> = db
+        .query(
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ? ORDER BY seq"),
+            vec![uid],
+        )
+        .await?;
+    let mut by_conversation: HashMap<String, Vec<_>> = HashMap::new();
+    for m in messages {
+        by_conversation
+            .entry(m.view.conversation_id.clone())
+            .or_default()
+            .push(m.view);
+    }
+    let doc = ExportDocument {
+        version: export::FORMAT_VERSION,
+        exported_at: chat_core::time::now_rfc3339(),
+        conversations: rows
+            .iter()
+            .map(|r| ExportedConversation {
+                conversation: r.view(),
+                messages: by_conversation.remove(&r.id).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let mut response = ApiJson(doc).into_response();
+    attach(&mut response, "conversations.json");
+    Ok(response)
+}

@@ -1,0 +1,52 @@
+//! `POST /api/conversations/{id}/share`: a public read-only link. Sharing again replaces the
+//! link (the old one stops working): the token is shown only here, so it cannot be re-shown.
+
+use crate::shares;
+use axum::extract::Path;
+use axum::http::StatusCode;
+use chat_core::Error;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::conversations::owned;
+use chat_core::spin::{ApiJson, Db, RequestContext, Value};
+use serde::Serialize;
+
+#[derive(Serialize)]
+pub struct Link {
+    token: String,
+    url: String,
+}
+
+pub async fn post(
+    Authenticated(principal): Authenticated,
+    ctx: RequestContext,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, ApiJson<Link>), Error> {
+    let db = Db::open().await?;
+    let uid = principal.user_id.as_str();
+    let link = shares::new_link()?;
+    db.transaction(async |db| {
+        let c = owned(db, uid, &id).await?;
+        db.execute(
+            "INSERT INTO share_links (token_hash, conversation_id, user_id, created_at)
+             VALUES (?, ?, ?, ?)
+             ON CONFLICT (conversation_id) DO UPDATE
+                SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+            vec![
+                Value::Text(link.token_hash.clone()),
+                Value::Text(c.id),
+                Value::Text(uid.into()),
+                Value::Text(chat_core::time::now_rfc3339()),
+            ],
+        )
+        .await
+    })
+    .await?;
+    let url = shares::url(ctx.full_url.as_deref(), &link.token);
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(Link {
+            token: link.token,
+            url,
+        }),
+    ))
+}

@@ -1,0 +1,174 @@
+//! Conversation and message rows, shared by the conversations and chat components. Every
+//! lookup names the owner: another user's conversation is simply not found.
+
+use super::{Db, FromRow, Row, Value};
+use crate::conversation::{
+    ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage, is_id,
+};
+use crate::error::{Error, Result};
+use crate::{ids, time};
+
+pub const CONVERSATION_COLUMNS: &str = "id, user_id, title, model, system_prompt, options, \
+     pinned, archived, tags, message_count, created_at, updated_at";
+
+#[derive(Debug, Clone)]
+pub struct ConversationRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: Option<String>,
+    pub model: Option<String>,
+    pub system_prompt: Option<String>,
+    pub options: Option<ModelOptions>,
+    pub pinned: bool,
+    pub archived: bool,
+    pub tags: Tags,
+    pub message_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl FromRow for ConversationRow {
+    fn from_row(row: &Row<'_>) -> Result<Self> {
+        Ok(Self {
+            id: row.text("id")?,
+            user_id: row.text("user_id")?,
+            title: row.opt_text("title")?,
+            model: row.opt_text("model")?,
+            system_prompt: row.opt_text("system_prompt")?,
+            options: row
+                .opt_text("options")?
+                .and_then(|o| ModelOptions::from_stored(&o)),
+            pinned: row.int("pinned")? != 0,
+            archived: row.int("archived")? != 0,
+            tags: Tags::from_stored(&row.text("tags")?),
+            message_count: row.int("message_count")?,
+            created_at: row.text("created_at")?,
+            updated_at: row.text("updated_at")?,
+        })
+    }
+}
+
+impl ConversationRow {
+    pub fn view(&self) -> ConversationView {
+        ConversationView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            model: self.model.clone(),
+            system_prompt: self.system_prompt.clone(),
+            options: self.options.as_ref().map(|o| o.as_map().clone()),
+            pinned: self.pinned,
+            archived: self.archived,
+            tags: self.tags.as_slice().to_vec(),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            message_count: self.message_count,
+            snippet: None,
+        }
+    }
+}
+
+/// The caller's conversation `id`, or `404` (also for another user's id).
+pub async fn owned(db: &Db, user_id: &str, id: &str) -> Result<ConversationRow> {
+    let not_found = || Error::not_found("Conversation");
+    if !is_id(id) {
+        return Err(not_found());
+    }
+    db.query_opt(
+        &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND user_id = ?"),
+        vec![Value::Text(id.into()), Value::Text(user_id.into())],
+    )
+    .await?
+    .ok_or_else(not_found)
+}
+
+pub const MESSAGE_COLUMNS: &str =
+    "seq, id, conversation_id, role, content, thinking, model, status, usage, created_at";
+
+#[derive(Debug, Clone)]
+pub struct MessageRow {
+    pub seq: i64,
+    pub view: MessageView,
+}
+
+impl FromRow for MessageRow {
+    fn from_row(row: &Row<'_>) -> Result<Self> {
+        Ok(Self {
+            seq: row.int("seq")?,
+            view: MessageView {
+                id: row.text("id")?,
+                conversation_id: row.text("conversation_id")?,
+                role: Role::from_stored(&row.text("role")?),
+                content: row.text("content")?,
+                thinking: row.opt_text("thinking")?,
+                model: row.opt_text("model")?,
+                status: Status::from_stored(&row.text("status")?),
+                created_at: row.text("created_at")?,
+                usage: row
+                    .opt_text("usage")?
+                    .and_then(|u| serde_json::from_str::<Usage>(&u).ok()),
+            },
+        })
+    }
+}
+
+/// A message to store.
+#[derive(Debug, Clone)]
+pub struct NewMessage<'a> {
+    pub conversation_id: &'a str,
+    pub user_id: &'a str,
+    pub role: Role,
+    pub content: &'a str,
+    pub thinking: Option<&'a str>,
+    pub model: Option<&'a str>,
+    pub status: Status,
+    pub usage: Option<&'a Usage>,
+    /// Now, unless given (import keeps a message's time).
+    pub created_at: Option<&'a str>,
+}
+
+/// Stores a message (the conversation's count and `updated_at` follow by trigger) and
+/// returns it as the API shows it.
+pub async fn insert_message(db: &Db, m: &NewMessage<'_>) -> Result<MessageView> {
+    let id = ids::new_id();
+    let created_at = m.created_at.map_or_else(time::now_rfc3339, str::to_string);
+    let usage = m.usage.and_then(|u| serde_json::to_string(u).ok());
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.into()));
+    db.execute(
+        "INSERT INTO messages (id, conversation_id, user_id, role, content, thinking, model,
+                               status, usage, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        vec![
+            Value::Text(id.clone()),
+            Value::Text(m.conversation_id.into()),
+            Value::Text(m.user_id.into()),
+            Value::Text(m.role.as_str().into()),
+            Value::Text(m.content.into()),
+            text(m.thinking),
+            text(m.model),
+            Value::Text(m.status.as_str().into()),
+            text(usage.as_deref()),
+            Value::Text(created_at.clone()),
+        ],
+    )
+    .await?;
+    Ok(MessageView {
+        id,
+        conversation_id: m.conversation_id.into(),
+        role: m.role,
+        content: m.content.into(),
+        thinking: m.thinking.map(str::to_string),
+        model: m.model.map(str::to_string),
+        status: m.status,
+        created_at,
+        usage: m.usage.cloned(),
+    })
+}
+
+/// Every message of a conversation, oldest first (export, Markdown).
+pub async fn all_messages(db: &Db, conversation_id: &str) -> Result<Vec<MessageRow>> {
+    db.query(
+        &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq"),
+        vec![Value::Text(conversation_id.into())],
+    )
+    .await
+}
