@@ -11,9 +11,13 @@ use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow};
 use chat_core::spin::{Db, FromRow, Row, Value};
 use std::collections::HashMap;
 
+/// A result: the conversation, its score, and where its best hit is (a message's or the
+/// title's index row), for the snippet.
 struct Scored {
     row: ConversationRow,
     score: f64,
+    best_in_title: bool,
+    best_seq: i64,
 }
 
 impl FromRow for Scored {
@@ -21,32 +25,35 @@ impl FromRow for Scored {
         Ok(Self {
             row: ConversationRow::from_row(row)?,
             score: row.real("score")?,
+            best_in_title: row.int("best_in_title")? != 0,
+            best_seq: row.int("best_seq")?,
         })
     }
 }
 
-struct Hit {
-    cid: String,
-    score: f64,
+struct Snippet {
+    seq: i64,
     snippet: Option<String>,
 }
 
-impl FromRow for Hit {
+impl FromRow for Snippet {
     fn from_row(row: &Row<'_>) -> Result<Self, Error> {
         Ok(Self {
-            cid: row.text("cid")?,
-            score: row.real("score")?,
+            seq: row.int("seq")?,
             snippet: row.opt_text("snippet")?,
         })
     }
 }
 
+/// Every hit of the caller's: message hits and title hits (weighing double).
 const HITS: &str = "
-    SELECT m.conversation_id AS cid, bm25(messages_fts, 0.0, 1.0) AS score
+    SELECT m.conversation_id AS cid, bm25(messages_fts, 0.0, 1.0) AS score,
+           0 AS in_title, messages_fts.rowid AS seq
       FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
      WHERE messages_fts MATCH ?
     UNION ALL
-    SELECT c.id AS cid, 2.0 * bm25(titles_fts, 0.0, 1.0) AS score
+    SELECT c.id AS cid, 2.0 * bm25(titles_fts, 0.0, 1.0) AS score,
+           1 AS in_title, titles_fts.rowid AS seq
       FROM titles_fts JOIN conversations c ON c.seq = titles_fts.rowid
      WHERE titles_fts MATCH ?";
 
@@ -86,8 +93,11 @@ pub async fn page(
         .query(
             &format!(
                 "WITH hits AS ({HITS}),
-                      ranked AS (SELECT cid, SUM(score) AS score FROM hits GROUP BY cid)
-                 SELECT {CONVERSATION_COLUMNS}, r.score AS score
+                      -- With one MIN(), SQLite takes the bare columns from that row.
+                      ranked AS (SELECT cid, SUM(score) AS score, MIN(score) AS best,
+                                        in_title, seq FROM hits GROUP BY cid)
+                 SELECT {CONVERSATION_COLUMNS}, r.score AS score,
+                        r.in_title AS best_in_title, r.seq AS best_seq
                    FROM ranked r JOIN conversations c ON c.id = r.cid
                   WHERE {sql}
                   ORDER BY r.score, c.id LIMIT ?"
@@ -115,48 +125,45 @@ pub async fn page(
     Ok(Page { items, next_cursor })
 }
 
-/// The best hit's snippet for each conversation of the page (computed for the page only:
-/// snippets are the costly part of a search).
+/// The snippet of each result's best hit. Only those rows are read (by rowid): snippets are
+/// the costly part of a search, so they are made for the page only.
 async fn snippets(
     db: &Db,
     in_messages: &str,
     in_titles: &str,
     rows: &[Scored],
 ) -> Result<HashMap<String, String>, Error> {
-    if rows.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let marks = vec!["?"; rows.len()].join(", ");
-    let ids = rows.iter().map(|r| Value::Text(r.row.id.clone()));
-    let mut params = vec![Value::Text(in_messages.into())];
-    params.extend(ids.clone());
-    params.push(Value::Text(in_titles.into()));
-    params.extend(ids);
-    let hits: Vec<Hit> = db
-        .query(
-            &format!(
-                "SELECT m.conversation_id AS cid, bm25(messages_fts, 0.0, 1.0) AS score,
-                        snippet(messages_fts, 1, '**', '**', '…', 24) AS snippet
-                   FROM messages_fts JOIN messages m ON m.seq = messages_fts.rowid
-                  WHERE messages_fts MATCH ? AND m.conversation_id IN ({marks})
-                 UNION ALL
-                 SELECT c.id AS cid, 2.0 * bm25(titles_fts, 0.0, 1.0) AS score,
-                        highlight(titles_fts, 1, '**', '**') AS snippet
-                   FROM titles_fts JOIN conversations c ON c.seq = titles_fts.rowid
-                  WHERE titles_fts MATCH ? AND c.id IN ({marks})"
-            ),
-            params,
-        )
-        .await?;
-    let mut best: HashMap<String, (f64, String)> = HashMap::new();
-    for h in hits {
-        let snippet = h.snippet.unwrap_or_default();
-        match best.get(&h.cid) {
-            Some((s, _)) if *s <= h.score => {}
-            _ => {
-                best.insert(h.cid, (h.score, snippet));
+    let mut out = HashMap::new();
+    for (in_title, query, sql) in [
+        (
+            false,
+            in_messages,
+            "SELECT rowid AS seq, snippet(messages_fts, 1, '**', '**', '…', 24) AS snippet
+               FROM messages_fts WHERE messages_fts MATCH ? AND rowid IN",
+        ),
+        (
+            true,
+            in_titles,
+            "SELECT rowid AS seq, highlight(titles_fts, 1, '**', '**') AS snippet
+               FROM titles_fts WHERE titles_fts MATCH ? AND rowid IN",
+        ),
+    ] {
+        let wanted: Vec<&Scored> = rows
+            .iter()
+            .filter(|r| r.best_in_title == in_title)
+            .collect();
+        if wanted.is_empty() {
+            continue;
+        }
+        let marks = vec!["?"; wanted.len()].join(", ");
+        let mut params = vec![Value::Text(query.into())];
+        params.extend(wanted.iter().map(|r| Value::Integer(r.best_seq)));
+        let found: Vec<Snippet> = db.query(&format!("{sql} ({marks})"), params).await?;
+        for f in found {
+            if let Some(r) = wanted.iter().find(|r| r.best_seq == f.seq) {
+                out.insert(r.row.id.clone(), f.snippet.unwrap_or_default());
             }
         }
     }
-    Ok(best.into_iter().map(|(k, (_, s))| (k, s)).collect())
+    Ok(out)
 }
