@@ -596,7 +596,10 @@ ROUTES = [
          errors={"404": "NotFound"}),
     # ---------------- chat ----------------
     dict(m="post", p="/api/chat/{conversation_id}/messages", op="sendMessage", tag="chat",
-         summary="Send a message and get the answer", description=SEND_DESCRIPTION, auth="user",
+         summary="Send a message and get the answer",
+         description=SEND_DESCRIPTION + " One user may have at most `max_concurrent_generations` (variable, "
+                     "default 3) answers running at once; more is `429 RATE_LIMITED` with `retry-after`, and the "
+                     "refused message is not stored.", auth="user",
          body="SendMessageRequest", rate=True,
          ok={"200": ("sse", None, CHAT_STREAM_DOC),
              "201": ("json", ref("MessageExchange"), "`stream: false`: `{user_message, assistant_message}`.")},
@@ -615,8 +618,11 @@ ROUTES = [
                  "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
     dict(m="post", p="/api/chat/{conversation_id}/stop", op="stopGeneration", tag="chat",
          summary="Stop the running generation",
-         description="The generation running for the conversation ends at once, its Ollama request is closed, "
-                     "and the partial answer is stored with status `incomplete`. `404` if none is running.",
+         description="The generation running for the conversation ends at once (after the chunk Ollama is "
+                     "sending), its Ollama request is closed, and the partial answer is stored with status "
+                     "`incomplete`; its event stream ends with `event: done` carrying that message. Works across "
+                     "instances and replicas (the flag is in the database). The `204` comes once the partial "
+                     "answer is stored (at most 5 s). `404` if none is running.",
          auth="user", ok={"204": (None, None, "Stopped.")}, errors={"404": "NotFound"}),
     # ---------------- models ----------------
     dict(m="get", p="/api/models", op="listModels", tag="models", summary="List the models Ollama has", auth="user",

@@ -136,9 +136,14 @@ impl WasiHttpHooks for OutboundHooks {
         }
         Box::new(async move {
             let (res, io) = wasmtime_wasi_http::p3::default_send_request(request, options).await?;
+            // Drive the connection on its own task, as Spin's pooled hyper client does: left
+            // to the store's event loop, a chunk that arrived with the headers waits for the
+            // next socket event (one chunk interval late).
+            let io = tokio::spawn(io);
+            let done = async move { io.await.unwrap_or(Ok(())) };
             Ok((
                 res.map(BodyExt::boxed_unsync),
-                Box::new(io) as Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
+                Box::new(done) as Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
             ))
         })
     }

@@ -119,6 +119,12 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
                 _ => ReuseConfig::default(),
             });
     options.variables = config.variables;
+    // The fake has llama3.2:1b, not the manifest's default llama3.2 (:latest).
+    if ollama.is_some() && !options.variables.iter().any(|(k, _)| k == "default_model") {
+        options
+            .variables
+            .push(("default_model".to_string(), "llama3.2:1b".to_string()));
+    }
     options
         .variables
         .push(("ollama_url".to_string(), ollama_url));

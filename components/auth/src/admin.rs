@@ -39,6 +39,7 @@ pub const USER_TABLES: &[(&str, &str)] = &[
     ("api_keys", "user_id = ?"),
     // Its messages, tags and share links go with it (triggers in 0003_conversations.sql).
     ("conversations", "user_id = ?"),
+    ("generations", "user_id = ?"),
     ("users", "id = ?"),
 ];
 

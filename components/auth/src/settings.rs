@@ -1,7 +1,7 @@
 //! The auth component's settings, from Spin variables (defaults in spin.toml).
 
 use chat_core::Error;
-use chat_core::spin::vars;
+use chat_core::spin::vars::{self, number};
 use std::sync::{Arc, OnceLock};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,18 +19,6 @@ pub struct Settings {
     pub login_max_failures: i64,
     pub login_max_attempts_per_ip: i64,
     pub login_window_secs: i64,
-}
-
-async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, Error> {
-    match vars::get(name).await?.filter(|v| !v.trim().is_empty()) {
-        None => Ok(default),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n >= min => Ok(n),
-            _ => Err(Error::internal(format!(
-                "variable `{name}` must be a whole number ≥ {min}, not {v:?}"
-            ))),
-        },
-    }
 }
 
 /// Read once per instance.

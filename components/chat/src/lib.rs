@@ -1,15 +1,36 @@
-//! The chat component: /api/chat/... and /api/models/....
-//! Its routes are filled in by its own issue; until then every path answers the contract's 404.
+//! The chat component: answers from Ollama, streamed and stored (`/api/chat/...`), and the
+//! models Ollama has (`/api/models/...`). Routes live one per file in `routes/`. It is the
+//! only component allowed to reach Ollama for chat.
+
+mod exchange;
+mod generation;
+mod models;
+mod routes;
+mod settings;
+mod upstream;
 
 use axum::Router;
+use axum::routing::{get, post};
 use chat_core::spin::serve::{not_found, serve};
+use routes::*;
 use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    serve(req, "chat", routes()).await
+    serve(req, "chat", router()).await
 }
 
-fn routes() -> Router {
-    Router::new().fallback(not_found)
+fn router() -> Router {
+    Router::new()
+        .route("/api/chat/{id}/messages", post(message_send::post))
+        .route("/api/chat/{id}/regenerate", post(regenerate::post))
+        .route("/api/chat/{id}/stop", post(stop::post))
+        .route("/api/models", get(models_list::get))
+        .route("/api/models/pull", post(model_pull::post))
+        // Names may hold slashes (`hf.co/org/repo:tag`).
+        .route(
+            "/api/models/{*name}",
+            get(model_get::get).delete(model_delete::delete),
+        )
+        .fallback(not_found)
 }

@@ -12,6 +12,7 @@ pub mod export;
 pub mod ids;
 pub mod json;
 pub mod migrations;
+pub mod ollama;
 pub mod request_id;
 pub mod search;
 pub mod security_headers;

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_foundation.sql"),
     migration!(2, "0002_auth.sql"),
     migration!(3, "0003_conversations.sql"),
+    migration!(4, "0004_generations.sql"),
 ];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

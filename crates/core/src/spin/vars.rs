@@ -13,6 +13,19 @@ pub async fn get(name: &str) -> Result<Option<String>, Error> {
     }
 }
 
+/// A whole-number variable of at least `min`; unset or blank means `default`.
+pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, Error> {
+    match get(name).await?.filter(|v| !v.trim().is_empty()) {
+        None => Ok(default),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(n) if n >= min => Ok(n),
+            _ => Err(Error::internal(format!(
+                "variable `{name}` must be a whole number ≥ {min}, not {v:?}"
+            ))),
+        },
+    }
+}
+
 const NAMES: [&str; 7] = [
     "ollama_url",
     "default_model",

@@ -1,0 +1,111 @@
+//! What sending a message and regenerating share: pick the model and options, prepare the
+//! generation, open Ollama, then answer as server-sent events or as one JSON object.
+
+use crate::generation::{self, Outcome, Question, Sink};
+use crate::settings::settings;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chat_core::Error;
+use chat_core::conversation::{MessageView, ModelName, ModelOptions};
+use chat_core::spin::conversations::owned;
+use chat_core::spin::{ApiJson, Db, RequestContext};
+use serde::Serialize;
+
+/// The request's choices.
+pub struct Ask<'a> {
+    pub question: Question<'a>,
+    pub model: Option<String>,
+    pub options: Option<serde_json::Value>,
+    pub stream: bool,
+}
+
+#[derive(Serialize)]
+struct Exchange {
+    user_message: MessageView,
+    assistant_message: MessageView,
+}
+
+pub async fn respond(
+    ctx: &RequestContext,
+    user_id: &str,
+    conversation_id: &str,
+    ask: Ask<'_>,
+) -> Result<Response, Error> {
+    let requested_model = ask.model.as_deref().map(ModelName::parse).transpose()?;
+    let requested_options = ask.options.map(ModelOptions::parse).transpose()?.flatten();
+    let settings = settings().await?;
+    let config = ctx.config.clone();
+    let db = Db::open().await?;
+    let conversation = owned(&db, user_id, conversation_id).await?;
+    let model = requested_model
+        .map(|m| m.as_str().to_string())
+        .or_else(|| conversation.model.clone())
+        .unwrap_or_else(|| config.default_model.clone());
+    let options = ModelOptions::merged(conversation.options.as_ref(), requested_options.as_ref());
+    let timeout = config.ollama_timeout;
+    let prepared = generation::prepare(
+        &db,
+        user_id,
+        conversation,
+        ask.question,
+        generation::Choice { model, options },
+        &settings,
+        timeout,
+    )
+    .await?;
+    let base = config.ollama_url.clone();
+    let lines = generation::open(&db, &prepared, &base, timeout).await?;
+
+    if !ask.stream {
+        let outcome = generation::run(&db, &prepared, lines, &mut Sink::none()).await;
+        if let Some(e) = outcome.error {
+            return Err(e);
+        }
+        if prepared.wants_title && !outcome.stopped {
+            generation::title(&db, &prepared, &outcome.message.content, &base, timeout).await;
+        }
+        let body = Exchange {
+            user_message: prepared.user_message,
+            assistant_message: outcome.message,
+        };
+        return Ok((StatusCode::CREATED, ApiJson(body)).into_response());
+    }
+
+    let (tx, body) = spin_sdk::http::body::stream::<String>();
+    // The task outlives this handler: Spin keeps the instance while it runs, also after the
+    // client has gone, so the answer is finished and stored either way.
+    spin_sdk::wasip3::spawn(async move {
+        let mut sink = Sink::stream(tx);
+        let Outcome {
+            message,
+            error,
+            stopped,
+        } = generation::run(&db, &prepared, lines, &mut sink).await;
+        match error {
+            None => {
+                sink.emit("done", &serde_json::json!({ "message": message }))
+                    .await
+            }
+            Some(e) => {
+                let data = serde_json::json!({"error": {"code": e.code(), "message": e.message()}});
+                sink.emit("error", &data).await;
+            }
+        }
+        sink.close();
+        if prepared.wants_title
+            && !stopped
+            && message.status == chat_core::conversation::Status::Complete
+        {
+            generation::title(&db, &prepared, &message.content, &base, timeout).await;
+        }
+    });
+    let mut response = Response::new(axum::body::Body::new(body));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    // Proxies (nginx and friends) must pass events through as they come.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}

@@ -1,0 +1,593 @@
+//! One answer from Ollama, stored safely. [`prepare`] stores the question and a placeholder
+//! answer and registers the generation (the per-user concurrency guard) in one transaction;
+//! [`run`] relays Ollama's chunks as they arrive, keeps the partial answer stored as it goes,
+//! honours `stop`, and stores the final answer whatever happens to Ollama or the client.
+
+use crate::settings::Settings;
+use crate::upstream::{self, Lines, Next};
+use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
+use chat_core::ollama::{self, ChatLine, ContextMessage};
+use chat_core::spin::conversations::{
+    ConversationRow, MESSAGE_COLUMNS, MessageRow, NewMessage, insert_message,
+};
+use chat_core::spin::{Db, FromRow, Row, Value, log};
+use chat_core::{Error, ErrorCode, time};
+use futures::SinkExt;
+use futures::channel::mpsc::Sender;
+use serde_json::{Map, json};
+use std::time::{Duration, Instant};
+
+/// How often a running generation writes its partial answer and heartbeat.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// A generation whose heartbeat is older than the Ollama timeout plus this is considered
+/// dead (its instance went away) and no longer counts against its user.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// What is being answered.
+pub enum Question<'a> {
+    /// A new user message.
+    New(&'a str),
+    /// The conversation's last user message again (regenerate).
+    Last,
+}
+
+/// The model and options to answer with.
+pub struct Choice {
+    pub model: String,
+    pub options: Option<ModelOptions>,
+}
+
+/// A generation ready to run.
+pub struct Prepared {
+    pub conversation: ConversationRow,
+    pub user_message: MessageView,
+    pub assistant: MessageView,
+    pub model: String,
+    pub options: Option<ModelOptions>,
+    pub context: Vec<ContextMessage>,
+    /// The conversation's first exchange, without a title yet: it gets one.
+    pub wants_title: bool,
+}
+
+struct Count(i64);
+
+impl FromRow for Count {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.int("n")?))
+    }
+}
+
+fn stale_before(timeout: Duration) -> String {
+    let secs = (timeout + STALE_AFTER).as_secs() as i64;
+    time::from_now(-secs)
+}
+
+pub async fn prepare(
+    db: &Db,
+    user_id: &str,
+    conversation: ConversationRow,
+    question: Question<'_>,
+    choice: Choice,
+    settings: &Settings,
+    timeout: Duration,
+) -> Result<Prepared, Error> {
+    let Choice { model, options } = choice;
+    let cid = conversation.id.clone();
+    let (user_message, assistant, user_seq) = db
+        .transaction(async |db| {
+            let running: Option<Count> = db
+                .query_opt(
+                    "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
+                    vec![
+                        Value::Text(user_id.into()),
+                        Value::Text(stale_before(timeout)),
+                    ],
+                )
+                .await?;
+            let max = settings.max_concurrent_generations;
+            if running.map_or(0, |c| c.0) >= max {
+                return Err(Error::new(
+                    ErrorCode::RateLimited,
+                    format!(
+                        "You already have {max} answers being generated; wait for one to finish."
+                    ),
+                )
+                .detail("max_concurrent_generations", max)
+                .header(http::header::RETRY_AFTER, "1"));
+            }
+            let user_message = match question {
+                Question::New(content) => {
+                    insert_message(
+                        db,
+                        &NewMessage {
+                            conversation_id: &cid,
+                            user_id,
+                            role: Role::User,
+                            content,
+                            thinking: None,
+                            model: None,
+                            status: Status::Complete,
+                            usage: None,
+                            created_at: None,
+                        },
+                    )
+                    .await?
+                }
+                Question::Last => last_user_message(db, &cid).await?.view,
+            };
+            let user_seq = seq_of(db, &user_message.id).await?;
+            let assistant = insert_message(
+                db,
+                &NewMessage {
+                    conversation_id: &cid,
+                    user_id,
+                    role: Role::Assistant,
+                    content: "",
+                    thinking: None,
+                    model: Some(&model),
+                    status: Status::Incomplete,
+                    usage: None,
+                    created_at: None,
+                },
+            )
+            .await?;
+            let now = time::now_rfc3339();
+            db.execute(
+                "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
+                 VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    Value::Text(assistant.id.clone()),
+                    Value::Text(user_id.into()),
+                    Value::Text(cid.clone()),
+                    Value::Text(now.clone()),
+                    Value::Text(now),
+                ],
+            )
+            .await?;
+            Ok((user_message, assistant, user_seq))
+        })
+        .await?;
+    // The history up to the question, newest first from the database, oldest first here.
+    let mut history: Vec<MessageView> = db
+        .query::<MessageRow>(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                  WHERE conversation_id = ? AND seq <= ? ORDER BY seq DESC LIMIT ?"
+            ),
+            vec![
+                Value::Text(cid.clone()),
+                Value::Integer(user_seq),
+                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
+            ],
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.view)
+        .collect();
+    history.reverse();
+    let wants_title = conversation.title.is_none()
+        && history.iter().filter(|m| m.role == Role::User).count() == 1
+        && matches!(question, Question::New(_));
+    let context = ollama::context(
+        conversation.system_prompt.as_deref(),
+        &history,
+        settings.history_max_messages,
+        settings.history_max_chars,
+    );
+    Ok(Prepared {
+        conversation,
+        user_message,
+        assistant,
+        model,
+        options,
+        context,
+        wants_title,
+    })
+}
+
+async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
+    db.query_opt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'
+             ORDER BY seq DESC LIMIT 1"
+        ),
+        vec![Value::Text(cid.into())],
+    )
+    .await?
+    .ok_or_else(|| {
+        Error::new(
+            ErrorCode::Conflict,
+            "This conversation has no user message to answer yet.",
+        )
+    })
+}
+
+async fn seq_of(db: &Db, message_id: &str) -> Result<i64, Error> {
+    struct Seq(i64);
+    impl FromRow for Seq {
+        fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+            Ok(Self(row.int("seq")?))
+        }
+    }
+    db.query_opt::<Seq>(
+        "SELECT seq FROM messages WHERE id = ?",
+        vec![Value::Text(message_id.into())],
+    )
+    .await?
+    .map(|s| s.0)
+    .ok_or_else(|| Error::internal("message vanished"))
+}
+
+/// Opens the Ollama stream. A failure here (before any event) marks the placeholder answer
+/// `error` and ends the generation; the question stays stored.
+pub async fn open(db: &Db, p: &Prepared, base: &str, timeout: Duration) -> Result<Lines, Error> {
+    let mut body = json!({
+        "model": p.model,
+        "messages": p.context,
+        "stream": true,
+    });
+    if let Some(o) = &p.options {
+        body["options"] = serde_json::Value::Object(o.as_map().clone());
+    }
+    match upstream::send(
+        base,
+        http::Method::POST,
+        "/api/chat",
+        Some(&body),
+        timeout,
+        Some(&p.model),
+    )
+    .await
+    {
+        Ok(resp) => Ok(Lines::new(resp, timeout)),
+        Err(e) => {
+            finish(db, p, "", "", Status::Error, None).await;
+            Err(e)
+        }
+    }
+}
+
+/// How a generation ended.
+pub struct Outcome {
+    pub message: MessageView,
+    /// Ollama failed or stalled mid-way (the partial answer is stored `incomplete`).
+    pub error: Option<Error>,
+    pub stopped: bool,
+}
+
+/// Where events go: the client's SSE stream, or nowhere (`stream: false`).
+///
+/// Events are queued and written together when the producer is about to wait. Two writes
+/// back to back on a WASI 0.3 response body leave the second one parked until a third write
+/// (or the end of the body) comes — seen with wasmtime 47's wasi-http, which Spin 4 embeds —
+/// so a token sent right after `start` would reach the client one chunk late. One write per
+/// wait avoids that. See docs/STREAMING.md.
+pub struct Sink {
+    tx: Option<Sender<String>>,
+    /// The client went away; generation goes on and is stored.
+    gone: bool,
+    pending: String,
+}
+
+impl Sink {
+    pub fn stream(tx: Sender<String>) -> Self {
+        Self {
+            tx: Some(tx),
+            gone: false,
+            pending: String::new(),
+        }
+    }
+
+    pub fn none() -> Self {
+        Self {
+            tx: None,
+            gone: false,
+            pending: String::new(),
+        }
+    }
+
+    /// Adds an event to the next write.
+    pub fn queue(&mut self, name: &str, data: &impl serde::Serialize) {
+        if self.tx.is_some() && !self.gone {
+            self.pending.push_str(&ollama::sse_event(name, data));
+        }
+    }
+
+    /// Writes what is queued.
+    pub async fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut self.pending);
+        if let Some(tx) = &mut self.tx
+            && tx.send(events).await.is_err()
+        {
+            self.gone = true;
+        }
+    }
+
+    pub async fn emit(&mut self, name: &str, data: &impl serde::Serialize) {
+        self.queue(name, data);
+        self.flush().await;
+    }
+
+    /// Ends the stream (the client sees the response end).
+    pub fn close(&mut self) {
+        self.tx = None;
+    }
+}
+
+/// How long `start` waits for the first chunk to share its write; after that it goes alone.
+const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
+
+pub async fn run(db: &Db, p: &Prepared, mut lines: Lines, sink: &mut Sink) -> Outcome {
+    let started = Instant::now();
+    let mut content = String::new();
+    let mut thinking = String::new();
+    let mut usage: Option<Usage> = None;
+    let mut error: Option<Error> = None;
+    let mut stopped = false;
+    let mut chunks = 0u64;
+    let mut first_token: Option<Duration> = None;
+    let mut stop_check = Duration::ZERO;
+    let mut last_flush = Instant::now();
+    sink.queue(
+        "start",
+        &json!({"user_message": p.user_message, "assistant_message_id": p.assistant.id}),
+    );
+    let mut first = upstream::within(FIRST_CHUNK_JOINS_START, lines.next()).await;
+    if first.is_none() {
+        // The model is slow to start (e.g. loading): tell the client now.
+        sink.flush().await;
+    }
+    loop {
+        let next = match first.take() {
+            Some(n) => n,
+            None => lines.next().await,
+        };
+        match next {
+            Next::Line(line) => match ollama::parse_chat_line(&line) {
+                Ok(ChatLine::Chunk(c)) => {
+                    chunks += 1;
+                    if !c.thinking().is_empty() {
+                        thinking.push_str(c.thinking());
+                        sink.queue("thinking", &json!({"content": c.thinking()}));
+                    }
+                    if !c.content().is_empty() {
+                        first_token.get_or_insert(started.elapsed());
+                        content.push_str(c.content());
+                        sink.queue("delta", &json!({"content": c.content()}));
+                    }
+                    if c.done {
+                        usage = c.usage();
+                        break;
+                    }
+                }
+                Ok(ChatLine::Error(e)) => {
+                    error = Some(upstream::upstream(format!("error line: {e}")));
+                    break;
+                }
+                Err(e) => {
+                    error = Some(upstream::upstream(format!("unreadable line: {e}")));
+                    break;
+                }
+            },
+            Next::End => {
+                error = Some(upstream::upstream("stream ended before its final chunk"));
+                break;
+            }
+            Next::Stalled => {
+                error = Some(upstream::timeout().with_cause("Ollama stalled mid-answer"));
+                break;
+            }
+            Next::Failed(e) => {
+                error = Some(upstream::upstream(format!("reading stream: {e}")));
+                break;
+            }
+        }
+        if !lines.has_buffered() {
+            sink.flush().await;
+        }
+        let t = Instant::now();
+        let stop = stop_requested(db, &p.assistant.id).await;
+        stop_check += t.elapsed();
+        if stop {
+            stopped = true;
+            break;
+        }
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            last_flush = Instant::now();
+            flush(db, p, &content, &thinking).await;
+        }
+    }
+    // Dropping the stream closes the Ollama request (a stop or failure ends it there too).
+    drop(lines);
+    let status = if error.is_none() && !stopped {
+        Status::Complete
+    } else {
+        Status::Incomplete
+    };
+    let message = finish(db, p, &content, &thinking, status, usage.as_ref()).await;
+    let mut f = Map::new();
+    f.insert("event".into(), "generation".into());
+    f.insert("conversation_id".into(), p.conversation.id.clone().into());
+    f.insert("message_id".into(), p.assistant.id.clone().into());
+    f.insert("model".into(), p.model.clone().into());
+    f.insert("status".into(), status.as_str().into());
+    f.insert("chunks".into(), chunks.into());
+    f.insert("client_gone".into(), sink.gone.into());
+    f.insert("stopped".into(), stopped.into());
+    f.insert(
+        "first_token_ms".into(),
+        first_token.map(|d| d.as_secs_f64() * 1000.0).into(),
+    );
+    f.insert(
+        "stop_check_us_per_chunk".into(),
+        (stop_check.as_secs_f64() * 1e6 / chunks.max(1) as f64).into(),
+    );
+    f.insert(
+        "duration_ms".into(),
+        (started.elapsed().as_secs_f64() * 1000.0).into(),
+    );
+    if let Some(e) = &error {
+        f.insert(
+            "error".into(),
+            e.internal_cause().unwrap_or_default().into(),
+        );
+    }
+    log::line("info", f);
+    Outcome {
+        message,
+        error,
+        stopped,
+    }
+}
+
+async fn stop_requested(db: &Db, id: &str) -> bool {
+    db.query_opt::<Count>(
+        "SELECT stop_requested AS n FROM generations WHERE id = ?",
+        vec![Value::Text(id.into())],
+    )
+    .await
+    .ok()
+    .flatten()
+    .is_some_and(|c| c.0 != 0)
+}
+
+/// Keeps the partial answer stored and the generation's heartbeat fresh. Best effort: a
+/// failed flush only means less is stored if the instance dies before the end.
+async fn flush(db: &Db, p: &Prepared, content: &str, thinking: &str) {
+    let _ = db
+        .execute(
+            "UPDATE messages SET content = ?, thinking = ? WHERE id = ?",
+            vec![
+                Value::Text(content.into()),
+                opt(thinking),
+                Value::Text(p.assistant.id.clone()),
+            ],
+        )
+        .await;
+    let _ = db
+        .execute(
+            "UPDATE generations SET heartbeat_at = ? WHERE id = ?",
+            vec![
+                Value::Text(time::now_rfc3339()),
+                Value::Text(p.assistant.id.clone()),
+            ],
+        )
+        .await;
+}
+
+fn opt(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::Text(s.into())
+    }
+}
+
+/// Stores the answer as it ended and ends the generation. Retried once: losing the final
+/// write would lose the answer.
+async fn finish(
+    db: &Db,
+    p: &Prepared,
+    content: &str,
+    thinking: &str,
+    status: Status,
+    usage: Option<&Usage>,
+) -> MessageView {
+    let usage_json = usage.and_then(|u| serde_json::to_string(u).ok());
+    for attempt in 0..2 {
+        let result = db
+            .transaction(async |db| {
+                db.execute(
+                    "UPDATE messages SET content = ?, thinking = ?, status = ?, usage = ?
+                      WHERE id = ?",
+                    vec![
+                        Value::Text(content.into()),
+                        opt(thinking),
+                        Value::Text(status.as_str().into()),
+                        usage_json.clone().map_or(Value::Null, Value::Text),
+                        Value::Text(p.assistant.id.clone()),
+                    ],
+                )
+                .await?;
+                db.execute(
+                    "UPDATE conversations SET updated_at = max(updated_at, ?) WHERE id = ?",
+                    vec![
+                        Value::Text(time::now_rfc3339()),
+                        Value::Text(p.conversation.id.clone()),
+                    ],
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM generations WHERE id = ?",
+                    vec![Value::Text(p.assistant.id.clone())],
+                )
+                .await
+            })
+            .await;
+        match result {
+            Ok(_) => break,
+            Err(e) => {
+                let mut f = Map::new();
+                f.insert("event".into(), "store_answer_failed".into());
+                f.insert("attempt".into(), attempt.into());
+                f.insert(
+                    "cause".into(),
+                    e.internal_cause().unwrap_or_default().into(),
+                );
+                log::line("error", f);
+            }
+        }
+    }
+    MessageView {
+        content: content.into(),
+        thinking: (!thinking.is_empty()).then(|| thinking.to_string()),
+        status,
+        usage: usage.cloned(),
+        ..p.assistant.clone()
+    }
+}
+
+/// Gives an untitled conversation a title after its first exchange: the model's short
+/// suggestion, else the question's first words. Never delays the answer: it runs after it.
+pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Duration) {
+    let question = p.user_message.content.as_str();
+    let body = json!({
+        "model": p.model,
+        "messages": [{"role": "user", "content": ollama::title_prompt(question, answer)}],
+        "stream": false,
+        "think": false,
+        "options": {"temperature": 0.2, "num_predict": 24},
+    });
+    let limit = timeout.min(Duration::from_secs(20));
+    let suggested = match upstream::send(
+        base,
+        http::Method::POST,
+        "/api/chat",
+        Some(&body),
+        limit,
+        None,
+    )
+    .await
+    {
+        Ok(resp) => upstream::json(resp, limit).await.ok().and_then(|v| {
+            v["message"]["content"]
+                .as_str()
+                .and_then(ollama::clean_title)
+        }),
+        Err(_) => None,
+    };
+    if let Some(t) = suggested.or_else(|| ollama::fallback_title(question)) {
+        let _ = db
+            .execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL",
+                vec![
+                    Value::Text(t.as_str().into()),
+                    Value::Text(p.conversation.id.clone()),
+                ],
+            )
+            .await;
+    }
+}

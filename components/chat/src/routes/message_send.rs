@@ -1,0 +1,38 @@
+//! `POST /api/chat/{conversation_id}/messages`: store the question, answer it from Ollama
+//! (server-sent events, or one JSON object with `stream: false`).
+
+use crate::exchange::{self, Ask};
+use crate::generation::Question;
+use axum::extract::Path;
+use axum::response::Response;
+use chat_core::Error;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{ApiJson, RequestContext};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    content: String,
+    model: Option<String>,
+    options: Option<serde_json::Value>,
+    stream: Option<bool>,
+}
+
+pub async fn post(
+    Authenticated(principal): Authenticated,
+    ctx: RequestContext,
+    Path(conversation_id): Path<String>,
+    ApiJson(b): ApiJson<Body>,
+) -> Result<Response, Error> {
+    if b.content.trim().is_empty() {
+        return Err(Error::validation("content", "The message is empty."));
+    }
+    let ask = Ask {
+        question: Question::New(&b.content),
+        model: b.model,
+        options: b.options,
+        stream: b.stream.unwrap_or(true),
+    };
+    exchange::respond(&ctx, &principal.user_id, &conversation_id, ask).await
+}

@@ -1,0 +1,9 @@
+//! One file per endpoint.
+
+pub mod message_send;
+pub mod model_delete;
+pub mod model_get;
+pub mod model_pull;
+pub mod models_list;
+pub mod regenerate;
+pub mod stop;

@@ -1,0 +1,60 @@
+//! `POST /api/chat/{conversation_id}/stop`: ends the answers being generated for the
+//! conversation, wherever they run (the generating loop reads the flag after each chunk).
+//! Answers `204` once the partial answer is stored (or after 5 s at most); `404` if nothing is
+//! running.
+
+use axum::extract::Path;
+use axum::http::StatusCode;
+use chat_core::spin::auth::Authenticated;
+use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::{Error, conversation::is_id};
+use std::time::{Duration, Instant};
+
+struct Running(i64);
+
+impl FromRow for Running {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.int("n")?))
+    }
+}
+
+pub async fn post(
+    Authenticated(principal): Authenticated,
+    Path(conversation_id): Path<String>,
+) -> Result<StatusCode, Error> {
+    let none = || Error::not_found("Running generation");
+    if !is_id(&conversation_id) {
+        return Err(none());
+    }
+    let db = Db::open().await?;
+    let params = || {
+        vec![
+            Value::Text(conversation_id.clone()),
+            Value::Text(principal.user_id.clone()),
+        ]
+    };
+    let flagged = db
+        .execute(
+            "UPDATE generations SET stop_requested = 1 WHERE conversation_id = ? AND user_id = ?",
+            params(),
+        )
+        .await?;
+    if flagged == 0 {
+        return Err(none());
+    }
+    // Wait until the generation has stored its partial answer, so the caller can rely on it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let left: Option<Running> = db
+            .query_opt(
+                "SELECT COUNT(*) AS n FROM generations WHERE conversation_id = ? AND user_id = ?",
+                params(),
+            )
+            .await?;
+        if left.map_or(0, |r| r.0) == 0 {
+            break;
+        }
+        spin_sdk::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(StatusCode::NO_CONTENT)
+}

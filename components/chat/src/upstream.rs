@@ -1,0 +1,163 @@
+//! Ollama over outbound HTTP, with the contract's errors: refused or unreachable →
+//! `503 OLLAMA_UNAVAILABLE`; no answer within `ollama_timeout_seconds` → `504
+//! UPSTREAM_TIMEOUT`; unknown model → `404 MODEL_NOT_FOUND`; any other failure →
+//! `502 UPSTREAM_ERROR`. Ollama's own error text is logged, not sent.
+
+use bytes::Bytes;
+use chat_core::ollama::LineBuffer;
+use chat_core::{Error, ErrorCode};
+use futures::StreamExt;
+use futures::future::{Either, select};
+use http_body_util::BodyDataStream;
+use spin_sdk::http::body::IncomingBodyExt;
+use spin_sdk::http::{EmptyBody, FullBody, Method, Response, StatusCode};
+use std::time::Duration;
+
+pub fn unavailable(cause: impl std::fmt::Display) -> Error {
+    Error::new(
+        ErrorCode::OllamaUnavailable,
+        "Ollama cannot be reached right now. Try again shortly.",
+    )
+    .with_cause(cause)
+}
+
+pub fn timeout() -> Error {
+    Error::new(ErrorCode::UpstreamTimeout, "Ollama did not answer in time.")
+}
+
+pub fn upstream(cause: impl std::fmt::Display) -> Error {
+    Error::new(ErrorCode::UpstreamError, "Ollama failed to answer.").with_cause(cause)
+}
+
+pub fn model_not_found(name: &str) -> Error {
+    Error::new(
+        ErrorCode::ModelNotFound,
+        format!("Model `{name}` is not installed in Ollama."),
+    )
+    .detail("model", name)
+}
+
+/// `fut`, or `None` when `limit` passes first.
+pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
+    let fut = std::pin::pin!(fut);
+    let sleep = std::pin::pin!(spin_sdk::time::sleep(limit));
+    match select(fut, sleep).await {
+        Either::Left((v, _)) => Some(v),
+        Either::Right(_) => None,
+    }
+}
+
+/// Sends a request to Ollama and waits for its status line (at most `limit`). A status
+/// that is not 2xx becomes the contract's error (`model` names the model for a 404).
+pub async fn send(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    limit: Duration,
+    model: Option<&str>,
+) -> Result<Response, Error> {
+    let url = format!("{base}{path}");
+    let builder = spin_sdk::http::Request::builder()
+        .method(method)
+        .uri(&url)
+        .header("content-type", "application/json");
+    let sent = match body {
+        Some(b) => {
+            let bytes = Bytes::from(serde_json::to_vec(b).map_err(Error::internal)?);
+            let req = builder
+                .body(FullBody::new(bytes))
+                .map_err(|e| Error::internal(format!("building request: {e}")))?;
+            within(limit, spin_sdk::http::send(req)).await
+        }
+        None => {
+            let req = builder
+                .body(EmptyBody::new())
+                .map_err(|e| Error::internal(format!("building request: {e}")))?;
+            within(limit, spin_sdk::http::send(req)).await
+        }
+    };
+    let resp = match sent {
+        None => return Err(timeout().with_cause(format!("no answer from {path}"))),
+        Some(Err(e)) => return Err(unavailable(format!("{path}: {e:?}"))),
+        Some(Ok(r)) => r,
+    };
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(resp);
+    }
+    let text = match within(limit, resp.into_body().bytes()).await {
+        Some(Ok(b)) => String::from_utf8_lossy(&b).chars().take(500).collect(),
+        _ => String::new(),
+    };
+    Err(match (status, model) {
+        (StatusCode::NOT_FOUND, Some(m)) => model_not_found(m).with_cause(text),
+        _ => upstream(format!("{path} answered {status}: {text}")),
+    })
+}
+
+/// Reads a JSON answer (at most `limit` for the body).
+pub async fn json(resp: Response, limit: Duration) -> Result<serde_json::Value, Error> {
+    let bytes = within(limit, resp.into_body().bytes())
+        .await
+        .ok_or_else(timeout)?
+        .map_err(|e| upstream(format!("reading answer: {e:?}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| upstream(format!("answer is not JSON: {e}")))
+}
+
+/// An NDJSON answer read line by line, each read bounded by the stall limit.
+pub struct Lines {
+    body: BodyDataStream<spin_sdk::wasip3::http_compat::IncomingResponseBody>,
+    buf: LineBuffer,
+    ready: std::collections::VecDeque<Vec<u8>>,
+    ended: bool,
+    stall: Duration,
+}
+
+/// What reading the next line gave.
+pub enum Next {
+    Line(Vec<u8>),
+    End,
+    Stalled,
+    Failed(String),
+}
+
+impl Lines {
+    pub fn new(resp: Response, stall: Duration) -> Self {
+        Self {
+            body: resp.into_body().stream(),
+            buf: LineBuffer::default(),
+            ready: Default::default(),
+            ended: false,
+            stall,
+        }
+    }
+
+    /// Lines already received and not yet returned (so `next` will not wait).
+    pub fn has_buffered(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
+    pub async fn next(&mut self) -> Next {
+        loop {
+            if let Some(l) = self.ready.pop_front() {
+                return Next::Line(l);
+            }
+            if self.ended {
+                return Next::End;
+            }
+            match within(self.stall, self.body.next()).await {
+                None => return Next::Stalled,
+                Some(None) => {
+                    self.ended = true;
+                    self.ready.extend(self.buf.finish());
+                }
+                Some(Some(Err(e))) => return Next::Failed(format!("{e:?}")),
+                Some(Some(Ok(chunk))) => match self.buf.push(&chunk) {
+                    Ok(lines) => self.ready.extend(lines),
+                    Err(e) => return Next::Failed(e.to_string()),
+                },
+            }
+        }
+    }
+}

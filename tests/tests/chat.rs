@@ -1,0 +1,807 @@
+//! Black-box tests of the chat section of API.md, against the fake Ollama: the event stream
+//! and its pace, what is stored, every failure mode with nothing lost, stop, regenerate,
+//! titles, thinking models, the concurrency guard, client disconnects, and the model routes.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
+use spin_test_host::testing::{AppConfig, SendExt, TestApp, TestUser, spawn_app, spawn_app_with};
+use std::time::{Duration, Instant};
+
+async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+async fn expect(resp: reqwest::Response, status: u16) -> Value {
+    let (s, b) = body(resp).await;
+    assert_eq!(s.as_u16(), status, "{b}");
+    b
+}
+
+async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
+    let b = expect(resp, status).await;
+    assert_eq!(b["error"]["code"], code, "{b}");
+    b
+}
+
+/// One server-sent event and when it arrived.
+#[derive(Debug, Clone)]
+struct Event {
+    name: String,
+    data: Value,
+    at: Instant,
+}
+
+/// Reads events as they arrive; `take` stops after that many (leaving the stream open).
+struct Events {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl Events {
+    fn new(resp: reqwest::Response) -> Self {
+        assert_eq!(resp.status(), 200);
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(ct, "text/event-stream");
+        Self {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(i) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..i + 2).collect();
+                let mut name = String::new();
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("event: ") {
+                        name = v.to_string();
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push_str(v);
+                    }
+                }
+                return Some(Event {
+                    name,
+                    data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                    at: Instant::now(),
+                });
+            }
+            match tokio::time::timeout(Duration::from_secs(30), self.resp.chunk()).await {
+                Ok(Ok(Some(c))) => self.buf.push_str(&String::from_utf8_lossy(&c)),
+                Ok(Ok(None)) => return None,
+                Ok(Err(e)) => panic!("reading the stream: {e}"),
+                Err(_) => panic!("no event within 30 s"),
+            }
+        }
+    }
+
+    async fn all(mut self) -> Vec<Event> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next().await {
+            out.push(e);
+        }
+        out
+    }
+}
+
+fn names(events: &[Event]) -> Vec<&str> {
+    events.iter().map(|e| e.name.as_str()).collect()
+}
+
+/// A signed-in user with helpers for the chat routes.
+struct Chat<'a> {
+    app: &'a TestApp,
+    user: TestUser,
+}
+
+impl<'a> Chat<'a> {
+    async fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            user: TestUser::registered(app).await,
+        }
+    }
+
+    fn req(&self, m: Method, path: &str) -> reqwest::RequestBuilder {
+        self.app.authed(m, path, &self.user.access_token)
+    }
+
+    async fn conversation(&self, body: Value) -> String {
+        let b = expect(
+            self.req(Method::POST, "/api/conversations")
+                .json(&body)
+                .go()
+                .await,
+            201,
+        )
+        .await;
+        b["conversation"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    async fn send(&self, id: &str, body: Value) -> reqwest::Response {
+        self.req(Method::POST, &format!("/api/chat/{id}/messages"))
+            .json(&body)
+            .go()
+            .await
+    }
+
+    async fn messages(&self, id: &str) -> Vec<Value> {
+        let b = expect(
+            self.req(
+                Method::GET,
+                &format!("/api/conversations/{id}/messages?limit=100"),
+            )
+            .go()
+            .await,
+            200,
+        )
+        .await;
+        b["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    async fn get(&self, id: &str) -> Value {
+        expect(
+            self.req(Method::GET, &format!("/api/conversations/{id}"))
+                .go()
+                .await,
+            200,
+        )
+        .await["conversation"]
+            .clone()
+    }
+
+    /// Polls until `done` holds (the app finishes work after a response has ended).
+    async fn eventually<T>(&self, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+fn ollama(app: &TestApp) -> &FakeOllama {
+    match &app.ollama {
+        Some(o) => o,
+        None => panic!("these tests need the fake Ollama"),
+    }
+}
+
+fn tokens(n: usize) -> String {
+    (0..n).map(|i| format!("tok{i} ")).collect()
+}
+
+async fn app_with(vars: &[(&str, &str)]) -> TestApp {
+    spawn_app_with(AppConfig {
+        variables: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..AppConfig::default()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
+    let app = spawn_app().await;
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+
+    let events = Events::new(chat.send(&id, json!({"content": "Hello there"})).await)
+        .all()
+        .await;
+
+    let n = names(&events);
+    assert_eq!(n.len(), 52, "{n:?}");
+    assert_eq!(n[0], "start");
+    assert!(n[1..51].iter().all(|e| *e == "delta"), "{n:?}");
+    assert_eq!(n[51], "done");
+    let start = &events[0].data;
+    assert_eq!(start["user_message"]["content"], "Hello there");
+    assert_eq!(start["user_message"]["role"], "user");
+    let deltas: String = events[1..51]
+        .iter()
+        .filter_map(|e| e.data["content"].as_str())
+        .collect();
+    assert_eq!(deltas, tokens(50));
+    let done = &events[51].data["message"];
+    assert_eq!(done["id"], start["assistant_message_id"]);
+    assert_eq!(done["content"], tokens(50));
+    assert_eq!(done["status"], "complete");
+    assert_eq!(done["role"], "assistant");
+    assert_eq!(done["model"], "llama3.2:1b");
+    assert_eq!(done["thinking"], Value::Null);
+    let usage = &done["usage"];
+    assert_eq!(usage["completion_tokens"], 50);
+    assert!(usage["prompt_tokens"].as_u64() > Some(0), "{usage}");
+    for k in [
+        "total_duration_ms",
+        "load_duration_ms",
+        "eval_duration_ms",
+        "tokens_per_second",
+    ] {
+        assert!(usage[k].as_f64().is_some_and(|v| v >= 0.0), "{k}: {usage}");
+    }
+
+    // Stored: the question and the answer, and the conversation counts them.
+    let stored = chat.messages(&id).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        stored[0],
+        *start.get("user_message").unwrap_or(&Value::Null)
+    );
+    assert_eq!(stored[1], *done);
+    let c = chat.get(&id).await;
+    assert_eq!(c["message_count"], 2);
+    assert!(c["updated_at"].as_str() >= done["created_at"].as_str());
+    // The first exchange titles the conversation (after the answer).
+    let title = chat
+        .eventually("a title", async || {
+            chat.get(&id).await["title"].as_str().map(str::to_string)
+        })
+        .await;
+    assert!(!title.is_empty() && title.chars().count() <= 80, "{title}");
+    // Ollama got the model and the streaming flag.
+    let sent = ollama(&app).requests();
+    let first = sent
+        .iter()
+        .find(|r| r.path == "/api/chat")
+        .and_then(|r| r.body.clone());
+    let first = first.unwrap_or_default();
+    assert_eq!(first["model"], "llama3.2:1b");
+    assert_eq!(first["stream"], true);
+}
+
+#[tokio::test]
+async fn each_token_leaves_before_the_next_is_produced() {
+    let app = spawn_app().await;
+    let fake = ollama(&app);
+    fake.set_tokens(12);
+    fake.set_token_delay(Duration::from_millis(40));
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+    let events = Events::new(chat.send(&id, json!({"content": "pace"})).await)
+        .all()
+        .await;
+    let deltas: Vec<&Event> = events.iter().filter(|e| e.name == "delta").collect();
+    assert_eq!(deltas.len(), 12);
+    let streams = fake.chat_streams();
+    let sent = &streams[0].sent_at;
+    // Delta i reached the client before Ollama produced chunk i+1: nothing is buffered.
+    for i in 0..deltas.len() - 1 {
+        assert!(
+            deltas[i].at < sent[i + 1],
+            "delta {i} arrived {:?} after chunk {} was produced",
+            deltas[i].at.saturating_duration_since(sent[i + 1]),
+            i + 1
+        );
+    }
+}
+
+#[tokio::test]
+async fn non_streamed_answers_come_as_one_object() {
+    let app = spawn_app().await;
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({})).await;
+    let b = expect(
+        chat.send(&id, json!({"content": "Hi", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(b["user_message"]["content"], "Hi");
+    assert_eq!(b["assistant_message"]["content"], tokens(50));
+    assert_eq!(b["assistant_message"]["status"], "complete");
+    assert_eq!(b["assistant_message"]["usage"]["completion_tokens"], 50);
+    let stored = chat.messages(&id).await;
+    assert_eq!(
+        stored,
+        vec![b["user_message"].clone(), b["assistant_message"].clone()]
+    );
+    // Non-streamed first exchanges are titled before the answer returns.
+    assert!(chat.get(&id).await["title"].is_string());
+}
+
+#[tokio::test]
+async fn model_and_options_follow_body_then_conversation_then_default_with_history() {
+    let app = app_with(&[
+        ("default_model", "qwen3:0.6b"),
+        ("history_max_messages", "3"),
+    ])
+    .await;
+    let fake = ollama(&app);
+    fake.set_tokens(2);
+    let chat = Chat::new(&app).await;
+    let plain = chat.conversation(json!({})).await;
+    expect(
+        chat.send(&plain, json!({"content": "a", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    let id = chat
+        .conversation(json!({"model": "llama3.2:1b", "system_prompt": "Be brief.",
+                             "options": {"temperature": 0.2, "seed": 1}}))
+        .await;
+    for q in ["one", "two"] {
+        expect(
+            chat.send(&id, json!({"content": q, "stream": false})).await,
+            201,
+        )
+        .await;
+    }
+    fake.clear_records();
+    let b = chat
+        .send(
+            &id,
+            json!({"content": "three", "stream": false, "model": "qwen3:0.6b",
+                          "options": {"temperature": 0.9}}),
+        )
+        .await;
+    let b = expect(b, 201).await;
+    assert_eq!(b["assistant_message"]["model"], "qwen3:0.6b");
+    let reqs = fake.requests();
+    let sent = reqs
+        .iter()
+        .find(|r| r.path == "/api/chat")
+        .and_then(|r| r.body.clone())
+        .unwrap_or_default();
+    assert_eq!(sent["model"], "qwen3:0.6b");
+    assert_eq!(sent["options"], json!({"temperature": 0.9, "seed": 1}));
+    let msgs: Vec<(String, String)> = sent["messages"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    (
+                        m["role"].as_str().unwrap_or_default().to_string(),
+                        m["content"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    // System prompt, then the newest three messages, the question last.
+    assert_eq!(msgs.len(), 4, "{msgs:?}");
+    assert_eq!(msgs[0], ("system".into(), "Be brief.".into()));
+    assert_eq!(msgs[1].0, "user");
+    assert_eq!(msgs[1].1, "two");
+    assert_eq!(msgs[2].0, "assistant");
+    assert_eq!(msgs[3], ("user".into(), "three".into()));
+    // Without a model anywhere, the default_model variable is used.
+    let first_plain = chat.messages(&plain).await;
+    assert_eq!(first_plain[1]["model"], "qwen3:0.6b");
+}
+
+#[tokio::test]
+async fn thinking_models_stream_their_reasoning_and_it_is_stored() {
+    let app = spawn_app().await;
+    ollama(&app).set_tokens(5);
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "qwen3:0.6b"})).await;
+    let events = Events::new(chat.send(&id, json!({"content": "think"})).await)
+        .all()
+        .await;
+    assert_eq!(
+        names(&events),
+        [
+            "start", "thinking", "thinking", "thinking", "delta", "delta", "delta", "delta",
+            "delta", "done"
+        ]
+    );
+    assert_eq!(events[1].data["content"], "think0 ");
+    let done = &events[9].data["message"];
+    assert_eq!(done["thinking"], "think0 think1 think2 ");
+    assert_eq!(done["content"], tokens(5));
+    assert_eq!(
+        chat.messages(&id).await[1]["thinking"],
+        "think0 think1 think2 "
+    );
+}
+
+#[tokio::test]
+async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question() {
+    let refused = FakeOllama::refused_url().await;
+    let down = spawn_app_with(AppConfig {
+        ollama_url: Some(refused),
+        ..AppConfig::default()
+    })
+    .await;
+    let slow = app_with(&[("ollama_timeout_seconds", "1")]).await;
+    ollama(&slow).set_fault(FaultMode::SlowFirstByte(Duration::from_secs(3)));
+    let app = spawn_app().await;
+    let cases: Vec<(&TestApp, Option<FaultMode>, u16, &str)> = vec![
+        (&down, None, 503, "OLLAMA_UNAVAILABLE"),
+        (&app, Some(FaultMode::ModelNotFound), 404, "MODEL_NOT_FOUND"),
+        (&app, Some(FaultMode::ServerError), 502, "UPSTREAM_ERROR"),
+        (&slow, None, 504, "UPSTREAM_TIMEOUT"),
+    ];
+    for (app, fault, status, code) in cases {
+        if let Some(f) = fault {
+            ollama(app).set_fault(f);
+        }
+        let chat = Chat::new(app).await;
+        for stream in [true, false] {
+            let id = chat.conversation(json!({})).await;
+            let resp = chat
+                .send(&id, json!({"content": "are you there?", "stream": stream}))
+                .await;
+            expect_error(resp, status, code).await;
+            let stored = chat.messages(&id).await;
+            assert_eq!(stored[0]["content"], "are you there?", "{code}");
+            assert_eq!(stored[0]["role"], "user");
+            // The answer that never started is recorded as such.
+            assert_eq!(stored.len(), 2, "{code}: {stored:?}");
+            assert_eq!(stored[1]["status"], "error", "{code}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn failures_mid_stream_end_with_an_error_event_and_keep_the_partial_answer() {
+    let app = app_with(&[("ollama_timeout_seconds", "1")]).await;
+    let fake = ollama(&app);
+    let chat = Chat::new(&app).await;
+    let cases = [
+        (FaultMode::ErrorMidStream { after: 3 }, "UPSTREAM_ERROR"),
+        (FaultMode::GarbageMidStream { after: 3 }, "UPSTREAM_ERROR"),
+        (
+            FaultMode::StallAfter {
+                after: 3,
+                stall: Duration::from_secs(3),
+            },
+            "UPSTREAM_TIMEOUT",
+        ),
+    ];
+    for (fault, code) in cases {
+        fake.set_fault(fault.clone());
+        let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+        let events = Events::new(chat.send(&id, json!({"content": "go"})).await)
+            .all()
+            .await;
+        assert_eq!(
+            names(&events),
+            ["start", "delta", "delta", "delta", "error"],
+            "{fault:?}"
+        );
+        assert_eq!(events[4].data["error"]["code"], code, "{fault:?}");
+        assert!(events[4].data["error"]["message"].is_string());
+        let stored = chat.messages(&id).await;
+        assert_eq!(stored[0]["content"], "go");
+        assert_eq!(stored[1]["content"], tokens(3), "{fault:?}");
+        assert_eq!(stored[1]["status"], "incomplete", "{fault:?}");
+        // Non-streamed: the partial answer is stored too, and the status says what failed.
+        let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+        let resp = chat
+            .send(&id, json!({"content": "go", "stream": false}))
+            .await;
+        let status = if code == "UPSTREAM_TIMEOUT" { 504 } else { 502 };
+        expect_error(resp, status, code).await;
+        let stored = chat.messages(&id).await;
+        assert_eq!(stored[1]["content"], tokens(3), "{fault:?}");
+        assert_eq!(stored[1]["status"], "incomplete");
+    }
+}
+
+#[tokio::test]
+async fn stop_ends_a_running_answer_from_another_request() {
+    let app = spawn_app().await;
+    let fake = ollama(&app);
+    fake.set_tokens(200);
+    fake.set_token_delay(Duration::from_millis(25));
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+    let stop = |id: String| {
+        let chat = &chat;
+        async move {
+            chat.req(Method::POST, &format!("/api/chat/{id}/stop"))
+                .go()
+                .await
+        }
+    };
+    expect_error(stop(id.clone()).await, 404, "NOT_FOUND").await;
+
+    let mut events = Events::new(chat.send(&id, json!({"content": "long answer"})).await);
+    let mut seen = Vec::new();
+    while seen.iter().filter(|e: &&Event| e.name == "delta").count() < 3 {
+        seen.push(
+            events
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("stream ended early")),
+        );
+    }
+    let resp = stop(id.clone()).await;
+    assert_eq!(resp.status(), 204);
+    // Once stop has answered, the partial answer is stored.
+    let stored = chat.messages(&id).await;
+    assert_eq!(stored[1]["status"], "incomplete");
+    let partial = stored[1]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        partial.starts_with(&tokens(3)) && partial.len() < tokens(200).len(),
+        "{partial}"
+    );
+    // The stream ends with the stored message, and Ollama's request was closed.
+    let rest = events.all().await;
+    let last = rest.last().unwrap_or_else(|| panic!("no final event"));
+    assert_eq!(last.name, "done");
+    assert_eq!(last.data["message"]["status"], "incomplete");
+    assert_eq!(last.data["message"]["content"], partial.as_str());
+    chat.eventually("Ollama's request to close", async || {
+        let s = fake.chat_streams();
+        (s[0].client_gone && !s[0].finished).then_some(())
+    })
+    .await;
+    expect_error(stop(id.clone()).await, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn regenerate_adds_a_new_answer_to_the_last_question() {
+    let app = spawn_app().await;
+    ollama(&app).set_tokens(4);
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"title": "kept"})).await;
+    let regen = |body: Option<Value>| {
+        let chat = &chat;
+        let id = id.clone();
+        async move {
+            let mut r = chat.req(Method::POST, &format!("/api/chat/{id}/regenerate"));
+            if let Some(b) = body {
+                r = r.json(&b);
+            }
+            r.go().await
+        }
+    };
+    expect_error(regen(None).await, 409, "CONFLICT").await;
+    let first = expect(
+        chat.send(&id, json!({"content": "Q", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    let again = expect(regen(Some(json!({"stream": false}))).await, 201).await;
+    assert_eq!(again["user_message"], first["user_message"]);
+    assert_ne!(
+        again["assistant_message"]["id"],
+        first["assistant_message"]["id"]
+    );
+    assert_eq!(again["assistant_message"]["content"], tokens(4));
+    let events = Events::new(regen(None).await).all().await;
+    assert_eq!(events.first().map(|e| e.name.as_str()), Some("start"));
+    assert_eq!(events.last().map(|e| e.name.as_str()), Some("done"));
+    let stored = chat.messages(&id).await;
+    let roles: Vec<&str> = stored.iter().filter_map(|m| m["role"].as_str()).collect();
+    assert_eq!(roles, ["user", "assistant", "assistant", "assistant"]);
+    // A titled conversation keeps its title.
+    assert_eq!(chat.get(&id).await["title"], "kept");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_mid_stream_loses_nothing() {
+    let app = spawn_app().await;
+    let fake = ollama(&app);
+    fake.set_tokens(30);
+    fake.set_token_delay(Duration::from_millis(20));
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+    let mut events = Events::new(chat.send(&id, json!({"content": "bye"})).await);
+    for _ in 0..4 {
+        events.next().await;
+    }
+    drop(events);
+    // Spin keeps the instance while the spawned task runs, so the answer is finished and
+    // stored complete (the contract allows `incomplete` on hosts that stop the instance).
+    let stored = chat
+        .eventually("the answer to be stored", async || {
+            let m = chat.messages(&id).await;
+            (m.get(1)?["status"] == "complete").then_some(m)
+        })
+        .await;
+    assert_eq!(stored[1]["content"], tokens(30));
+    assert!(fake.chat_streams()[0].finished);
+}
+
+#[tokio::test]
+async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
+    let app = app_with(&[("max_concurrent_generations", "1")]).await;
+    let fake = ollama(&app);
+    fake.set_tokens(40);
+    fake.set_token_delay(Duration::from_millis(20));
+    let chat = Chat::new(&app).await;
+    let other = Chat::new(&app).await;
+    let a = chat.conversation(json!({})).await;
+    let b = chat.conversation(json!({})).await;
+    let mut running = Events::new(chat.send(&a, json!({"content": "first"})).await);
+    running.next().await;
+    let refused = chat.send(&b, json!({"content": "second"})).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    expect_error(refused, 429, "RATE_LIMITED").await;
+    assert!(
+        chat.messages(&b).await.is_empty(),
+        "a refused question is not stored"
+    );
+    // Another user is not affected.
+    let c = other.conversation(json!({})).await;
+    expect(
+        other
+            .send(&c, json!({"content": "mine", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    // When the first answer is done, the user may ask again.
+    running.all().await;
+    expect(
+        chat.send(&b, json!({"content": "second", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn chat_routes_validate_input_and_hide_other_users_conversations() {
+    let app = spawn_app().await;
+    let alice = Chat::new(&app).await;
+    let bob = Chat::new(&app).await;
+    let id = alice.conversation(json!({})).await;
+    for (path, b) in [
+        ("messages", Some(json!({"content": "mine now"}))),
+        ("regenerate", Some(json!({"stream": false}))),
+        ("regenerate", None),
+        ("stop", None),
+    ] {
+        let mut r = bob.req(Method::POST, &format!("/api/chat/{id}/{path}"));
+        if let Some(b) = &b {
+            r = r.json(b);
+        }
+        expect_error(r.go().await, 404, "NOT_FOUND").await;
+    }
+    assert!(alice.messages(&id).await.is_empty());
+    let bad: Vec<(Value, &str)> = vec![
+        (json!({}), "content"),
+        (json!({"content": "   "}), "content"),
+        (json!({"content": 5}), "content"),
+        (json!({"content": "x", "model": "bad model"}), "model"),
+        (json!({"content": "x", "options": "hot"}), "options"),
+        (json!({"content": "x", "stream": "yes"}), "stream"),
+        (json!({"content": "x", "extra": 1}), "extra"),
+    ];
+    for (b, field) in bad {
+        let resp = alice.send(&id, b.clone()).await;
+        let e = expect_error(resp, 400, "VALIDATION_ERROR").await;
+        assert_eq!(e["error"]["details"]["field"], field, "{b}");
+    }
+    assert!(
+        alice.messages(&id).await.is_empty(),
+        "nothing stored for bad input"
+    );
+    let anon = reqwest::Client::new()
+        .post(app.at(&format!("/api/chat/{id}/messages")))
+        .json(&json!({"content": "hi"}))
+        .go()
+        .await;
+    expect_error(anon, 401, "UNAUTHENTICATED").await;
+    let nowhere = alice
+        .send("0123456789abcdef0123456789abcdef", json!({"content": "x"}))
+        .await;
+    expect_error(nowhere, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn models_are_listed_shown_pulled_and_deleted() {
+    let app = spawn_app().await;
+    let admin = Chat::new(&app).await; // the first user is the admin
+    let user = Chat::new(&app).await;
+    let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
+    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let names: Vec<&str> = items.iter().filter_map(|m| m["name"].as_str()).collect();
+    assert_eq!(names, ["llama3.2:1b", "qwen3:0.6b"]);
+    let m = &items[0];
+    assert_eq!(m["family"], "llama");
+    assert_eq!(m["parameter_size"], "1.2B");
+    assert_eq!(m["quantization_level"], "Q8_0");
+    assert!(
+        m["size"].as_u64() > Some(0) && m["modified_at"].is_string(),
+        "{m}"
+    );
+
+    let show = expect(
+        user.req(Method::GET, "/api/models/qwen3:0.6b").go().await,
+        200,
+    )
+    .await;
+    assert_eq!(show["name"], "qwen3:0.6b");
+    assert!(show["capabilities"].is_array(), "{show}");
+    expect_error(
+        user.req(Method::GET, "/api/models/nope:1b").go().await,
+        404,
+        "MODEL_NOT_FOUND",
+    )
+    .await;
+
+    // Pull: admins only, progress as events, then the list shows it.
+    let pull = |who: &Chat, name: &str| {
+        who.req(Method::POST, "/api/models/pull")
+            .json(&json!({"name": name}))
+    };
+    expect_error(pull(&user, "tinyllama").go().await, 403, "FORBIDDEN").await;
+    let events = Events::new(pull(&admin, "tinyllama").go().await)
+        .all()
+        .await;
+    let n = names_of(&events);
+    assert_eq!(n.first().copied(), Some("progress"));
+    assert_eq!(n.last().copied(), Some("done"));
+    assert!(n[..n.len() - 1].iter().all(|e| *e == "progress"), "{n:?}");
+    let with_bytes: Vec<&Event> = events.iter().filter(|e| e.data["total"].is_u64()).collect();
+    assert!(with_bytes.len() >= 2);
+    assert_eq!(
+        with_bytes.last().map(|e| e.data["completed"].clone()),
+        Some(json!(1_000_000))
+    );
+    assert_eq!(
+        events[0].data,
+        json!({"status": "pulling manifest", "completed": null, "total": null})
+    );
+    let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
+    assert!(list.to_string().contains("tinyllama:latest"), "{list}");
+    let failed = Events::new(pull(&admin, "missing-model").go().await)
+        .all()
+        .await;
+    assert_eq!(names_of(&failed), ["error"]);
+
+    // Delete: admins only.
+    let del = |who: &Chat, name: &str| who.req(Method::DELETE, &format!("/api/models/{name}"));
+    expect_error(del(&user, "tinyllama:latest").go().await, 403, "FORBIDDEN").await;
+    assert_eq!(del(&admin, "tinyllama:latest").go().await.status(), 204);
+    expect_error(
+        del(&admin, "tinyllama:latest").go().await,
+        404,
+        "MODEL_NOT_FOUND",
+    )
+    .await;
+    let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
+    assert!(!list.to_string().contains("tinyllama"), "{list}");
+}
+
+fn names_of(events: &[Event]) -> Vec<&str> {
+    names(events)
+}
+
+#[tokio::test]
+async fn models_answer_503_when_ollama_is_down() {
+    let app = spawn_app_with(AppConfig {
+        ollama_url: Some(FakeOllama::refused_url().await),
+        ..AppConfig::default()
+    })
+    .await;
+    let user = Chat::new(&app).await;
+    expect_error(
+        user.req(Method::GET, "/api/models").go().await,
+        503,
+        "OLLAMA_UNAVAILABLE",
+    )
+    .await;
+}
