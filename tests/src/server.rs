@@ -386,6 +386,8 @@ async fn serve(listener: TcpListener, app: Arc<App>) {
         let Ok((stream, client)) = listener.accept().await else {
             continue;
         };
+        // Like Spin 4's listener, Nagle's algorithm stays on (no TCP_NODELAY): the app must
+        // stream well with it (see docs/STREAMING.md).
         let app = app.clone();
         tokio::spawn(async move {
             let io = hyper_util::rt::TokioIo::new(stream);

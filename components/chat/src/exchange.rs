@@ -3,6 +3,7 @@
 
 use crate::generation::{self, Outcome, Question, Sink};
 use crate::settings::settings;
+use crate::upstream;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
@@ -10,6 +11,7 @@ use chat_core::conversation::{MessageView, ModelName, ModelOptions};
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, RequestContext};
 use serde::Serialize;
+use std::time::Duration;
 
 /// The request's choices.
 pub struct Ask<'a> {
@@ -72,10 +74,11 @@ pub async fn respond(
     }
 
     let (tx, body) = spin_sdk::http::body::stream::<String>();
+    let (first_tx, first_rx) = futures::channel::oneshot::channel();
     // The task outlives this handler: Spin keeps the instance while it runs, also after the
     // client has gone, so the answer is finished and stored either way.
     spin_sdk::wasip3::spawn(async move {
-        let mut sink = Sink::stream(tx);
+        let mut sink = Sink::stream(tx, first_tx);
         let Outcome {
             message,
             error,
@@ -99,6 +102,9 @@ pub async fn respond(
             generation::title(&db, &prepared, &message.content, &base, timeout).await;
         }
     });
+    // Return once `start` (with the first token, if it comes soon) is queued, so the response
+    // head and the first events leave in one TCP segment.
+    let _ = upstream::within(Duration::from_millis(300), first_rx).await;
     let mut response = Response::new(axum::body::Body::new(body));
     let h = response.headers_mut();
     h.insert(

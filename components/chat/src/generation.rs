@@ -257,24 +257,27 @@ pub struct Outcome {
 
 /// Where events go: the client's SSE stream, or nowhere (`stream: false`).
 ///
-/// Events are queued and written together when the producer is about to wait. Two writes
-/// back to back on a WASI 0.3 response body leave the second one parked until a third write
-/// (or the end of the body) comes — seen with wasmtime 47's wasi-http, which Spin 4 embeds —
-/// so a token sent right after `start` would reach the client one chunk late. One write per
-/// wait avoids that. See docs/STREAMING.md.
+/// Events are queued and written together when the producer is about to wait, so there are
+/// as few small writes as possible: Spin's listener leaves Nagle's algorithm on, and a small
+/// write that follows an unacknowledged one waits for the client's delayed ACK (up to 40 ms).
+/// The first write (`start` with the first token) is made before the handler returns, so it
+/// leaves together with the response head. See docs/STREAMING.md.
 pub struct Sink {
     tx: Option<Sender<String>>,
     /// The client went away; generation goes on and is stored.
     gone: bool,
     pending: String,
+    first_write: Option<futures::channel::oneshot::Sender<()>>,
 }
 
 impl Sink {
-    pub fn stream(tx: Sender<String>) -> Self {
+    /// Events to `tx`; `first_write` fires once the first write is queued.
+    pub fn stream(tx: Sender<String>, first_write: futures::channel::oneshot::Sender<()>) -> Self {
         Self {
             tx: Some(tx),
             gone: false,
             pending: String::new(),
+            first_write: Some(first_write),
         }
     }
 
@@ -283,6 +286,7 @@ impl Sink {
             tx: None,
             gone: false,
             pending: String::new(),
+            first_write: None,
         }
     }
 
@@ -303,6 +307,9 @@ impl Sink {
             && tx.send(events).await.is_err()
         {
             self.gone = true;
+        }
+        if let Some(first) = self.first_write.take() {
+            let _ = first.send(());
         }
     }
 

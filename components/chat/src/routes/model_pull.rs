@@ -40,7 +40,8 @@ pub async fn post(
     let mut lines = Lines::new(resp, cfg.ollama_timeout * 5);
     let (tx, body) = spin_sdk::http::body::stream::<String>();
     spin_sdk::wasip3::spawn(async move {
-        let mut sink = Sink::stream(tx);
+        let (first_tx, _) = futures::channel::oneshot::channel();
+        let mut sink = Sink::stream(tx, first_tx);
         let fail = |m: String| json!({"error": {"code": "UPSTREAM_ERROR", "message": m}});
         loop {
             match lines.next().await {
