@@ -237,7 +237,7 @@ async fn unknown_routes_get_the_404_envelope_in_every_family() {
         "/api/admin/nope",
         "/api/conversations/x/nope/y",
         "/api/chat/nope",
-        "/api/models/x/y/z",
+        "/api/chat/0123456789abcdef0123456789abcdef/nope",
         "/api/shared/x/y",
         "/.env",
     ] {
