@@ -86,6 +86,13 @@ impl Db {
             .await
             .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
         migrate::ensure(&conn).await?;
+        // With WAL (set once, it stays with the file), NORMAL syncs at checkpoints instead of
+        // every commit: a commit costs no fsync, and an app crash still loses nothing (power
+        // loss may lose the last commits, never corrupt). Backends without PRAGMAs (libSQL
+        // remote) refuse it; that is fine.
+        if let Ok(r) = conn.execute("PRAGMA synchronous = NORMAL", vec![]).await {
+            let _ = r.result().await;
+        }
         Ok(Self { conn })
     }
 

@@ -15,6 +15,12 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
     if CURRENT.load(Ordering::Acquire) {
         return Ok(());
     }
+    // Readers no longer wait for writers, and commits need no fsync with `synchronous =
+    // NORMAL` (see `Db::open`). Persistent in the database file; refused by backends that
+    // manage their own journal (libSQL remote), which is fine.
+    if let Ok(r) = conn.execute("PRAGMA journal_mode = WAL", vec![]).await {
+        let _ = r.collect().await;
+    }
     let applied = applied(conn).await?;
     let todo = pending(MIGRATIONS, &applied).map_err(|e| {
         log::error("-", "migrations", "refusing to start", &e.to_string());
