@@ -45,7 +45,7 @@ pub async fn respond(
         .unwrap_or_else(|| config.default_model.clone());
     let options = ModelOptions::merged(conversation.options.as_ref(), requested_options.as_ref());
     let timeout = config.ollama_timeout;
-    let prepared = generation::prepare(
+    let plan = generation::plan(
         &db,
         user_id,
         conversation,
@@ -56,7 +56,22 @@ pub async fn respond(
     )
     .await?;
     let base = config.ollama_url.clone();
-    let lines = generation::open(&db, &prepared, &base, timeout).await?;
+    // Store the question while Ollama starts: the writes are off the path to the first token.
+    // If storing fails, the Ollama call is dropped (which closes it).
+    let body = plan.ollama_body();
+    let model = plan.model.clone();
+    let call = upstream::send(
+        &base,
+        http::Method::POST,
+        "/api/chat",
+        Some(&body),
+        timeout,
+        Some(&model),
+    );
+    let store = generation::store(&db, user_id, plan, &settings, timeout);
+    let (answer, stored) = futures::future::join(call, store).await;
+    let prepared = stored?;
+    let lines = generation::opened(&db, &prepared, answer, timeout).await?;
 
     if !ask.stream {
         let outcome = generation::run(&db, &prepared, lines, &mut Sink::none()).await;

@@ -15,6 +15,7 @@ use chat_core::{Error, ErrorCode, time};
 use futures::SinkExt;
 use futures::channel::mpsc::Sender;
 use serde_json::{Map, json};
+use spin_sdk::http::Response;
 use std::time::{Duration, Instant};
 
 /// How often a running generation reads its stop flag.
@@ -45,8 +46,6 @@ pub struct Prepared {
     pub user_message: MessageView,
     pub assistant: MessageView,
     pub model: String,
-    pub options: Option<ModelOptions>,
-    pub context: Vec<ContextMessage>,
     /// The conversation's first exchange, without a title yet: it gets one.
     pub wants_title: bool,
 }
@@ -64,41 +63,143 @@ fn stale_before(timeout: Duration) -> String {
     time::from_now(-secs)
 }
 
-pub async fn prepare(
+/// What an answer will be built from, read before anything is written: the history, the
+/// context for Ollama, whether the conversation wants a title. Also checks the per-user limit
+/// early, so a refused request never reaches Ollama (it is checked again when storing).
+pub struct Plan<'a> {
+    conversation: ConversationRow,
+    question: Question<'a>,
+    /// For regenerate: the question being answered again.
+    existing: Option<MessageView>,
+    pub model: String,
+    pub options: Option<ModelOptions>,
+    pub context: Vec<ContextMessage>,
+    wants_title: bool,
+}
+
+fn too_many(max: i64) -> Error {
+    Error::new(
+        ErrorCode::RateLimited,
+        format!("You already have {max} answers being generated; wait for one to finish."),
+    )
+    .detail("max_concurrent_generations", max)
+    .header(http::header::RETRY_AFTER, "1")
+}
+
+async fn running(db: &Db, user_id: &str, timeout: Duration) -> Result<i64, Error> {
+    let n: Option<Count> = db
+        .query_opt(
+            "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
+            vec![
+                Value::Text(user_id.into()),
+                Value::Text(stale_before(timeout)),
+            ],
+        )
+        .await?;
+    Ok(n.map_or(0, |c| c.0))
+}
+
+pub async fn plan<'a>(
     db: &Db,
     user_id: &str,
     conversation: ConversationRow,
-    question: Question<'_>,
+    question: Question<'a>,
     choice: Choice,
     settings: &Settings,
     timeout: Duration,
+) -> Result<Plan<'a>, Error> {
+    let max = settings.max_concurrent_generations;
+    if running(db, user_id, timeout).await? >= max {
+        return Err(too_many(max));
+    }
+    // The newest messages, oldest first.
+    let mut history: Vec<MessageView> = db
+        .query::<MessageRow>(
+            &format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages
+                  WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"
+            ),
+            vec![
+                Value::Text(conversation.id.clone()),
+                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
+            ],
+        )
+        .await?
+        .into_iter()
+        .map(|r| r.view)
+        .collect();
+    history.reverse();
+    let asked_before = history.iter().any(|m| m.role == Role::User);
+    let existing = match &question {
+        Question::New(content) => {
+            history.push(MessageView {
+                id: String::new(),
+                conversation_id: conversation.id.clone(),
+                role: Role::User,
+                content: content.to_string(),
+                thinking: None,
+                model: None,
+                status: Status::Complete,
+                created_at: String::new(),
+                usage: None,
+            });
+            None
+        }
+        Question::Last => {
+            let last = match history.iter().rposition(|m| m.role == Role::User) {
+                Some(i) => {
+                    history.truncate(i + 1);
+                    history[i].clone()
+                }
+                None => {
+                    // Not among the newest: look further back (or there is none: 409).
+                    let m = last_user_message(db, &conversation.id).await?.view;
+                    history = vec![m.clone()];
+                    m
+                }
+            };
+            Some(last)
+        }
+    };
+    let wants_title =
+        conversation.title.is_none() && !asked_before && matches!(question, Question::New(_));
+    let context = ollama::context(
+        conversation.system_prompt.as_deref(),
+        &history,
+        settings.history_max_messages,
+        settings.history_max_chars,
+    );
+    Ok(Plan {
+        conversation,
+        question,
+        existing,
+        model: choice.model,
+        options: choice.options,
+        context,
+        wants_title,
+    })
+}
+
+/// Stores the question (unless it is an existing one) and the placeholder answer, and
+/// registers the generation, in one write transaction that re-checks the per-user limit.
+pub async fn store(
+    db: &Db,
+    user_id: &str,
+    plan: Plan<'_>,
+    settings: &Settings,
+    timeout: Duration,
 ) -> Result<Prepared, Error> {
-    let Choice { model, options } = choice;
-    let cid = conversation.id.clone();
-    let (user_message, assistant, user_seq) = db
+    let cid = plan.conversation.id.clone();
+    let model = plan.model.clone();
+    let (user_message, assistant) = db
         .transaction(async |db| {
-            let running: Option<Count> = db
-                .query_opt(
-                    "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
-                    vec![
-                        Value::Text(user_id.into()),
-                        Value::Text(stale_before(timeout)),
-                    ],
-                )
-                .await?;
             let max = settings.max_concurrent_generations;
-            if running.map_or(0, |c| c.0) >= max {
-                return Err(Error::new(
-                    ErrorCode::RateLimited,
-                    format!(
-                        "You already have {max} answers being generated; wait for one to finish."
-                    ),
-                )
-                .detail("max_concurrent_generations", max)
-                .header(http::header::RETRY_AFTER, "1"));
+            if running(db, user_id, timeout).await? >= max {
+                return Err(too_many(max));
             }
-            let user_message = match question {
-                Question::New(content) => {
+            let user_message = match (&plan.question, &plan.existing) {
+                (_, Some(m)) => m.clone(),
+                (Question::New(content), None) => {
                     insert_message(
                         db,
                         &NewMessage {
@@ -115,9 +216,8 @@ pub async fn prepare(
                     )
                     .await?
                 }
-                Question::Last => last_user_message(db, &cid).await?.view,
+                (Question::Last, None) => return Err(Error::internal("no question to answer")),
             };
-            let user_seq = seq_of(db, &user_message.id).await?;
             let assistant = insert_message(
                 db,
                 &NewMessage {
@@ -146,44 +246,15 @@ pub async fn prepare(
                 ],
             )
             .await?;
-            Ok((user_message, assistant, user_seq))
+            Ok((user_message, assistant))
         })
         .await?;
-    // The history up to the question, newest first from the database, oldest first here.
-    let mut history: Vec<MessageView> = db
-        .query::<MessageRow>(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                  WHERE conversation_id = ? AND seq <= ? ORDER BY seq DESC LIMIT ?"
-            ),
-            vec![
-                Value::Text(cid.clone()),
-                Value::Integer(user_seq),
-                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
-            ],
-        )
-        .await?
-        .into_iter()
-        .map(|r| r.view)
-        .collect();
-    history.reverse();
-    let wants_title = conversation.title.is_none()
-        && history.iter().filter(|m| m.role == Role::User).count() == 1
-        && matches!(question, Question::New(_));
-    let context = ollama::context(
-        conversation.system_prompt.as_deref(),
-        &history,
-        settings.history_max_messages,
-        settings.history_max_chars,
-    );
     Ok(Prepared {
-        conversation,
+        conversation: plan.conversation,
         user_message,
         assistant,
-        model,
-        options,
-        context,
-        wants_title,
+        model: plan.model,
+        wants_title: plan.wants_title,
     })
 }
 
@@ -204,43 +275,30 @@ async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
     })
 }
 
-async fn seq_of(db: &Db, message_id: &str) -> Result<i64, Error> {
-    struct Seq(i64);
-    impl FromRow for Seq {
-        fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-            Ok(Self(row.int("seq")?))
+impl Plan<'_> {
+    /// The body of the `/api/chat` call.
+    pub fn ollama_body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "model": self.model,
+            "messages": self.context,
+            "stream": true,
+        });
+        if let Some(o) = &self.options {
+            body["options"] = serde_json::Value::Object(o.as_map().clone());
         }
+        body
     }
-    db.query_opt::<Seq>(
-        "SELECT seq FROM messages WHERE id = ?",
-        vec![Value::Text(message_id.into())],
-    )
-    .await?
-    .map(|s| s.0)
-    .ok_or_else(|| Error::internal("message vanished"))
 }
 
-/// Opens the Ollama stream. A failure here (before any event) marks the placeholder answer
-/// `error` and ends the generation; the question stays stored.
-pub async fn open(db: &Db, p: &Prepared, base: &str, timeout: Duration) -> Result<Lines, Error> {
-    let mut body = json!({
-        "model": p.model,
-        "messages": p.context,
-        "stream": true,
-    });
-    if let Some(o) = &p.options {
-        body["options"] = serde_json::Value::Object(o.as_map().clone());
-    }
-    match upstream::send(
-        base,
-        http::Method::POST,
-        "/api/chat",
-        Some(&body),
-        timeout,
-        Some(&p.model),
-    )
-    .await
-    {
+/// The stored generation with Ollama's answer: its lines, or (failure before any event) the
+/// placeholder marked `error` and the error to answer with; the question stays stored.
+pub async fn opened(
+    db: &Db,
+    p: &Prepared,
+    answer: Result<Response, Error>,
+    timeout: Duration,
+) -> Result<Lines, Error> {
+    match answer {
         Ok(resp) => Ok(Lines::new(resp, timeout)),
         Err(e) => {
             finish(db, p, "", "", Status::Error, None).await;
