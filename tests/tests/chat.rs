@@ -805,3 +805,43 @@ async fn models_answer_503_when_ollama_is_down() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
+    let app = app_with(&[
+        ("max_concurrent_generations", "1"),
+        ("ollama_timeout_seconds", "5"),
+    ])
+    .await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({})).await;
+    // Warm up once so the schema exists, then leave a row whose heartbeat stopped long ago.
+    expect(
+        chat.send(&id, json!({"content": "one", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+    conn.execute(
+        "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
+         VALUES ('dead', ?1, ?2, '2020-01-01T00:00:00.000Z', '2020-01-01T00:00:00.000Z')",
+        [&chat.user.id, &id],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Not counted against the limit, and nothing to stop.
+    expect(
+        chat.send(&id, json!({"content": "two", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    let stop = chat
+        .req(Method::POST, &format!("/api/chat/{id}/stop"))
+        .go()
+        .await;
+    expect_error(stop, 404, "NOT_FOUND").await;
+}

@@ -58,7 +58,7 @@ impl FromRow for Count {
     }
 }
 
-fn stale_before(timeout: Duration) -> String {
+pub fn stale_before(timeout: Duration) -> String {
     let secs = (timeout + STALE_AFTER).as_secs() as i64;
     time::from_now(-secs)
 }

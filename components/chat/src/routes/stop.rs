@@ -6,7 +6,7 @@
 use axum::extract::Path;
 use axum::http::StatusCode;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::spin::{Db, FromRow, RequestContext, Row, Value};
 use chat_core::{Error, conversation::is_id};
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ impl FromRow for Running {
 
 pub async fn post(
     Authenticated(principal): Authenticated,
+    ctx: RequestContext,
     Path(conversation_id): Path<String>,
 ) -> Result<StatusCode, Error> {
     let none = || Error::not_found("Running generation");
@@ -33,10 +34,18 @@ pub async fn post(
             Value::Text(principal.user_id.clone()),
         ]
     };
+    // A row whose heartbeat stopped belongs to an instance that died: nothing runs there.
+    let stale = crate::generation::stale_before(ctx.config.ollama_timeout);
+    let live = || {
+        let mut p = params();
+        p.push(Value::Text(stale.clone()));
+        p
+    };
     let flagged = db
         .execute(
-            "UPDATE generations SET stop_requested = 1 WHERE conversation_id = ? AND user_id = ?",
-            params(),
+            "UPDATE generations SET stop_requested = 1
+              WHERE conversation_id = ? AND user_id = ? AND heartbeat_at > ?",
+            live(),
         )
         .await?;
     if flagged == 0 {
@@ -47,8 +56,9 @@ pub async fn post(
     while Instant::now() < deadline {
         let left: Option<Running> = db
             .query_opt(
-                "SELECT COUNT(*) AS n FROM generations WHERE conversation_id = ? AND user_id = ?",
-                params(),
+                "SELECT COUNT(*) AS n FROM generations
+                  WHERE conversation_id = ? AND user_id = ? AND heartbeat_at > ?",
+                live(),
             )
             .await?;
         if left.map_or(0, |r| r.0) == 0 {

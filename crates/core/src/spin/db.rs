@@ -8,6 +8,8 @@ use spin_sdk::sqlite::{Connection, Value};
 
 pub struct Db {
     conn: Connection,
+    /// `synchronous = NORMAL` was set on this connection (before its first write).
+    synced: std::sync::atomic::AtomicBool,
 }
 
 /// One result row, with values by column name.
@@ -86,18 +88,28 @@ impl Db {
             .await
             .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
         migrate::ensure(&conn).await?;
-        // With WAL (set once, it stays with the file), NORMAL syncs at checkpoints instead of
-        // every commit: a commit costs no fsync, and an app crash still loses nothing (power
-        // loss may lose the last commits, never corrupt). Backends without PRAGMAs (libSQL
-        // remote) refuse it; that is fine.
-        if let Ok(r) = conn.execute("PRAGMA synchronous = NORMAL", vec![]).await {
-            let _ = r.result().await;
-        }
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            synced: std::sync::atomic::AtomicBool::new(false),
+        })
     }
 
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+        if !self.synced.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            // With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
+            // checkpoints instead of at every commit: a commit costs no fsync, and an app
+            // crash still loses nothing (a power loss may lose the last commits, never
+            // corrupt). Set before the connection's first write only, so reads pay nothing.
+            // Backends without PRAGMAs (libSQL remote) refuse it; that is fine.
+            if let Ok(r) = self
+                .conn
+                .execute("PRAGMA synchronous = NORMAL", vec![])
+                .await
+            {
+                let _ = r.result().await;
+            }
+        }
         let result = self
             .conn
             .execute(sql, params)

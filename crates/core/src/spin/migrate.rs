@@ -16,7 +16,7 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
         return Ok(());
     }
     // Readers no longer wait for writers, and commits need no fsync with `synchronous =
-    // NORMAL` (see `Db::open`). Persistent in the database file; refused by backends that
+    // NORMAL` (see `Db::execute`). Persistent in the database file; refused by backends that
     // manage their own journal (libSQL remote), which is fine.
     if let Ok(r) = conn.execute("PRAGMA journal_mode = WAL", vec![]).await {
         let _ = r.collect().await;
