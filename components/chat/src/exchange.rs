@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
-use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, RequestContext};
 use serde::Serialize;
 use std::time::Duration;
@@ -38,21 +37,21 @@ pub async fn respond(
     let settings = settings().await?;
     let config = ctx.config.clone();
     let db = Db::open().await?;
-    let conversation = owned(&db, user_id, conversation_id).await?;
+    let timeout = config.ollama_timeout;
+    let (conversation, running) =
+        generation::conversation_and_running(&db, user_id, conversation_id, timeout).await?;
     let model = requested_model
         .map(|m| m.as_str().to_string())
         .or_else(|| conversation.model.clone())
         .unwrap_or_else(|| config.default_model.clone());
     let options = ModelOptions::merged(conversation.options.as_ref(), requested_options.as_ref());
-    let timeout = config.ollama_timeout;
     let plan = generation::plan(
         &db,
-        user_id,
         conversation,
+        running,
         ask.question,
         generation::Choice { model, options },
         &settings,
-        timeout,
     )
     .await?;
     let base = config.ollama_url.clone();

@@ -8,7 +8,7 @@ use crate::upstream::{self, Lines, Next};
 use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
 use chat_core::ollama::{self, ChatLine, ContextMessage};
 use chat_core::spin::conversations::{
-    ConversationRow, MESSAGE_COLUMNS, MessageRow, NewMessage, insert_message,
+    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow, NewMessage, insert_message,
 };
 use chat_core::spin::{Db, FromRow, Row, Value, log};
 use chat_core::{Error, ErrorCode, time};
@@ -86,30 +86,52 @@ fn too_many(max: i64) -> Error {
     .header(http::header::RETRY_AFTER, "1")
 }
 
-async fn running(db: &Db, user_id: &str, timeout: Duration) -> Result<i64, Error> {
-    let n: Option<Count> = db
+/// The caller's conversation (`404` otherwise) and how many answers the caller has running,
+/// in one query: every round trip before the Ollama call adds to the first token's time.
+pub async fn conversation_and_running(
+    db: &Db,
+    user_id: &str,
+    id: &str,
+    timeout: Duration,
+) -> Result<(ConversationRow, i64), Error> {
+    struct Found(ConversationRow, i64);
+    impl FromRow for Found {
+        fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+            Ok(Self(ConversationRow::from_row(row)?, row.int("running")?))
+        }
+    }
+    let not_found = || Error::not_found("Conversation");
+    if !chat_core::conversation::is_id(id) {
+        return Err(not_found());
+    }
+    let found: Option<Found> = db
         .query_opt(
-            "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
+            &format!(
+                "SELECT {CONVERSATION_COLUMNS},
+                        (SELECT COUNT(*) FROM generations
+                          WHERE user_id = ?1 AND heartbeat_at > ?2) AS running
+                   FROM conversations WHERE id = ?3 AND user_id = ?1"
+            ),
             vec![
                 Value::Text(user_id.into()),
                 Value::Text(stale_before(timeout)),
+                Value::Text(id.into()),
             ],
         )
         .await?;
-    Ok(n.map_or(0, |c| c.0))
+    found.map(|f| (f.0, f.1)).ok_or_else(not_found)
 }
 
 pub async fn plan<'a>(
     db: &Db,
-    user_id: &str,
     conversation: ConversationRow,
+    running: i64,
     question: Question<'a>,
     choice: Choice,
     settings: &Settings,
-    timeout: Duration,
 ) -> Result<Plan<'a>, Error> {
     let max = settings.max_concurrent_generations;
-    if running(db, user_id, timeout).await? >= max {
+    if running >= max {
         return Err(too_many(max));
     }
     // The newest messages, oldest first.
@@ -191,10 +213,30 @@ pub async fn store(
 ) -> Result<Prepared, Error> {
     let cid = plan.conversation.id.clone();
     let model = plan.model.clone();
+    let assistant_id = chat_core::ids::new_id();
     let (user_message, assistant) = db
         .transaction(async |db| {
+            // Register the generation, if the caller is under the limit: one statement that
+            // counts and inserts (the transaction keeps the count true until commit).
             let max = settings.max_concurrent_generations;
-            if running(db, user_id, timeout).await? >= max {
+            let now = time::now_rfc3339();
+            let registered = db
+                .execute(
+                    "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
+                     SELECT ?1, ?2, ?3, ?4, ?4
+                      WHERE (SELECT COUNT(*) FROM generations
+                              WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6",
+                    vec![
+                        Value::Text(assistant_id.clone()),
+                        Value::Text(user_id.into()),
+                        Value::Text(cid.clone()),
+                        Value::Text(now),
+                        Value::Text(stale_before(timeout)),
+                        Value::Integer(max),
+                    ],
+                )
+                .await?;
+            if registered == 0 {
                 return Err(too_many(max));
             }
             let user_message = match (&plan.question, &plan.existing) {
@@ -212,6 +254,7 @@ pub async fn store(
                             status: Status::Complete,
                             usage: None,
                             created_at: None,
+                            id: None,
                         },
                     )
                     .await?
@@ -230,20 +273,8 @@ pub async fn store(
                     status: Status::Incomplete,
                     usage: None,
                     created_at: None,
+                    id: Some(&assistant_id),
                 },
-            )
-            .await?;
-            let now = time::now_rfc3339();
-            db.execute(
-                "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
-                 VALUES (?, ?, ?, ?, ?)",
-                vec![
-                    Value::Text(assistant.id.clone()),
-                    Value::Text(user_id.into()),
-                    Value::Text(cid.clone()),
-                    Value::Text(now.clone()),
-                    Value::Text(now),
-                ],
             )
             .await?;
             Ok((user_message, assistant))

@@ -103,6 +103,7 @@ pub async fn post(
                             status: m.status.unwrap_or(Status::Complete),
                             usage: m.usage.as_ref(),
                             created_at: Some(at),
+                            id: None,
                         },
                     )
                     .await?;

@@ -124,12 +124,14 @@ pub struct NewMessage<'a> {
     pub usage: Option<&'a Usage>,
     /// Now, unless given (import keeps a message's time).
     pub created_at: Option<&'a str>,
+    /// A new id, unless given (chat names the answer before storing it).
+    pub id: Option<&'a str>,
 }
 
 /// Stores a message (the conversation's count and `updated_at` follow by trigger) and
 /// returns it as the API shows it.
 pub async fn insert_message(db: &Db, m: &NewMessage<'_>) -> Result<MessageView> {
-    let id = ids::new_id();
+    let id = m.id.map_or_else(ids::new_id, str::to_string);
     let created_at = m.created_at.map_or_else(time::now_rfc3339, str::to_string);
     let usage = m.usage.and_then(|u| serde_json::to_string(u).ok());
     let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.into()));
