@@ -4,50 +4,11 @@
 //!
 //!     cargo run --release -p spin-test-host --example auth_bench [-- SECONDS]
 
+use spin_test_host::bench::{load, ms, pct};
 use spin_test_host::testing::{AppConfig, TestUser, spawn_app_with};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const CONNECTIONS: usize = 16;
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-async fn load(url: String, token: String, seconds: u64) -> anyhow::Result<(f64, Vec<Duration>)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONNECTIONS)
-        .build()?;
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..CONNECTIONS)
-        .map(|_| {
-            let (client, url, token) = (client.clone(), url.clone(), token.clone());
-            tokio::spawn(async move {
-                let mut times = Vec::new();
-                // Bounded by time and by count.
-                while Instant::now() < deadline && times.len() < 200_000 {
-                    let t = Instant::now();
-                    let r = client.get(&url).bearer_auth(&token).send().await?;
-                    anyhow::ensure!(r.status() == 200, "status {}", r.status());
-                    r.bytes().await?;
-                    times.push(t.elapsed());
-                }
-                anyhow::Ok(times)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
-    all.sort();
-    Ok((rps, all))
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
@@ -120,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
         ("access token", user.access_token.clone()),
         ("API key", key),
     ] {
-        let (rps, times) = load(app.at("/api/auth/me"), token, seconds).await?;
+        let (rps, times) = load(app.at("/api/auth/me"), token, CONNECTIONS, seconds).await?;
         println!(
             "{:<44} {:>10.0} {:>10} {:>10}",
             format!("  with {name}"),

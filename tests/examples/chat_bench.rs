@@ -5,20 +5,13 @@
 //!     cargo run --release -p spin-test-host --example chat_bench [-- RUNS]
 
 use serde_json::{Value, json};
+use spin_test_host::bench::{ms, pct};
 use spin_test_host::testing::{AppConfig, TestApp, TestUser, spawn_app_with};
 use std::time::{Duration, Instant};
 
 const TOKENS: usize = 50;
 const DELAY: Duration = Duration::from_millis(20);
 const CONCURRENT: usize = 32;
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
 
 /// (time to first content, total) reading a streamed response; `marker` finds the first
 /// token in the bytes (`"content":"tok0` in either format).

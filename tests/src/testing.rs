@@ -307,3 +307,27 @@ impl SendExt for reqwest::RequestBuilder {
         }
     }
 }
+
+/// A response's status and JSON body (a non-JSON body comes back as a JSON string).
+pub async fn body(resp: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
+    let status = resp.status();
+    let text = resp.text().await.unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}
+
+/// Asserts the status; returns the JSON body.
+pub async fn expect(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let (s, b) = body(resp).await;
+    assert_eq!(s.as_u16(), status, "{b}");
+    b
+}
+
+/// Asserts the status and the envelope's error code; returns the body.
+pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let b = expect(resp, status).await;
+    assert_eq!(b["error"]["code"], code, "{b}");
+    b
+}

@@ -5,9 +5,11 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chat_core::auth::Role;
 use chat_core::auth::jwt::{Claims, KeySet};
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::testing::{AppConfig, SendExt, TestApp, TestUser, spawn_app, spawn_app_with};
+use spin_test_host::testing::{
+    AppConfig, SendExt, TestApp, TestUser, body, expect_error as expect, spawn_app, spawn_app_with,
+};
 
 const SECRET: &str = "test-signing-secret";
 
@@ -20,22 +22,6 @@ async fn app_with(vars: &[(&str, &str)]) -> TestApp {
         ..AppConfig::default()
     })
     .await
-}
-
-async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn expect(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let (s, b) = body(resp).await;
-    assert_eq!(s.as_u16(), status, "{b}");
-    assert_eq!(b["error"]["code"], code, "{b}");
-    b
 }
 
 async fn me(app: &TestApp, token: &str) -> reqwest::Response {

@@ -2,32 +2,13 @@
 //! and its pace, what is stored, every failure mode with nothing lost, stop, regenerate,
 //! titles, thinking models, the concurrency guard, client disconnects, and the model routes.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
-use spin_test_host::testing::{AppConfig, SendExt, TestApp, TestUser, spawn_app, spawn_app_with};
+use spin_test_host::testing::{
+    AppConfig, SendExt, TestApp, TestUser, expect, expect_error, spawn_app, spawn_app_with,
+};
 use std::time::{Duration, Instant};
-
-async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let (s, b) = body(resp).await;
-    assert_eq!(s.as_u16(), status, "{b}");
-    b
-}
-
-async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let b = expect(resp, status).await;
-    assert_eq!(b["error"]["code"], code, "{b}");
-    b
-}
 
 /// One server-sent event and when it arrived.
 #[derive(Debug, Clone)]

@@ -2,31 +2,12 @@
 //! messages, full-text search, export/import, share links, limits, and that no route lets one
 //! user reach another's conversations.
 
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::testing::{AppConfig, SendExt, TestApp, TestUser, spawn_app, spawn_app_with};
+use spin_test_host::testing::{
+    AppConfig, SendExt, TestApp, TestUser, body, expect, expect_error, spawn_app, spawn_app_with,
+};
 use std::collections::HashSet;
-
-async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
-
-async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let (s, b) = body(resp).await;
-    assert_eq!(s.as_u16(), status, "{b}");
-    b
-}
-
-async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    let b = expect(resp, status).await;
-    assert_eq!(b["error"]["code"], code, "{b}");
-    b
-}
 
 /// A signed-in user with typed helpers for this section's routes.
 struct Client<'a> {

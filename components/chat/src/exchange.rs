@@ -4,7 +4,7 @@
 use crate::generation::{self, Outcome, Question, Sink};
 use crate::settings::settings;
 use crate::upstream;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
@@ -119,13 +119,5 @@ pub async fn respond(
     // Return once `start` (with the first token, if it comes soon) is queued, so the response
     // head and the first events leave in one TCP segment.
     let _ = upstream::within(Duration::from_millis(300), first_rx).await;
-    let mut response = Response::new(axum::body::Body::new(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    // Proxies (nginx and friends) must pass events through as they come.
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(generation::sse_response(axum::body::Body::new(body)))
 }

@@ -415,6 +415,20 @@ impl Sink {
     }
 }
 
+/// The `200 text/event-stream` response around a stream body.
+pub fn sse_response(body: axum::body::Body) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let mut response = axum::response::Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    // Proxies (nginx and friends) must pass events through as they come.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
 /// How long `start` waits for the first chunk to share its write; after that it goes alone.
 const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
 

@@ -1,10 +1,9 @@
 //! `POST /api/models/pull` (admins): downloads a model into Ollama, relaying its progress as
 //! server-sent `progress` events, then `done` or `error`.
 
-use crate::generation::Sink;
+use crate::generation::{self, Sink};
 use crate::models;
 use crate::upstream::{self, Lines, Next};
-use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use chat_core::Error;
 use chat_core::conversation::ModelName;
@@ -93,12 +92,5 @@ pub async fn post(
             }
         }
     });
-    let mut response = Response::new(axum::body::Body::new(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    Ok(generation::sse_response(axum::body::Body::new(body)))
 }
