@@ -6,7 +6,9 @@ use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Cache, CacheConfig, Config, Engine};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::WasiHttpCtx;
 use wasmtime_wasi_http::p3::{WasiHttpCtxView, WasiHttpView};
@@ -40,19 +42,73 @@ impl WasiHttpView for Ctx {
 }
 
 /// One engine per process, as Spin has: compiled code is shared by every app a test starts.
+/// Configured as Spin's `spin_core::Config::default()`: epoch interruption (with a deadline
+/// far away, as Spin sets it) and, where the address space allows, the pooling allocator with
+/// Spin's limits, so instantiation costs here what it costs under Spin.
 pub fn engine() -> Result<&'static Engine> {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
     if let Some(e) = ENGINE.get() {
         return Ok(e);
     }
     let mut config = Config::new();
+    config.epoch_interruption(true);
     config.wasm_component_model(true);
     config.wasm_component_model_async(true);
+    if pooling_fits() {
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
+    }
     let mut cache = CacheConfig::new();
     cache.with_directory(cache_dir());
     config.cache(Some(Cache::new(cache).map_err(|e| anyhow::anyhow!("{e}"))?));
     let engine = Engine::new(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(ENGINE.get_or_init(|| engine))
+}
+
+/// The epoch deadline every store gets: never reached (Spin sets the same).
+pub const EPOCH_DEADLINE: u64 = u64::MAX / 2;
+
+/// Spin's pooling limits for its default of 1,000 instances (`SPIN_MAX_INSTANCE_COUNT`).
+fn pooling() -> PoolingAllocationConfig {
+    const MB: usize = 1 << 20;
+    let max_instances = 1_000;
+    let mut p = PoolingAllocationConfig::default();
+    p.total_component_instances(max_instances)
+        .total_memories(max_instances)
+        .total_tables(2 * max_instances)
+        .total_stacks(max_instances)
+        .total_core_instances(4 * max_instances)
+        .table_elements(100_000)
+        .max_component_instance_size(10 * MB)
+        .max_core_instance_size(10 * MB)
+        .max_core_instances_per_component(200)
+        .max_tables_per_component(64)
+        .max_memories_per_component(32)
+        .max_tables_per_module(2)
+        .max_memories_per_module(2)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 * MB)
+        .table_keep_resident(MB / 2);
+    p
+}
+
+/// Spin's probe: pooling needs about 42 bits of address space, which some machines lack.
+/// `SPIN_WASMTIME_POOLING=0|1` overrides it, as in Spin.
+fn pooling_fits() -> bool {
+    match std::env::var("SPIN_WASMTIME_POOLING").as_deref() {
+        Ok("1") => return true,
+        Ok("0") => return false,
+        _ => {}
+    }
+    const BITS: u32 = 42;
+    let mut config = Config::new();
+    config.wasm_memory64(true);
+    config.memory_reservation(1 << BITS);
+    let Ok(engine) = Engine::new(&config) else {
+        return false;
+    };
+    let mut store = wasmtime::Store::new(&engine, ());
+    let ty = wasmtime::MemoryType::new64(0, Some(1 << (BITS - 16)));
+    wasmtime::Memory::new(&mut store, ty).is_ok()
 }
 
 pub fn linker(engine: &Engine) -> Result<Linker<Ctx>> {

@@ -595,6 +595,7 @@ impl HandlerState for ComponentHandler {
             spin: SpinState::new(self.grants.clone(), self.stores.clone()),
         };
         let mut store = Store::new(self.pre_engine(), ctx);
+        store.set_epoch_deadline(engine::EPOCH_DEADLINE);
         let proxy = self.pre.instantiate_async(&mut store).await?;
         let request_timeout = self.reuse.request_timeout.unwrap_or(Duration::MAX);
         Ok(Instance {
