@@ -15,17 +15,21 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
     if CURRENT.load(Ordering::Acquire) {
         return Ok(());
     }
-    // Readers no longer wait for writers, and commits need no fsync with `synchronous =
-    // NORMAL` (see `Db::execute`). Persistent in the database file; refused by backends that
-    // manage their own journal (libSQL remote), which is fine.
-    if let Ok(r) = conn.execute("PRAGMA journal_mode = WAL", vec![]).await {
-        let _ = r.collect().await;
-    }
     let applied = applied(conn).await?;
     let todo = pending(MIGRATIONS, &applied).map_err(|e| {
         log::error("-", "migrations", "refusing to start", &e.to_string());
         Error::internal(e)
     })?;
+    if !todo.is_empty() {
+        // Readers no longer wait for writers, and commits need no fsync with `synchronous =
+        // NORMAL` (see `Db::execute`). It stays with the database file, so it is set when the
+        // schema is created or upgraded, not by every instance: a connection's first
+        // statement reads the schema (~0.5 ms here) and this would double it. Refused by
+        // backends that manage their own journal (libSQL remote), which is fine.
+        if let Ok(r) = conn.execute("PRAGMA journal_mode = WAL", vec![]).await {
+            let _ = r.collect().await;
+        }
+    }
     for m in todo {
         apply(conn, m).await?;
     }
