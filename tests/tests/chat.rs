@@ -616,6 +616,12 @@ async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
     let b = chat.conversation(json!({})).await;
     let mut running = Events::new(chat.send(&a, json!({"content": "first"})).await);
     running.next().await;
+    // `start` may come before the question's commit (a race with it ends in `event: error`
+    // instead); a client that waits for the stored answer sees the limit as a status.
+    chat.eventually("the first answer to be stored", async || {
+        (chat.messages(&a).await.len() == 2).then_some(())
+    })
+    .await;
     let refused = chat.send(&b, json!({"content": "second"})).await;
     assert!(refused.headers().contains_key("retry-after"));
     expect_error(refused, 429, "RATE_LIMITED").await;
@@ -825,4 +831,68 @@ async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
         .go()
         .await;
     expect_error(stop, 404, "NOT_FOUND").await;
+}
+
+#[tokio::test]
+async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reported() {
+    let app = spawn_app().await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let fake = ollama(&app);
+    fake.set_tokens(5);
+    fake.set_token_delay(Duration::from_millis(20));
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({})).await;
+    expect(
+        chat.send(&id, json!({"content": "warm up", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    let lock = |db: &std::path::Path| {
+        let c = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+        c.execute_batch("BEGIN IMMEDIATE")
+            .unwrap_or_else(|e| panic!("{e}"));
+        c
+    };
+
+    // Another writer holds the database while the question is sent: every token still
+    // arrives, and once the writer is done the answer is stored complete.
+    let holder = lock(&db);
+    let mut events = Events::new(chat.send(&id, json!({"content": "slow disk"})).await);
+    let mut seen = Vec::new();
+    while seen.len() < 6 {
+        let e = events
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("stream ended early"));
+        seen.push(e.name);
+    }
+    assert_eq!(seen, ["start", "delta", "delta", "delta", "delta", "delta"]);
+    holder
+        .execute_batch("ROLLBACK")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let rest = events.all().await;
+    assert_eq!(names(&rest), ["done"]);
+    assert_eq!(rest[0].data["message"]["status"], "complete");
+    let stored = chat.messages(&id).await;
+    assert_eq!(stored.len(), 4);
+    assert_eq!(stored[2]["content"], "slow disk");
+    assert_eq!(stored[3]["content"], tokens(5));
+
+    // Held past SQLite's busy timeout (5 s, as in Spin): the question cannot be stored, and
+    // the stream says so instead of `done`.
+    let holder = lock(&db);
+    let events = Events::new(chat.send(&id, json!({"content": "no disk"})).await);
+    let all = events.all().await;
+    holder
+        .execute_batch("ROLLBACK")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let last = all.last().unwrap_or_else(|| panic!("no events"));
+    assert_eq!(last.name, "error", "{:?}", names(&all));
+    assert_eq!(last.data["error"]["code"], "INTERNAL");
+    let message = last.data["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("not be saved"), "{message}");
+    assert_eq!(chat.messages(&id).await.len(), 4, "nothing half-stored");
 }

@@ -1,16 +1,18 @@
-//! What sending a message and regenerating share: pick the model and options, prepare the
-//! generation, open Ollama, then answer as server-sent events or as one JSON object.
+//! What sending a message and regenerating share: pick the model and options, plan the
+//! generation, store it while Ollama starts, then answer as server-sent events or as one JSON
+//! object.
 
 use crate::generation::{self, Outcome, Question, Sink};
 use crate::settings::settings;
+use crate::stored::Stored;
 use crate::upstream;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
-use chat_core::spin::{ApiJson, Db, RequestContext};
+use chat_core::spin::{ApiJson, Db, RequestContext, task};
 use serde::Serialize;
-use std::time::Duration;
+use std::sync::Arc;
 
 /// The request's choices.
 pub struct Ask<'a> {
@@ -55,25 +57,38 @@ pub async fn respond(
     )
     .await?;
     let base = config.ollama_url.clone();
-    // Store the question while Ollama starts: the writes are off the path to the first token.
-    // If storing fails, the Ollama call is dropped (which closes it).
     let body = plan.ollama_body();
-    let model = plan.model.clone();
-    let call = upstream::send(
-        &base,
-        http::Method::POST,
-        "/api/chat",
-        Some(&body),
+    let prepared = Arc::new(plan.prepare()?);
+    let db = Arc::new(db);
+    // The question is stored on its own task while Ollama starts: the writes are off the path
+    // to the first token, and `start` does not wait for their commit. If storing fails before
+    // Ollama answers, the call is dropped (which closes it) and the failure is the answer.
+    let mut stored = Stored::new(
+        db.clone(),
+        user_id.to_string(),
+        prepared.clone(),
+        settings,
         timeout,
-        Some(&model),
     );
-    let store = generation::store(&db, user_id, plan, &settings, timeout);
-    let (answer, stored) = futures::future::join(call, store).await;
-    let prepared = stored?;
-    let lines = generation::opened(&db, &prepared, answer, timeout).await?;
+    let call = {
+        let (base, model) = (base.clone(), prepared.model.clone());
+        async move {
+            let path = "/api/chat";
+            upstream::send(
+                &base,
+                http::Method::POST,
+                path,
+                Some(&body),
+                timeout,
+                Some(&model),
+            )
+            .await
+        }
+    };
 
     if !ask.stream {
-        let outcome = generation::run(&db, &prepared, lines, &mut Sink::none()).await;
+        let lines = generation::open(&db, &prepared, call, &mut stored, timeout).await?;
+        let outcome = generation::run(&db, &prepared, lines, &mut Sink::none(), &mut stored).await;
         if let Some(e) = outcome.error {
             return Err(e);
         }
@@ -81,23 +96,30 @@ pub async fn respond(
             generation::title(&db, &prepared, &outcome.message.content, &base, timeout).await;
         }
         let body = Exchange {
-            user_message: prepared.user_message,
+            user_message: prepared.user_message.clone(),
             assistant_message: outcome.message,
         };
         return Ok((StatusCode::CREATED, ApiJson(body)).into_response());
     }
 
     let (tx, body) = spin_sdk::http::body::stream::<String>();
-    let (first_tx, first_rx) = futures::channel::oneshot::channel();
+    let (decided_tx, decided_rx) = futures::channel::oneshot::channel();
     // The task outlives this handler: Spin keeps the instance while it runs, also after the
     // client has gone, so the answer is finished and stored either way.
-    spin_sdk::wasip3::spawn(async move {
-        let mut sink = Sink::stream(tx, first_tx);
+    task::spawn(async move {
+        let lines = match generation::open(&db, &prepared, call, &mut stored, timeout).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                let _ = decided_tx.send(Err(e));
+                return;
+            }
+        };
+        let mut sink = Sink::stream(tx).on_first_write(decided_tx);
         let Outcome {
             message,
             error,
             stopped,
-        } = generation::run(&db, &prepared, lines, &mut sink).await;
+        } = generation::run(&db, &prepared, lines, &mut sink, &mut stored).await;
         match error {
             None => {
                 sink.emit("done", &serde_json::json!({ "message": message }))
@@ -115,9 +137,16 @@ pub async fn respond(
         {
             generation::title(&db, &prepared, &message.content, &base, timeout).await;
         }
-    });
-    // Return once `start` (with the first token, if it comes soon) is queued, so the response
-    // head and the first events leave in one TCP segment.
-    let _ = upstream::within(Duration::from_millis(300), first_rx).await;
-    Ok(generation::sse_response(axum::body::Body::new(body)))
+    })
+    .await;
+    // Answer once Ollama has answered and `start` (with the first token, if it comes soon) is
+    // queued, so the response head and the first events leave in one TCP segment; or with the
+    // status of a failure before any event.
+    match decided_rx.await {
+        Ok(Ok(())) => Ok(generation::sse_response(axum::body::Body::new(body))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(Error::internal(
+            "the generation ended before its first event",
+        )),
+    }
 }

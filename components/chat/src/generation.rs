@@ -1,16 +1,18 @@
-//! One answer from Ollama, stored safely. [`prepare`] stores the question and a placeholder
-//! answer and registers the generation (the per-user concurrency guard) in one transaction;
+//! One answer from Ollama, stored safely. [`plan`] reads what the answer is built from;
+//! [`Stored`] (`stored.rs`) stores the question and a placeholder answer and registers the
+//! generation (the per-user concurrency guard) in one transaction, on its own task, while
+//! Ollama starts;
 //! [`run`] relays Ollama's chunks as they arrive, keeps the partial answer stored as it goes,
 //! honours `stop`, and stores the final answer whatever happens to Ollama or the client.
-
 use crate::settings::Settings;
+use crate::stored::Stored;
 use crate::upstream::{self, Lines, Next};
 use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
 use chat_core::ollama::{self, ChatLine, ContextMessage};
 use chat_core::spin::conversations::{
-    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow, NewMessage, insert_message,
+    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
 };
-use chat_core::spin::{Db, FromRow, Row, Value, log};
+use chat_core::spin::{Db, FromRow, Row, Value, log, task};
 use chat_core::{Error, ErrorCode, time};
 use futures::SinkExt;
 use futures::channel::mpsc::Sender;
@@ -40,10 +42,13 @@ pub struct Choice {
     pub options: Option<ModelOptions>,
 }
 
-/// A generation ready to run.
+/// A generation ready to run: the messages as they will be stored (ids and times are made
+/// here, so `start` can name them before the store commits).
 pub struct Prepared {
     pub conversation: ConversationRow,
     pub user_message: MessageView,
+    /// The question is new (stored with the answer), not one asked before (regenerate).
+    pub new_question: bool,
     pub assistant: MessageView,
     pub model: String,
     /// The conversation's first exchange, without a title yet: it gets one.
@@ -77,7 +82,7 @@ pub struct Plan<'a> {
     wants_title: bool,
 }
 
-fn too_many(max: i64) -> Error {
+pub fn too_many(max: i64) -> Error {
     Error::new(
         ErrorCode::RateLimited,
         format!("You already have {max} answers being generated; wait for one to finish."),
@@ -202,91 +207,51 @@ pub async fn plan<'a>(
     })
 }
 
-/// Stores the question (unless it is an existing one) and the placeholder answer, and
-/// registers the generation, in one write transaction that re-checks the per-user limit.
-pub async fn store(
-    db: &Db,
-    user_id: &str,
-    plan: Plan<'_>,
-    settings: &Settings,
-    timeout: Duration,
-) -> Result<Prepared, Error> {
-    let cid = plan.conversation.id.clone();
-    let model = plan.model.clone();
-    let assistant_id = chat_core::ids::new_id();
-    let (user_message, assistant) = db
-        .transaction(async |db| {
-            // Register the generation, if the caller is under the limit: one statement that
-            // counts and inserts (the transaction keeps the count true until commit).
-            let max = settings.max_concurrent_generations;
-            let now = time::now_rfc3339();
-            let registered = db
-                .execute(
-                    "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
-                     SELECT ?1, ?2, ?3, ?4, ?4
-                      WHERE (SELECT COUNT(*) FROM generations
-                              WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6",
-                    vec![
-                        Value::Text(assistant_id.clone()),
-                        Value::Text(user_id.into()),
-                        Value::Text(cid.clone()),
-                        Value::Text(now),
-                        Value::Text(stale_before(timeout)),
-                        Value::Integer(max),
-                    ],
-                )
-                .await?;
-            if registered == 0 {
-                return Err(too_many(max));
+impl Plan<'_> {
+    /// The body of the `/api/chat` call.
+    pub fn ollama_body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "model": self.model,
+            "messages": self.context,
+            "stream": true,
+        });
+        if let Some(o) = &self.options {
+            body["options"] = serde_json::Value::Object(o.as_map().clone());
+        }
+        body
+    }
+
+    /// The messages to store, with their ids and times.
+    pub fn prepare(self) -> Result<Prepared, Error> {
+        let now = time::now_rfc3339();
+        let message = |role, content: &str, model: Option<&str>, status| MessageView {
+            id: chat_core::ids::new_id(),
+            conversation_id: self.conversation.id.clone(),
+            role,
+            content: content.into(),
+            thinking: None,
+            model: model.map(str::to_string),
+            status,
+            created_at: now.clone(),
+            usage: None,
+        };
+        let (user_message, new_question) = match (&self.question, &self.existing) {
+            (_, Some(m)) => (m.clone(), false),
+            (Question::New(content), None) => {
+                (message(Role::User, content, None, Status::Complete), true)
             }
-            let user_message = match (&plan.question, &plan.existing) {
-                (_, Some(m)) => m.clone(),
-                (Question::New(content), None) => {
-                    insert_message(
-                        db,
-                        &NewMessage {
-                            conversation_id: &cid,
-                            user_id,
-                            role: Role::User,
-                            content,
-                            thinking: None,
-                            model: None,
-                            status: Status::Complete,
-                            usage: None,
-                            created_at: None,
-                            id: None,
-                        },
-                    )
-                    .await?
-                }
-                (Question::Last, None) => return Err(Error::internal("no question to answer")),
-            };
-            let assistant = insert_message(
-                db,
-                &NewMessage {
-                    conversation_id: &cid,
-                    user_id,
-                    role: Role::Assistant,
-                    content: "",
-                    thinking: None,
-                    model: Some(&model),
-                    status: Status::Incomplete,
-                    usage: None,
-                    created_at: None,
-                    id: Some(&assistant_id),
-                },
-            )
-            .await?;
-            Ok((user_message, assistant))
+            (Question::Last, None) => return Err(Error::internal("no question to answer")),
+        };
+        let assistant = message(Role::Assistant, "", Some(&self.model), Status::Incomplete);
+        Ok(Prepared {
+            conversation: self.conversation,
+            user_message,
+            new_question,
+            assistant,
+            model: self.model,
+            wants_title: self.wants_title,
         })
-        .await?;
-    Ok(Prepared {
-        conversation: plan.conversation,
-        user_message,
-        assistant,
-        model: plan.model,
-        wants_title: plan.wants_title,
-    })
+    }
 }
 
 async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
@@ -306,32 +271,47 @@ async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
     })
 }
 
-impl Plan<'_> {
-    /// The body of the `/api/chat` call.
-    pub fn ollama_body(&self) -> serde_json::Value {
-        let mut body = json!({
-            "model": self.model,
-            "messages": self.context,
-            "stream": true,
-        });
-        if let Some(o) = &self.options {
-            body["options"] = serde_json::Value::Object(o.as_map().clone());
+/// Waits for Ollama's answer to begin; a failure of Ollama or of the store (whichever comes
+/// first) is answered with a status, before any event. On an Ollama failure the question stays
+/// stored and the placeholder is marked `error`.
+pub async fn open(
+    db: &Db,
+    p: &Prepared,
+    call: impl Future<Output = Result<Response, Error>>,
+    stored: &mut Stored,
+    timeout: Duration,
+) -> Result<Lines, Error> {
+    let answer = {
+        let mut call = std::pin::pin!(call);
+        // The request to Ollama goes out first: its answer is the longer wait.
+        let early = futures::poll!(call.as_mut());
+        stored.start();
+        if let std::task::Poll::Ready(answer) = early {
+            return opened(db, p, answer, stored, timeout).await;
         }
-        body
-    }
+        // Let the store's task start (see `chat_core::spin::task`).
+        task::yield_now().await;
+        let failure = std::pin::pin!(stored.failure());
+        match futures::future::select(call, failure).await {
+            futures::future::Either::Left((answer, _)) => answer,
+            // Nothing is stored: drop the Ollama call (which closes it).
+            futures::future::Either::Right((e, _)) => return Err(e),
+        }
+    };
+    opened(db, p, answer, stored, timeout).await
 }
 
-/// The stored generation with Ollama's answer: its lines, or (failure before any event) the
-/// placeholder marked `error` and the error to answer with; the question stays stored.
-pub async fn opened(
+async fn opened(
     db: &Db,
     p: &Prepared,
     answer: Result<Response, Error>,
+    stored: &mut Stored,
     timeout: Duration,
 ) -> Result<Lines, Error> {
     match answer {
         Ok(resp) => Ok(Lines::new(resp, timeout)),
         Err(e) => {
+            stored.wait().await?;
             finish(db, p, "", "", Status::Error, None).await;
             Err(e)
         }
@@ -358,18 +338,27 @@ pub struct Sink {
     /// The client went away; generation goes on and is stored.
     gone: bool,
     pending: String,
-    first_write: Option<futures::channel::oneshot::Sender<()>>,
+    first_write: Option<futures::channel::oneshot::Sender<Result<(), Error>>>,
 }
 
 impl Sink {
-    /// Events to `tx`; `first_write` fires once the first write is queued.
-    pub fn stream(tx: Sender<String>, first_write: futures::channel::oneshot::Sender<()>) -> Self {
+    /// Events to `tx`.
+    pub fn stream(tx: Sender<String>) -> Self {
         Self {
             tx: Some(tx),
             gone: false,
             pending: String::new(),
-            first_write: Some(first_write),
+            first_write: None,
         }
+    }
+
+    /// `Ok(())` goes to `first_write` once the first write is queued.
+    pub fn on_first_write(
+        mut self,
+        first_write: futures::channel::oneshot::Sender<Result<(), Error>>,
+    ) -> Self {
+        self.first_write = Some(first_write);
+        self
     }
 
     pub fn none() -> Self {
@@ -400,7 +389,7 @@ impl Sink {
             self.gone = true;
         }
         if let Some(first) = self.first_write.take() {
-            let _ = first.send(());
+            let _ = first.send(Ok(()));
         }
     }
 
@@ -432,13 +421,21 @@ pub fn sse_response(body: axum::body::Body) -> axum::response::Response {
 /// How long `start` waits for the first chunk to share its write; after that it goes alone.
 const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
 
-pub async fn run(db: &Db, p: &Prepared, mut lines: Lines, sink: &mut Sink) -> Outcome {
+pub async fn run(
+    db: &Db,
+    p: &Prepared,
+    mut lines: Lines,
+    sink: &mut Sink,
+    stored: &mut Stored,
+) -> Outcome {
     let started = Instant::now();
     let mut content = String::new();
     let mut thinking = String::new();
     let mut usage: Option<Usage> = None;
     let mut error: Option<Error> = None;
     let mut stopped = false;
+    // Set when the question could not be stored: nothing of this answer may be written.
+    let mut unstored = false;
     let mut chunks = 0u64;
     let mut first_token: Option<Duration> = None;
     let mut stop_check = Duration::ZERO;
@@ -502,9 +499,19 @@ pub async fn run(db: &Db, p: &Prepared, mut lines: Lines, sink: &mut Sink) -> Ou
         if !lines.has_buffered() {
             sink.flush().await;
         }
+        // Tokens keep flowing while the question is being stored; the stop flag and the
+        // partial answer wait for it (there is nothing to stop or update before).
+        let is_stored = match stored.check() {
+            Ok(s) => s,
+            Err(e) => {
+                error = Some(e);
+                unstored = true;
+                break;
+            }
+        };
         // The stop flag is read at most every STOP_CHECK_EVERY, not per chunk: a read costs
         // a few hundred µs under load, and a stop within 50 ms is "at once" for a person.
-        if last_stop_check.elapsed() >= STOP_CHECK_EVERY {
+        if is_stored && last_stop_check.elapsed() >= STOP_CHECK_EVERY {
             let t = Instant::now();
             last_stop_check = t;
             let stop = stop_requested(db, &p.assistant.id).await;
@@ -515,25 +522,40 @@ pub async fn run(db: &Db, p: &Prepared, mut lines: Lines, sink: &mut Sink) -> Ou
                 break;
             }
         }
-        if last_flush.elapsed() >= FLUSH_EVERY {
+        if is_stored && last_flush.elapsed() >= FLUSH_EVERY {
             last_flush = Instant::now();
             flush(db, p, &content, &thinking).await;
         }
     }
     // Dropping the stream closes the Ollama request (a stop or failure ends it there too).
     drop(lines);
+    if !unstored && let Err(e) = stored.wait().await {
+        // The failure to store outranks Ollama's: the client must know nothing was kept.
+        error = Some(e);
+        unstored = true;
+    }
     let status = if error.is_none() && !stopped {
         Status::Complete
     } else {
         Status::Incomplete
     };
-    let message = finish(db, p, &content, &thinking, status, usage.as_ref()).await;
+    let message = if unstored {
+        MessageView {
+            content,
+            thinking: (!thinking.is_empty()).then_some(thinking),
+            status,
+            ..p.assistant.clone()
+        }
+    } else {
+        finish(db, p, &content, &thinking, status, usage.as_ref()).await
+    };
     let mut f = Map::new();
     f.insert("event".into(), "generation".into());
     f.insert("conversation_id".into(), p.conversation.id.clone().into());
     f.insert("message_id".into(), p.assistant.id.clone().into());
     f.insert("model".into(), p.model.clone().into());
     f.insert("status".into(), status.as_str().into());
+    f.insert("stored".into(), (!unstored).into());
     f.insert("chunks".into(), chunks.into());
     f.insert("client_gone".into(), sink.gone.into());
     f.insert("stopped".into(), stopped.into());

@@ -7,6 +7,7 @@ mod generation;
 mod models;
 mod routes;
 mod settings;
+mod stored;
 mod upstream;
 
 use axum::Router;

@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use chat_core::ollama::LineBuffer;
+use chat_core::spin::task;
 use chat_core::{Error, ErrorCode};
 use futures::StreamExt;
 use futures::future::{Either, select};
@@ -39,7 +40,11 @@ pub fn model_not_found(name: &str) -> Error {
 
 /// `fut`, or `None` when `limit` passes first.
 pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<T> {
-    let fut = std::pin::pin!(fut);
+    let mut fut = std::pin::pin!(fut);
+    // What is already there needs no timer (a host call to set and one to drop).
+    if let std::task::Poll::Ready(v) = futures::poll!(fut.as_mut()) {
+        return Some(v);
+    }
     let sleep = std::pin::pin!(spin_sdk::time::sleep(limit));
     match select(fut, sleep).await {
         Either::Left((v, _)) => Some(v),
@@ -68,13 +73,13 @@ pub async fn send(
             let req = builder
                 .body(FullBody::new(bytes))
                 .map_err(|e| Error::internal(format!("building request: {e}")))?;
-            within(limit, spin_sdk::http::send(req)).await
+            within(limit, task::kick(spin_sdk::http::send(req))).await
         }
         None => {
             let req = builder
                 .body(EmptyBody::new())
                 .map_err(|e| Error::internal(format!("building request: {e}")))?;
-            within(limit, spin_sdk::http::send(req)).await
+            within(limit, task::kick(spin_sdk::http::send(req))).await
         }
     };
     let resp = match sent {

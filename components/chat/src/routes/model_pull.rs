@@ -38,9 +38,8 @@ pub async fn post(
     // Verifying a multi-GB download can be silent for a while: allow longer pauses than chat.
     let mut lines = Lines::new(resp, cfg.ollama_timeout * 5);
     let (tx, body) = spin_sdk::http::body::stream::<String>();
-    spin_sdk::wasip3::spawn(async move {
-        let (first_tx, _) = futures::channel::oneshot::channel();
-        let mut sink = Sink::stream(tx, first_tx);
+    chat_core::spin::task::spawn(async move {
+        let mut sink = Sink::stream(tx);
         let fail = |m: String| json!({"error": {"code": "UPSTREAM_ERROR", "message": m}});
         loop {
             match lines.next().await {
@@ -91,6 +90,7 @@ pub async fn post(
                 }
             }
         }
-    });
+    })
+    .await;
     Ok(generation::sse_response(axum::body::Body::new(body)))
 }

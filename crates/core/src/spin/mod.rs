@@ -9,6 +9,7 @@ pub mod kv;
 pub mod log;
 pub mod migrate;
 pub mod serve;
+pub mod task;
 pub mod vars;
 
 pub use db::{Db, FromRow, Row};

@@ -1,0 +1,181 @@
+//! Storing a generation's question and placeholder answer, on its own task: the first
+//! events need not wait for the commit, and nothing of the answer is written before it ends.
+
+use crate::generation::{Prepared, stale_before, too_many};
+use crate::settings::Settings;
+use chat_core::conversation::MessageView;
+use chat_core::spin::conversations::{NewMessage, insert_message};
+use chat_core::spin::{Db, Value, task};
+use chat_core::{Error, ErrorCode, time};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Stores the question (unless it is an existing one) and the placeholder answer, and
+/// registers the generation, in one write transaction that re-checks the per-user limit.
+async fn store(
+    db: &Db,
+    user_id: &str,
+    p: &Prepared,
+    settings: &Settings,
+    timeout: Duration,
+) -> Result<(), Error> {
+    let cid = p.conversation.id.as_str();
+    db.transaction(async |db| {
+        // Register the generation, if the caller is under the limit: one statement that
+        // counts and inserts (the transaction keeps the count true until commit).
+        let max = settings.max_concurrent_generations;
+        let registered = db
+            .execute(
+                "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
+                 SELECT ?1, ?2, ?3, ?4, ?4
+                  WHERE (SELECT COUNT(*) FROM generations
+                          WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6",
+                vec![
+                    Value::Text(p.assistant.id.clone()),
+                    Value::Text(user_id.into()),
+                    Value::Text(cid.into()),
+                    Value::Text(time::now_rfc3339()),
+                    Value::Text(stale_before(timeout)),
+                    Value::Integer(max),
+                ],
+            )
+            .await?;
+        if registered == 0 {
+            return Err(too_many(max));
+        }
+        if p.new_question {
+            insert_message(db, &as_new(cid, user_id, &p.user_message)).await?;
+        }
+        insert_message(db, &as_new(cid, user_id, &p.assistant)).await?;
+        Ok(())
+    })
+    .await
+}
+
+fn as_new<'a>(cid: &'a str, user_id: &'a str, m: &'a MessageView) -> NewMessage<'a> {
+    NewMessage {
+        conversation_id: cid,
+        user_id,
+        role: m.role,
+        content: &m.content,
+        thinking: None,
+        model: m.model.as_deref(),
+        status: m.status,
+        usage: None,
+        created_at: Some(&m.created_at),
+        id: Some(&m.id),
+    }
+}
+
+/// The store of a generation's question and placeholder, run on its own task: the first
+/// events need not wait for its commit, and nothing is written for the answer before it ends.
+pub struct Stored(StoreState);
+
+type StoreJob = Box<dyn FnOnce() -> futures::channel::oneshot::Receiver<Result<(), Error>> + Send>;
+
+enum StoreState {
+    NotStarted(StoreJob),
+    Pending(futures::channel::oneshot::Receiver<Result<(), Error>>),
+    Stored,
+    /// Failed, and the failure was handed out.
+    Failed,
+}
+
+impl Stored {
+    /// A store to start with [`Stored::start`] (or on first wait).
+    pub fn new(
+        db: Arc<Db>,
+        user_id: String,
+        p: Arc<Prepared>,
+        settings: Arc<Settings>,
+        timeout: Duration,
+    ) -> Self {
+        Self(StoreState::NotStarted(Box::new(move || {
+            let (tx, rx) = futures::channel::oneshot::channel();
+            spin_sdk::wasip3::spawn(async move {
+                let stored =
+                    store(&db, &user_id, &p, &settings, timeout)
+                        .await
+                        .map_err(|e| match e.code() {
+                            // Said to the client (as a status or as `event: error`).
+                            ErrorCode::Internal => Error::new(
+                                ErrorCode::Internal,
+                                "Your message could not be saved. Try again.",
+                            )
+                            .with_cause(e.internal_cause().unwrap_or_default()),
+                            _ => e,
+                        });
+                let _ = tx.send(stored);
+            });
+            rx
+        })))
+    }
+
+    /// Starts storing on its own task, so it goes on while the caller waits for Ollama.
+    pub fn start(&mut self) {
+        if matches!(self.0, StoreState::NotStarted(_)) {
+            let StoreState::NotStarted(job) = std::mem::replace(&mut self.0, StoreState::Failed)
+            else {
+                return;
+            };
+            self.0 = StoreState::Pending(job());
+        }
+    }
+
+    /// Waits until stored. The failure is returned once; later calls say only that it failed.
+    pub async fn wait(&mut self) -> Result<(), Error> {
+        if matches!(self.0, StoreState::NotStarted(_)) {
+            self.start();
+            task::yield_now().await;
+        }
+        match &mut self.0 {
+            StoreState::NotStarted(_) => Err(Error::internal("the store did not start")),
+            StoreState::Stored => Ok(()),
+            StoreState::Failed => Err(Error::internal("storing the question failed")),
+            StoreState::Pending(rx) => {
+                let result = rx
+                    .await
+                    .unwrap_or_else(|_| Err(Error::internal("the store task ended")));
+                self.0 = match result {
+                    Ok(()) => StoreState::Stored,
+                    Err(_) => StoreState::Failed,
+                };
+                result
+            }
+        }
+    }
+
+    /// Resolves only if storing fails (with its failure).
+    pub async fn failure(&mut self) -> Error {
+        match self.wait().await {
+            Err(e) => e,
+            Ok(()) => std::future::pending().await,
+        }
+    }
+
+    /// Without waiting: stored (`true`), still storing (`false`), or the failure (once).
+    pub fn check(&mut self) -> Result<bool, Error> {
+        self.start();
+        let StoreState::Pending(rx) = &mut self.0 else {
+            return match self.0 {
+                StoreState::Stored => Ok(true),
+                _ => Err(Error::internal("storing the question failed")),
+            };
+        };
+        match rx.try_recv() {
+            Ok(None) => Ok(false),
+            Ok(Some(Ok(()))) => {
+                self.0 = StoreState::Stored;
+                Ok(true)
+            }
+            Ok(Some(Err(e))) => {
+                self.0 = StoreState::Failed;
+                Err(e)
+            }
+            Err(_) => {
+                self.0 = StoreState::Failed;
+                Err(Error::internal("the store task ended"))
+            }
+        }
+    }
+}
