@@ -182,7 +182,15 @@ impl FakeOllama {
     }
 
     pub async fn start_with(config: FakeOllamaConfig) -> Result<FakeOllama> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0".parse()?, config).await
+    }
+
+    /// Listens on `addr` (a fixed port, for an app started elsewhere to be pointed at).
+    pub async fn start_on(
+        addr: std::net::SocketAddr,
+        config: FakeOllamaConfig,
+    ) -> Result<FakeOllama> {
+        let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let state: Shared = Arc::new(Mutex::new(State {
             config,

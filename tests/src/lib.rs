@@ -2,7 +2,6 @@
 //! wasmtime with WASI 0.3 serving the app's components per `spin.toml`, with host
 //! implementations of the Spin interfaces the app imports, plus a fake Ollama for tests.
 
-pub mod bench;
 pub mod build;
 pub mod engine;
 pub mod fake_ollama;

@@ -1,0 +1,172 @@
+//! The app under test: the test host in a child process of this binary (so its start-up and
+//! memory are its own, as `spin up`'s would be), or an app already running (`--url`).
+
+use crate::Options;
+use crate::report::Report;
+use anyhow::{Context, Result, bail};
+use spin_test_host::fake_ollama::{FakeOllama, FakeOllamaConfig};
+use spin_test_host::{ComponentOutput, UpOptions, testing, up};
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The argument that makes this binary serve the app instead of measuring it.
+pub const CHILD: &str = "__serve";
+
+pub const TOKENS: usize = 50;
+pub const TOKEN_DELAY: Duration = Duration::from_millis(20);
+
+pub struct Target {
+    pub url: String,
+    child: Option<Child>,
+    _state: Option<tempfile::TempDir>,
+}
+
+impl Target {
+    pub async fn start(options: &Options, report: &mut Report) -> Result<(Target, FakeOllama)> {
+        let config = FakeOllamaConfig {
+            tokens: TOKENS,
+            token_delay: TOKEN_DELAY,
+            ..FakeOllamaConfig::default()
+        };
+        if let (Some(url), Some(addr)) = (&options.url, options.fake_ollama) {
+            let fake = FakeOllama::start_on(addr, config).await?;
+            wait_ready(url, Duration::from_secs(10)).await?;
+            report.note(format!("target: {url} (started elsewhere)"));
+            return Ok((
+                Target {
+                    url: url.clone(),
+                    child: None,
+                    _state: None,
+                },
+                fake,
+            ));
+        }
+        testing::ensure_built()?;
+        let fake = FakeOllama::start_with(config).await?;
+        let state = tempfile::tempdir()?;
+        // Cold: a new compiled-code cache, so all four components are compiled (Spin's first
+        // start on a machine). Warm: the same cache again (every later start).
+        let cache = state.path().join("cache");
+        let (cold, child) = spawn(state.path(), &cache, &fake.url()).await?;
+        report.startup("start-up to healthy, first start (compiling)", cold);
+        drop_child(child);
+        let _ = std::fs::remove_dir_all(state.path().join("state"));
+        let (warm, (child, url)) = spawn(state.path(), &cache, &fake.url()).await?;
+        report.startup("start-up to healthy, compiled code cached", warm);
+        Ok((
+            Target {
+                url,
+                child: Some(child),
+                _state: Some(state),
+            },
+            fake,
+        ))
+    }
+
+    /// Reads the host's memory and stops it.
+    pub fn finish(mut self, report: &mut Report) -> Result<()> {
+        if let Some(child) = &mut self.child {
+            let status =
+                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+            };
+            if let (Some(rss), Some(peak)) = (field("VmRSS:"), field("VmHWM:")) {
+                report.memory(rss, peak);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        Ok(())
+    }
+}
+
+fn drop_child((mut child, _): (Child, String)) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Starts the host as a child process; returns the time until `/health/ready` answered 200.
+async fn spawn(dir: &Path, cache: &Path, ollama: &str) -> Result<(Duration, (Child, String))> {
+    let started = Instant::now();
+    let mut child = Command::new(std::env::current_exe()?)
+        .arg(CHILD)
+        .arg(dir.join("state"))
+        .arg(ollama)
+        .env("SPIN_TEST_HOST_CACHE_DIR", cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the host process")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.strip_prefix("Serving ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
+        .await?
+        .context("the host did not start within 120 s")?;
+    wait_ready(&url, Duration::from_secs(120)).await?;
+    Ok((started.elapsed(), (child, url)))
+}
+
+/// Polls `/health/ready` (every 2 ms, at most `limit`).
+async fn wait_ready(url: &str, limit: Duration) -> Result<()> {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(r) = client.get(format!("{url}/health/ready")).send().await
+            && r.status() == 200
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("{url}/health/ready did not answer 200 within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// The child: serve the app with the bench's settings until killed.
+pub fn child_main() -> Result<()> {
+    let mut args = std::env::args().skip(2);
+    let (Some(state), Some(ollama)) = (args.next(), args.next()) else {
+        bail!("usage: bench {CHILD} STATE_DIR OLLAMA_URL");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut options = UpOptions::new(testing::workspace_dir().join("spin.toml"));
+        options.listen = "127.0.0.1:0".parse()?;
+        options.state_dir = Some(state.into());
+        options.env = Some(Default::default());
+        options.output = ComponentOutput::Files;
+        options.variables = [
+            ("ollama_url", ollama.as_str()),
+            ("default_model", "llama3.2:1b"),
+            ("jwt_secret", "bench-secret-not-for-production"),
+            // Many logins and registrations come from 127.0.0.1.
+            ("login_max_attempts_per_ip", "1000000"),
+            ("login_max_failures", "1000000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let app = up(options).await?;
+        println!("Serving {}", app.url());
+        app.wait().await
+    })
+}

@@ -1,0 +1,104 @@
+//! `cargo run --release -p bench [-- options]`: starts the app in the Spin-compatible test host
+//! (its own process, so its memory is its own) with the fake Ollama at 50 tokens × 20 ms, or
+//! targets an app already running (`--url`), seeds data through the API, and prints one table
+//! of what a user feels, with the project's targets. Every loop is bounded in count and time,
+//! and all traffic stays on 127.0.0.1. See docs/BENCHMARKS.md.
+
+mod client;
+mod host;
+mod report;
+mod runs;
+mod seed;
+
+use anyhow::{Context, Result, bail};
+use report::Report;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: cargo run --release -p bench [-- options]
+
+  --quick                 shorter runs (3 s loads, 10 streams, 10,000 messages for search)
+  --seconds N             length of each 16-connection load (default 15)
+  --streams N             single-stream runs for time to first token (default 30)
+  --url URL               measure an app already running there (e.g. `spin up`) instead;
+                          it must allow many logins from 127.0.0.1 and use the fake Ollama
+                          that --fake-ollama starts
+  --fake-ollama ADDR      with --url: serve the fake Ollama on ADDR (e.g. 127.0.0.1:11435)
+                          and point the app's `ollama_url` at it
+";
+
+/// What to run, from the command line.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub seconds: u64,
+    pub streams: usize,
+    pub search_messages: usize,
+    pub url: Option<String>,
+    pub fake_ollama: Option<std::net::SocketAddr>,
+}
+
+impl Options {
+    fn parse() -> Result<Self> {
+        let mut o = Options {
+            seconds: 15,
+            streams: 30,
+            search_messages: 100_000,
+            url: None,
+            fake_ollama: None,
+        };
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--quick" => {
+                    o.seconds = 3;
+                    o.streams = 10;
+                    o.search_messages = 10_000;
+                }
+                "--seconds" => o.seconds = value()?.parse()?,
+                "--streams" => o.streams = value()?.parse()?,
+                "--url" => o.url = Some(value()?.trim_end_matches('/').to_string()),
+                "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
+                "-h" | "--help" => {
+                    print!("{USAGE}");
+                    std::process::exit(0);
+                }
+                other => bail!("unknown option {other:?}\n{USAGE}"),
+            }
+        }
+        if o.url.is_some() != o.fake_ollama.is_some() {
+            bail!("--url and --fake-ollama go together\n{USAGE}");
+        }
+        o.seconds = o.seconds.clamp(1, 120);
+        o.streams = o.streams.clamp(1, 1_000);
+        Ok(o)
+    }
+}
+
+fn main() -> Result<()> {
+    // The child process that serves the app (see `host`).
+    if std::env::args().nth(1).as_deref() == Some(host::CHILD) {
+        return host::child_main();
+    }
+    let options = Options::parse()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(options))
+}
+
+async fn run(options: Options) -> Result<()> {
+    let mut report = Report::new(&options);
+    let (target, fake) = host::Target::start(&options, &mut report).await?;
+    let app = client::App::new(&target.url)?;
+    runs::auth(&app, &options, &mut report).await?;
+    runs::conversations(&app, &options, &mut report).await?;
+    runs::streaming(&app, &fake, &options, &mut report).await?;
+    target.finish(&mut report)?;
+    report::wasm_sizes(&mut report)?;
+    report.print();
+    // Let sockets close before the host goes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(())
+}

@@ -1,0 +1,342 @@
+//! The measurements: each adds its rows to the report.
+
+use crate::Options;
+use crate::client::App;
+use crate::host::TOKENS;
+use crate::report::{Report, ms, pct};
+use crate::seed::{self, Rng};
+use anyhow::{Result, ensure};
+use serde_json::json;
+use spin_test_host::fake_ollama::FakeOllama;
+use std::time::{Duration, Instant};
+
+const CONNECTIONS: usize = 16;
+const SEQUENTIAL: usize = 200;
+const LOGINS: usize = 40;
+const CONCURRENT_STREAMS: usize = 32;
+
+/// `GET path` with a token from `CONNECTIONS` clients for `seconds` (at most 200,000 requests
+/// each); every answer must be 200. Requests/second and sorted latencies.
+async fn load(app: &App, path: &str, token: &str, seconds: u64) -> Result<(f64, Vec<Duration>)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (http, url, token) = (app.http.clone(), app.at(path), token.to_string());
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                while Instant::now() < deadline && times.len() < 200_000 {
+                    let t = Instant::now();
+                    let r = http.get(&url).bearer_auth(&token).send().await?;
+                    ensure!(r.status() == 200, "status {}", r.status());
+                    r.bytes().await?;
+                    times.push(t.elapsed());
+                }
+                Ok(times)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    Ok((rps, all))
+}
+
+/// `SEQUENTIAL` requests one after another; sorted latencies.
+async fn sequential(app: &App, token: &str, path: &str) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(SEQUENTIAL);
+    for _ in 0..SEQUENTIAL {
+        let t = Instant::now();
+        let r = app.http.get(app.at(path)).bearer_auth(token).send().await?;
+        ensure!(r.status() == 200, "{path}: {}", r.status());
+        r.bytes().await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rate(rps: f64, t: &[Duration]) -> String {
+    format!(
+        "{rps:.0} req/s, p50 {}, p99 {}",
+        ms(pct(t, 0.5)),
+        ms(pct(t, 0.99))
+    )
+}
+
+pub async fn auth(app: &App, o: &Options, report: &mut Report) -> Result<()> {
+    report.section("auth");
+    let user = app.user().await?;
+    let mut logins = Vec::with_capacity(LOGINS);
+    for _ in 0..LOGINS {
+        let t = Instant::now();
+        app.login(&user).await?;
+        logins.push(t.elapsed());
+    }
+    logins.sort();
+    report.row(
+        format!("login ({LOGINS} sequential; Argon2id m=19 MiB t=2)"),
+        format!(
+            "p50 {}, p90 {}",
+            ms(pct(&logins, 0.5)),
+            ms(pct(&logins, 0.9))
+        ),
+    );
+    let (rps, t) = load(app, "/api/auth/me", &user.token, o.seconds).await?;
+    report.row(
+        format!(
+            "`GET /api/auth/me`, {CONNECTIONS} connections, {} s",
+            o.seconds
+        ),
+        rate(rps, &t),
+    );
+    Ok(())
+}
+
+pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Result<()> {
+    report.section("conversations");
+    let words = seed::vocabulary();
+    let mut rng = Rng::default();
+    let (small, t_small) = seed::user_with(app, 100, 2, &mut rng, &words).await?;
+    let (large, t_large) = seed::user_with(app, 10_000, 2, &mut rng, &words).await?;
+    let per = 100;
+    let (searcher, t_search) =
+        seed::user_with(app, o.search_messages / per, per, &mut rng, &words).await?;
+    report.row(
+        "seeding by import: 100 / 10,000 conversations",
+        format!("{} / {}", ms(t_small), ms(t_large)),
+    );
+    report.row(
+        format!(
+            "seeding by import: {} messages",
+            thousands(o.search_messages)
+        ),
+        ms(t_search),
+    );
+
+    let first = "/api/conversations?limit=20";
+    let (rps, t) = load(app, first, &small.token, o.seconds).await?;
+    report.check(
+        format!(
+            "`GET /api/conversations` first page, {CONNECTIONS} connections, {} s",
+            o.seconds
+        ),
+        rate(rps, &t),
+        "≥ 1,600 req/s, p99 ≤ 50 ms",
+        rps >= 1600.0 && pct(&t, 0.99) <= Duration::from_millis(50),
+    );
+    let at_100 = pct(&sequential(app, &small.token, first).await?, 0.5);
+    let at_10k = pct(&sequential(app, &large.token, first).await?, 0.5);
+    report.row("list first page p50, 100 conversations", ms(at_100));
+    let ratio = at_10k.as_secs_f64() / at_100.as_secs_f64().max(1e-9);
+    report.check(
+        "list first page p50, 10,000 conversations",
+        format!("{} ({ratio:.2}× the time at 100)", ms(at_10k)),
+        "≤ 1.5× the time at 100",
+        ratio <= 1.5,
+    );
+    // A word in about one message in twelve (rank 40 of the Zipf-like vocabulary), then the
+    // extremes for context.
+    for (name, rank, target) in [
+        ("a middling word", 40, true),
+        ("a rare word", 700, false),
+        ("a word in most messages", 0, false),
+    ] {
+        let q = &words[rank];
+        let t = pct(
+            &sequential(app, &searcher.token, &format!("/api/conversations?q={q}")).await?,
+            0.5,
+        );
+        let what = format!(
+            "search p50, {name} ({q}), {} messages",
+            thousands(o.search_messages)
+        );
+        if target {
+            report.check(what, ms(t), "≤ 50 ms", t <= Duration::from_millis(50));
+        } else {
+            report.row(what, ms(t));
+        }
+    }
+    Ok(())
+}
+
+/// One streamed answer: (time to the first token, total, `delta` events).
+async fn timed(resp: reqwest::Response, started: Instant) -> Result<(Duration, Duration, usize)> {
+    ensure!(resp.status() == 200, "status {}", resp.status());
+    let mut resp = resp;
+    let mut seen = String::new();
+    let mut first = None;
+    while let Some(chunk) = resp.chunk().await? {
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if first.is_none() && seen.contains("tok0 ") {
+            first = Some(started.elapsed());
+        }
+    }
+    ensure!(
+        seen.contains(&format!("tok{} ", TOKENS - 1)),
+        "answer incomplete"
+    );
+    let deltas = seen.matches("event: delta\n").count();
+    Ok((first.unwrap_or_default(), started.elapsed(), deltas))
+}
+
+async fn direct(app: &App, ollama: &str) -> Result<(Duration, Duration, usize)> {
+    let started = Instant::now();
+    let resp = app
+        .http
+        .post(format!("{ollama}/api/chat"))
+        .json(&json!({"model": "llama3.2:1b", "messages": [{"role": "user", "content": "hi"}], "stream": true}))
+        .send()
+        .await?;
+    timed(resp, started).await
+}
+
+async fn through_app(app: &App, token: &str, id: &str) -> Result<(Duration, Duration, usize)> {
+    let started = Instant::now();
+    let resp = app
+        .http
+        .post(app.at(&format!("/api/chat/{id}/messages")))
+        .bearer_auth(token)
+        .json(&json!({"content": "hi"}))
+        .send()
+        .await?;
+    timed(resp, started).await
+}
+
+fn sorted(mut v: Vec<Duration>) -> Vec<Duration> {
+    v.sort();
+    v
+}
+
+pub async fn streaming(
+    app: &App,
+    fake: &FakeOllama,
+    o: &Options,
+    report: &mut Report,
+) -> Result<()> {
+    report.section("streaming (fake Ollama: 50 tokens × 20 ms)");
+    let ollama = fake.url();
+    let user = app.user().await?;
+    let id = app.conversation(&user.token).await?;
+    let mut deltas = 0;
+    let mut app_streams = 0;
+    // A first answer (and the conversation's title) before measuring.
+    deltas += through_app(app, &user.token, &id).await?.2;
+    app_streams += 1;
+    // One stream at a time, alternating straight to Ollama and through the app.
+    let (mut d_first, mut d_total, mut a_first, mut a_total, mut added) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for _ in 0..o.streams {
+        let (df, dt, _) = direct(app, &ollama).await?;
+        let (af, at, n) = through_app(app, &user.token, &id).await?;
+        d_first.push(df);
+        d_total.push(dt);
+        a_first.push(af);
+        a_total.push(at);
+        added.push(af.saturating_sub(df));
+        deltas += n;
+        app_streams += 1;
+    }
+    let (d_first, d_total, a_first, a_total, added) = (
+        sorted(d_first),
+        sorted(d_total),
+        sorted(a_first),
+        sorted(a_total),
+        sorted(added),
+    );
+    let p = |v: &[Duration]| format!("p50 {}, p90 {}", ms(pct(v, 0.5)), ms(pct(v, 0.9)));
+    report.row(
+        "one stream: time to first token, straight from Ollama",
+        p(&d_first),
+    );
+    report.row(
+        "one stream: time to first token, through the app",
+        p(&a_first),
+    );
+    report.check(
+        "one stream: added time to first token",
+        p(&added),
+        "p50 ≤ 2 ms",
+        pct(&added, 0.5) <= Duration::from_millis(2),
+    );
+    report.row(
+        "one stream: total, straight / through the app",
+        format!(
+            "p50 {} / {}",
+            ms(pct(&d_total, 0.5)),
+            ms(pct(&a_total, 0.5))
+        ),
+    );
+
+    // 32 users, one stream each, at once.
+    let mut users = Vec::new();
+    for _ in 0..CONCURRENT_STREAMS {
+        let u = app.user().await?;
+        let c = app.conversation(&u.token).await?;
+        users.push((u.token, c));
+    }
+    let started = Instant::now();
+    let tasks: Vec<_> = users
+        .into_iter()
+        .map(|(token, c)| {
+            let app = app.clone();
+            tokio::spawn(async move { through_app(&app, &token, &c).await })
+        })
+        .collect();
+    let (mut c_first, mut c_total) = (vec![], vec![]);
+    for t in tasks {
+        let (f, total, n) = t.await??;
+        c_first.push(f);
+        c_total.push(total);
+        deltas += n;
+        app_streams += 1;
+    }
+    let wall = started.elapsed();
+    let (c_first, c_total) = (sorted(c_first), sorted(c_total));
+    report.row(
+        format!("{CONCURRENT_STREAMS} streams at once: time to first token"),
+        p(&c_first),
+    );
+    let over = pct(&c_total, 0.5).as_secs_f64() / pct(&a_total, 0.5).as_secs_f64() - 1.0;
+    report.check(
+        format!("{CONCURRENT_STREAMS} streams at once: total per stream"),
+        format!(
+            "p50 {} ({:+.1} % vs one stream), all done in {}",
+            ms(pct(&c_total, 0.5)),
+            over * 100.0,
+            ms(wall)
+        ),
+        "within 5 % of one stream",
+        over <= 0.05,
+    );
+    // Every content chunk Ollama sent through the app must arrive as its own `delta`.
+    let sent: usize = fake
+        .chat_streams()
+        .iter()
+        .filter(|c| c.stream && c.finished)
+        .map(|c| c.sent_at.len().saturating_sub(1))
+        .sum::<usize>()
+        .saturating_sub(o.streams * TOKENS);
+    report.check(
+        format!("`delta` events received / tokens sent ({app_streams} streams)"),
+        format!("{deltas} / {sent}"),
+        "all, one event per token",
+        deltas == sent && deltas == app_streams * TOKENS,
+    );
+    Ok(())
+}
