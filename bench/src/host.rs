@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 /// The argument that makes this binary serve the app instead of measuring it.
 pub const CHILD: &str = "__serve";
+/// The argument that makes this binary serve the fake Ollama.
+pub const FAKE: &str = "__fake_ollama";
 
 pub const TOKENS: usize = 50;
 pub const TOKEN_DELAY: Duration = Duration::from_millis(20);
@@ -23,15 +25,60 @@ pub struct Target {
     _state: Option<tempfile::TempDir>,
 }
 
+/// The fake Ollama in a process of its own, as a real Ollama is: then "straight from Ollama"
+/// crosses processes exactly as often as the app's own call does.
+pub struct Fake {
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Fake {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Fake {
+    async fn start(addr: &str) -> Result<Fake> {
+        let (child, url) = spawn_serving(&[FAKE, addr], None).await?;
+        Ok(Fake { url, child })
+    }
+}
+
+/// Starts this binary with `args`; returns it and the URL it prints as `Serving URL`.
+async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, String)> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(cache) = cache {
+        command.env("SPIN_TEST_HOST_CACHE_DIR", cache);
+    }
+    let mut child = command.spawn().context("starting a child process")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(url) = line.strip_prefix("Serving ") {
+                let _ = tx.send(url.trim().to_string());
+            }
+        }
+    });
+    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
+        .await?
+        .context("the child process did not start within 120 s")?;
+    Ok((child, url))
+}
+
 impl Target {
-    pub async fn start(options: &Options, report: &mut Report) -> Result<(Target, FakeOllama)> {
-        let config = FakeOllamaConfig {
-            tokens: TOKENS,
-            token_delay: TOKEN_DELAY,
-            ..FakeOllamaConfig::default()
-        };
+    pub async fn start(options: &Options, report: &mut Report) -> Result<(Target, Fake)> {
         if let (Some(url), Some(addr)) = (&options.url, options.fake_ollama) {
-            let fake = FakeOllama::start_on(addr, config).await?;
+            let fake = Fake::start(&addr.to_string()).await?;
             wait_ready(url, Duration::from_secs(10)).await?;
             report.note(format!("target: {url} (started elsewhere)"));
             return Ok((
@@ -44,16 +91,16 @@ impl Target {
             ));
         }
         testing::ensure_built()?;
-        let fake = FakeOllama::start_with(config).await?;
+        let fake = Fake::start("127.0.0.1:0").await?;
         let state = tempfile::tempdir()?;
         // Cold: a new compiled-code cache, so all four components are compiled (Spin's first
         // start on a machine). Warm: the same cache again (every later start).
         let cache = state.path().join("cache");
-        let (cold, child) = spawn(state.path(), &cache, &fake.url()).await?;
+        let (cold, child) = spawn(state.path(), &cache, &fake.url).await?;
         report.startup("start-up to healthy, first start (compiling)", cold);
         drop_child(child);
         let _ = std::fs::remove_dir_all(state.path().join("state"));
-        let (warm, (child, url)) = spawn(state.path(), &cache, &fake.url()).await?;
+        let (warm, (child, url)) = spawn(state.path(), &cache, &fake.url).await?;
         report.startup("start-up to healthy, compiled code cached", warm);
         Ok((
             Target {
@@ -94,30 +141,9 @@ fn drop_child((mut child, _): (Child, String)) {
 /// Starts the host as a child process; returns the time until `/health/ready` answered 200.
 async fn spawn(dir: &Path, cache: &Path, ollama: &str) -> Result<(Duration, (Child, String))> {
     let started = Instant::now();
-    let mut child = Command::new(std::env::current_exe()?)
-        .arg(CHILD)
-        .arg(dir.join("state"))
-        .arg(ollama)
-        .env("SPIN_TEST_HOST_CACHE_DIR", cache)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting the host process")?;
-    let stdout = child.stdout.take().context("no stdout")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if let Some(url) = line.strip_prefix("Serving ") {
-                let _ = tx.send(url.trim().to_string());
-            }
-        }
-    });
-    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
-        .await?
-        .context("the host did not start within 120 s")?;
+    let state = dir.join("state");
+    let state = state.to_string_lossy();
+    let (child, url) = spawn_serving(&[CHILD, &state, ollama], Some(cache)).await?;
     wait_ready(&url, Duration::from_secs(120)).await?;
     Ok((started.elapsed(), (child, url)))
 }
@@ -137,6 +163,26 @@ async fn wait_ready(url: &str, limit: Duration) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+}
+
+/// The fake Ollama's process: 50 tokens, 20 ms apart, until killed.
+pub fn fake_main() -> Result<()> {
+    let Some(addr) = std::env::args().nth(2) else {
+        bail!("usage: bench {FAKE} ADDR");
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let config = FakeOllamaConfig {
+            tokens: TOKENS,
+            token_delay: TOKEN_DELAY,
+            ..FakeOllamaConfig::default()
+        };
+        let fake = FakeOllama::start_on(addr.parse()?, config).await?;
+        println!("Serving {}", fake.url());
+        std::future::pending::<Result<()>>().await
+    })
 }
 
 /// The child: serve the app with the bench's settings until killed.

@@ -1,5 +1,6 @@
 //! `cargo run --release -p bench [-- options]`: starts the app in the Spin-compatible test host
-//! (its own process, so its memory is its own) with the fake Ollama at 50 tokens × 20 ms, or
+//! (its own process, so its memory is its own) with the fake Ollama at 50 tokens × 20 ms (in a
+//! process of its own too, as Ollama is), or
 //! targets an app already running (`--url`), seeds data through the API, and prints one table
 //! of what a user feels, with the project's targets. Every loop is bounded in count and time,
 //! and all traffic stays on 127.0.0.1. See docs/BENCHMARKS.md.
@@ -77,8 +78,10 @@ impl Options {
 
 fn main() -> Result<()> {
     // The child process that serves the app (see `host`).
-    if std::env::args().nth(1).as_deref() == Some(host::CHILD) {
-        return host::child_main();
+    match std::env::args().nth(1).as_deref() {
+        Some(host::CHILD) => return host::child_main(),
+        Some(host::FAKE) => return host::fake_main(),
+        _ => {}
     }
     let options = Options::parse()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
