@@ -1,15 +1,44 @@
 //! A thin typed layer over Spin's SQLite. Opening a [`Db`] applies pending migrations the
-//! first time in each instance. One `Db` is one connection: keep it to one request (Spin may
-//! run several requests at once in one instance, so never share a connection in a global).
+//! first time in each instance. One `Db` is one connection, used by one request at a time
+//! (Spin may run several requests at once in one instance).
+//!
+//! A dropped `Db` leaves its connection idle in this instance for a later request, if it is
+//! known clean (no transaction open, no statement cut off): a new connection reads the whole
+//! schema on its first statement, which was a third of a small request's time. Nothing depends
+//! on it: when globals do not survive, every request opens its own connection.
 
 use super::migrate;
 use crate::error::Error;
 use spin_sdk::sqlite::{Connection, Value};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Idle connections of this instance, and whether each has `synchronous = NORMAL`.
+static IDLE: Mutex<Vec<(Connection, bool)>> = Mutex::new(Vec::new());
+/// As many as Spin runs requests at once in an instance; Spin allows 256 per instance.
+const MAX_IDLE: usize = 16;
 
 pub struct Db {
-    conn: Connection,
+    conn: Option<Connection>,
     /// `synchronous = NORMAL` was set on this connection (before its first write).
-    synced: std::sync::atomic::AtomicBool,
+    synced: AtomicBool,
+    /// A transaction is open (`BEGIN` ran, no `COMMIT`/`ROLLBACK` has succeeded since).
+    in_transaction: AtomicBool,
+    /// A statement was started and has not been seen to finish (its future was dropped).
+    busy: AtomicBool,
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        if self.in_transaction.load(Ordering::Relaxed) || self.busy.load(Ordering::Relaxed) {
+            return; // closed: SQLite rolls back whatever was left open
+        }
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), IDLE.lock())
+            && idle.len() < MAX_IDLE
+        {
+            idle.push((conn, self.synced.load(Ordering::Relaxed)));
+        }
+    }
 }
 
 /// One result row, with values by column name.
@@ -84,34 +113,67 @@ pub trait FromRow: Sized {
 impl Db {
     /// Opens the default database, migrated to this build's schema.
     pub async fn open() -> Result<Self, Error> {
-        let conn = Connection::open_default()
-            .await
-            .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
-        migrate::ensure(&conn).await?;
+        let reused = IDLE.lock().ok().and_then(|mut idle| idle.pop());
+        let (conn, synced) = match reused {
+            Some(c) => c,
+            None => {
+                let conn = Connection::open_default()
+                    .await
+                    .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
+                migrate::ensure(&conn).await?;
+                (conn, false)
+            }
+        };
         Ok(Self {
-            conn,
-            synced: std::sync::atomic::AtomicBool::new(false),
+            conn: Some(conn),
+            synced: AtomicBool::new(synced),
+            in_transaction: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
         })
+    }
+
+    fn conn(&self) -> Result<&Connection, Error> {
+        self.conn
+            .as_ref()
+            .ok_or_else(|| Error::internal("database connection already closed"))
     }
 
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
-        if !self.synced.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        self.busy.store(true, Ordering::Relaxed);
+        let changed = self.execute_inner(sql, params).await;
+        self.busy.store(false, Ordering::Relaxed);
+        if changed.is_ok() {
+            let head = sql
+                .trim_start()
+                .get(..8)
+                .unwrap_or(sql)
+                .to_ascii_uppercase();
+            if head.starts_with("BEGIN") {
+                self.in_transaction.store(true, Ordering::Relaxed);
+            } else if ["COMMIT", "ROLLBACK", "END"]
+                .iter()
+                .any(|k| head.starts_with(k))
+            {
+                self.in_transaction.store(false, Ordering::Relaxed);
+            }
+        }
+        changed
+    }
+
+    async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+        let conn = self.conn()?;
+        if !self.synced.swap(true, Ordering::Relaxed) {
             // With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
             // checkpoints instead of at every commit: a commit costs no fsync, and an app
             // crash still loses nothing (a power loss may lose the last commits, never
             // corrupt). Set before the connection's first write only, so reads pay nothing.
             // Backends without PRAGMAs (libSQL remote) refuse it; that is fine.
-            if let Ok(r) = self
-                .conn
-                .execute("PRAGMA synchronous = NORMAL", vec![])
-                .await
-            {
+            if let Ok(r) = conn.execute("PRAGMA synchronous = NORMAL", vec![]).await {
                 let _ = r.result().await;
             }
         }
-        let result = self
-            .conn
+        let result = conn
             .execute(sql, params)
             .await
             .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
@@ -119,13 +181,24 @@ impl Db {
             .result()
             .await
             .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
-        Ok(self.conn.changes().await)
+        Ok(conn.changes().await)
     }
 
     /// Runs a query and maps every row.
     pub async fn query<T: FromRow>(&self, sql: &str, params: Vec<Value>) -> Result<Vec<T>, Error> {
+        self.busy.store(true, Ordering::Relaxed);
+        let rows = self.query_inner(sql, params).await;
+        self.busy.store(false, Ordering::Relaxed);
+        rows
+    }
+
+    async fn query_inner<T: FromRow>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<T>, Error> {
         let result = self
-            .conn
+            .conn()?
             .execute(sql, params)
             .await
             .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
