@@ -34,9 +34,13 @@ pub struct Fake {
 
 impl Drop for Fake {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 impl Fake {
@@ -96,9 +100,9 @@ impl Target {
         // Cold: a new compiled-code cache, so all four components are compiled (Spin's first
         // start on a machine). Warm: the same cache again (every later start).
         let cache = state.path().join("cache");
-        let (cold, child) = spawn(state.path(), &cache, &fake.url).await?;
+        let (cold, (mut first, _)) = spawn(state.path(), &cache, &fake.url).await?;
         report.startup("start-up to healthy, first start (compiling)", cold);
-        drop_child(child);
+        stop(&mut first);
         let _ = std::fs::remove_dir_all(state.path().join("state"));
         let (warm, (child, url)) = spawn(state.path(), &cache, &fake.url).await?;
         report.startup("start-up to healthy, compiled code cached", warm);
@@ -126,16 +130,10 @@ impl Target {
             if let (Some(rss), Some(peak)) = (field("VmRSS:"), field("VmHWM:")) {
                 report.memory(rss, peak);
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            stop(child);
         }
         Ok(())
     }
-}
-
-fn drop_child((mut child, _): (Child, String)) {
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// Starts the host as a child process; returns the time until `/health/ready` answered 200.

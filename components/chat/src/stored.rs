@@ -128,21 +128,11 @@ impl Stored {
             self.start();
             task::yield_now().await;
         }
-        match &mut self.0 {
-            StoreState::NotStarted(_) => Err(Error::internal("the store did not start")),
-            StoreState::Stored => Ok(()),
-            StoreState::Failed => Err(Error::internal("storing the question failed")),
-            StoreState::Pending(rx) => {
-                let result = rx
-                    .await
-                    .unwrap_or_else(|_| Err(Error::internal("the store task ended")));
-                self.0 = match result {
-                    Ok(()) => StoreState::Stored,
-                    Err(_) => StoreState::Failed,
-                };
-                result
-            }
-        }
+        let got = match &mut self.0 {
+            StoreState::Pending(rx) => rx.await.ok(),
+            _ => None,
+        };
+        self.settle(got)
     }
 
     /// Resolves only if storing fails (with its failure).
@@ -156,26 +146,30 @@ impl Stored {
     /// Without waiting: stored (`true`), still storing (`false`), or the failure (once).
     pub fn check(&mut self) -> Result<bool, Error> {
         self.start();
-        let StoreState::Pending(rx) = &mut self.0 else {
-            return match self.0 {
-                StoreState::Stored => Ok(true),
-                _ => Err(Error::internal("storing the question failed")),
-            };
+        let got = match &mut self.0 {
+            StoreState::Pending(rx) => match rx.try_recv() {
+                Ok(None) => return Ok(false),
+                Ok(Some(r)) => Some(r),
+                Err(_) => None,
+            },
+            _ => None,
         };
-        match rx.try_recv() {
-            Ok(None) => Ok(false),
-            Ok(Some(Ok(()))) => {
-                self.0 = StoreState::Stored;
-                Ok(true)
-            }
-            Ok(Some(Err(e))) => {
-                self.0 = StoreState::Failed;
-                Err(e)
-            }
-            Err(_) => {
-                self.0 = StoreState::Failed;
-                Err(Error::internal("the store task ended"))
-            }
-        }
+        self.settle(got).map(|()| true)
+    }
+
+    /// Records what the store task sent (`None`: nothing, because it ended or was never
+    /// pending) and says how storing went.
+    fn settle(&mut self, got: Option<Result<(), Error>>) -> Result<(), Error> {
+        let result = match (&self.0, got) {
+            (StoreState::Stored, _) => Ok(()),
+            (StoreState::Pending(_), Some(r)) => r,
+            (StoreState::Pending(_), None) => Err(Error::internal("the store task ended")),
+            _ => Err(Error::internal("storing the question failed")),
+        };
+        self.0 = match result {
+            Ok(()) => StoreState::Stored,
+            Err(_) => StoreState::Failed,
+        };
+        result
     }
 }
