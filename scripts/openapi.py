@@ -141,10 +141,24 @@ SCHEMAS = {
         "expires_in": d({"type": "integer", "minimum": 1}, "Seconds until the access token expires."),
     }, ["user", "access_token", "refresh_token", "token_type", "expires_in"],
         description="A token pair and the user it belongs to."),
+    "CookieSession": obj({
+        "user": ref("User"),
+        "token_type": {"type": "string", "const": "Cookie"},
+        "expires_in": d({"type": "integer", "minimum": 1}, "Seconds until the access cookie expires."),
+        "csrf_token": d(STR, "The `csrf` cookie's value: send it as `x-csrf-token` on every request that is not "
+                             "GET, HEAD or OPTIONS."),
+    }, ["user", "token_type", "expires_in", "csrf_token"],
+        description="Cookie mode (`x-auth-mode: cookie`): the tokens are in `Set-Cookie` (`access_token`, "
+                    "`refresh_token`, both HttpOnly), never in the body."),
+    "SessionResponse": {
+        "description": "A token pair (bearer mode) or, with `x-auth-mode: cookie`, the cookie session.",
+        "oneOf": [ref("AuthResponse"), ref("CookieSession")],
+    },
     "RegisterResponse": {
-        "description": "Tokens when the account is active at once (first user, or `signup=open`); "
-                       "only `{user}` (status `pending`, no tokens) when `signup=approval`.",
-        "oneOf": [ref("AuthResponse"), ref("UserEnvelope")],
+        "description": "Tokens (or, in cookie mode, the cookie session) when the account is active at once "
+                       "(first user, or `signup=open`); only `{user}` (status `pending`, no tokens) when "
+                       "`signup=approval`.",
+        "oneOf": [ref("AuthResponse"), ref("CookieSession"), ref("UserEnvelope")],
     },
     "Session": obj({
         "id": ID, "created_at": TIME, "last_used_at": TIME, "expires_at": TIME,
@@ -346,6 +360,8 @@ HEADERS = {
     "RetryAfter": {"description": "Seconds to wait before trying again.", "schema": INT},
     "WWWAuthenticate": {"description": "Always `Bearer`.", "schema": {"type": "string", "const": "Bearer"}},
     "ContentDisposition": {"description": "`attachment; filename=\"...\"`", "schema": STR},
+    "SetCookie": {"description": "Cookie mode only: `access_token` and `refresh_token` (`HttpOnly; Secure; "
+                                 "SameSite=Strict`) and the readable `csrf` cookie.", "schema": STR},
 }
 
 
@@ -372,11 +388,16 @@ ERROR_RESPONSES = {
     "InvalidRefreshToken": ("Refresh token unknown, expired or already spent (`UNAUTHENTICATED`); "
                             "presenting a spent one revokes its whole session.", ["UNAUTHENTICATED"],
                             {"WWW-Authenticate": hdr("WWWAuthenticate")}),
-    "Forbidden": ("Signed in, but the role does not allow this (`FORBIDDEN`).", ["FORBIDDEN"], {}),
-    "WrongCurrentPassword": ("`current_password` is wrong (`FORBIDDEN`, `details.field`).", ["FORBIDDEN"], {}),
+    "Forbidden": ("Signed in, but the role does not allow this; or signed in by cookie without the CSRF "
+                  "token (`FORBIDDEN`).", ["FORBIDDEN"], {}),
+    "CsrfRequired": ("Signed in by cookie, but `x-csrf-token` is missing or does not match the `csrf` cookie "
+                     "(`FORBIDDEN`). Bearer requests never get this.", ["FORBIDDEN"], {}),
+    "WrongCurrentPassword": ("`current_password` is wrong (`FORBIDDEN`, `details.field`), or a cookie "
+                             "request lacks its CSRF token.", ["FORBIDDEN"], {}),
     "SignupDisabled": ("Sign-up is closed (`SIGNUP_DISABLED`).", ["SIGNUP_DISABLED"], {}),
     "AccountNotActive": ("The account awaits approval (`ACCOUNT_PENDING`) or is disabled (`ACCOUNT_DISABLED`).",
                          ["ACCOUNT_PENDING", "ACCOUNT_DISABLED"], {}),
+    "RefreshCsrf": ("A refresh by cookie without its CSRF token (`FORBIDDEN`).", ["FORBIDDEN"], {}),
     "NotFound": ("No such resource, or another user's (`NOT_FOUND`; existence is not leaked).", ["NOT_FOUND"], {}),
     "ModelNotFound": ("Ollama has no such model (`MODEL_NOT_FOUND`).", ["MODEL_NOT_FOUND"], {}),
     "ChatNotFound": ("No such conversation, or another user's (`NOT_FOUND`); or the model is unknown "
@@ -387,7 +408,9 @@ ERROR_RESPONSES = {
                         ["PAYLOAD_TOO_LARGE"], {}),
     "UnsupportedMediaType": ("The body is not sent as `Content-Type: application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
                              ["UNSUPPORTED_MEDIA_TYPE"], {}),
-    "RateLimited": ("Too many requests (`RATE_LIMITED`); try again after `retry-after` seconds.",
+    "RateLimited": ("Too many requests (`RATE_LIMITED`): over the caller's rate limit, or (chat) over "
+                    "`max_concurrent_generations`, or (login) too many attempts; try again after `retry-after` "
+                    "seconds.",
                     ["RATE_LIMITED"], {"retry-after": hdr("RetryAfter"), **RATE_HEADERS}),
     "UpstreamError": ("Ollama answered with an error (`UPSTREAM_ERROR`).", ["UPSTREAM_ERROR"], {}),
     "OllamaUnavailable": ("Ollama cannot be reached (`OLLAMA_UNAVAILABLE`).", ["OLLAMA_UNAVAILABLE"], {}),
@@ -466,23 +489,25 @@ ROUTES = [
          description="The first user ever becomes an active `admin`. Later users follow the `signup` variable: "
                      "`open` (active user, tokens), `approval` (`201 {user}` with status `pending`, no tokens), "
                      "`closed` (`403 SIGNUP_DISABLED`).",
-         auth="public", body="RegisterRequest", rate=True,
+         auth="public", body="RegisterRequest", cookie_mode=True,
          ok={"201": ("json", ref("RegisterResponse"), "Created. Tokens, or only `{user}` when approval is needed.")},
          errors={"400": "WeakPasswordOrValidationError", "403": "SignupDisabled", "409": "UsernameTaken"}),
     dict(m="post", p="/api/auth/login", op="loginUser", tag="auth", summary="Sign in with username and password",
-         auth="public", body="LoginRequest", rate=True,
-         ok={"200": ("json", ref("AuthResponse"), "Signed in.")},
+         auth="public", body="LoginRequest", cookie_mode=True,
+         ok={"200": ("json", ref("SessionResponse"), "Signed in.")},
          errors={"400": "ValidationError", "401": "InvalidCredentials", "403": "AccountNotActive"}),
     dict(m="post", p="/api/auth/refresh", op="refreshTokens", tag="auth",
          summary="Trade a refresh token for a new token pair",
          description="The presented refresh token is spent; presenting a spent one is `401` and revokes that "
-                     "whole session.",
-         auth="public", body="RefreshRequest", rate=True,
-         ok={"200": ("json", ref("AuthResponse"), "A new token pair.")},
-         errors={"400": "ValidationError", "401": "InvalidRefreshToken"}),
+                     "whole session. Cookie mode: send no body; the `refresh_token` cookie is used, `x-csrf-token` "
+                     "must match the `csrf` cookie, and the new pair comes back as cookies.",
+         auth="public", body="RefreshRequest", body_required=False, cookie_mode=True,
+         ok={"200": ("json", ref("SessionResponse"), "A new token pair (or cookie session).")},
+         errors={"400": "ValidationError", "401": "InvalidRefreshToken", "403": "RefreshCsrf"}),
     dict(m="post", p="/api/auth/logout", op="logoutUser", tag="auth", summary="Sign out",
          description="Revokes the current session (and the session of `refresh_token`, if given); its refresh "
-                     "token no longer works. The body is optional.",
+                     "token no longer works. The body is optional. A cookie session's cookies are cleared "
+                     "(`Set-Cookie` with `Max-Age=0`).",
          auth="user", body="LogoutRequest", body_required=False,
          ok={"204": (None, None, "Signed out.")}, errors={"400": "ValidationError"}),
     dict(m="get", p="/api/auth/me", op="getCurrentUser", tag="auth", summary="The signed-in user", auth="user",
@@ -600,7 +625,7 @@ ROUTES = [
          description=SEND_DESCRIPTION + " One user may have at most `max_concurrent_generations` (variable, "
                      "default 3) answers running at once; more is `429 RATE_LIMITED` with `retry-after`, and the "
                      "refused message is not stored.", auth="user",
-         body="SendMessageRequest", rate=True,
+         body="SendMessageRequest",
          ok={"200": ("sse", None, CHAT_STREAM_DOC),
              "201": ("json", ref("MessageExchange"), "`stream: false`: `{user_message, assistant_message}`.")},
          errors={"400": "ValidationError", "404": "ChatNotFound", "502": "UpstreamError",
@@ -610,7 +635,7 @@ ROUTES = [
          description="Replaces nothing: adds a new assistant answer to the last user message, with the same "
                      "shapes and failures as sending a message. A conversation without a user message is "
                      "`409 CONFLICT`. The body is optional.",
-         auth="user", body="RegenerateRequest", body_required=False, rate=True,
+         auth="user", body="RegenerateRequest", body_required=False,
          ok={"200": ("sse", None, CHAT_STREAM_DOC),
              "201": ("json", ref("MessageExchange"),
                      "`stream: false`: `{user_message, assistant_message}` (the last user message and the new answer).")},
@@ -707,16 +732,29 @@ def build():
                    "description": PATH_PARAM_DOC[seg[1:-1]], "schema": {"type": "string"}}
                   for seg in rt["p"].split("/") if seg.startswith("{")]
         params += rt.get("query", [])
+        unsafe = rt["m"] not in ("get", "head", "options")
+        if rt.get("cookie_mode"):
+            params.append({"name": "x-auth-mode", "in": "header", "required": False,
+                           "description": "`cookie`: get the tokens as HttpOnly cookies instead of in the body.",
+                           "schema": {"type": "string", "enum": ["cookie", "bearer"]}})
+        if unsafe and (rt["auth"] != "public" or rt.get("cookie_mode")) and rt["p"] != "/api/auth/login" \
+                and rt["p"] != "/api/auth/register":
+            params.append({"name": "x-csrf-token", "in": "header", "required": False,
+                           "description": "Cookie sessions only: the `csrf` cookie's value (else `403`).",
+                           "schema": STR})
         if params:
             op["parameters"] = params
         has_body = "body" in rt
         if has_body:
             op["requestBody"] = {"required": rt.get("body_required", True),
                                  "content": {"application/json": {"schema": ref(rt["body"])}}}
-        rate = rt.get("rate", False)
+        # Every route but the probes counts against a rate limit.
+        rate = rt["p"] not in ("/health", "/health/ready")
         resp = {}
         for status, (kind, schema, d_) in rt["ok"].items():
-            resp[status] = success_response(kind, schema, d_, rate and status < "300")
+            resp[status] = success_response(kind, schema, d_, rate)
+            if rt.get("cookie_mode") and kind == "json":
+                resp[status]["headers"]["set-cookie"] = hdr("SetCookie")
         errors = dict(rt["errors"])
         if has_body:
             errors.setdefault("400", "ValidationError")
@@ -726,6 +764,8 @@ def build():
             errors.setdefault("401", "Unauthenticated")
         if rt["auth"] in ("admin", "metrics"):
             errors.setdefault("403", "Forbidden")
+        if rt["auth"] in ("user", "admin") and unsafe:
+            errors.setdefault("403", "CsrfRequired")
         if rate:
             errors.setdefault("429", "RateLimited")
         errors.setdefault("500", "Internal")
@@ -737,7 +777,7 @@ def build():
 
     used = {n for rt in ROUTES for n in rt["errors"].values()} | {
         "ValidationError", "PayloadTooLarge", "UnsupportedMediaType", "Unauthenticated", "Forbidden",
-        "RateLimited", "Internal"}
+        "RateLimited", "Internal", "CsrfRequired"}
     responses = {name: error_response(name) for name in ERROR_RESPONSES if name in used}
 
     return {
@@ -754,11 +794,15 @@ def build():
                 "is `404`, never `403`. Unknown routes are `404 NOT_FOUND`; a known route with a wrong method "
                 "is `405 METHOD_NOT_ALLOWED` with `allow`. CORS preflight (`OPTIONS`) is answered `204` on every "
                 "route for an allowed origin. Every response carries `x-request-id`. Lists take `?limit=` "
-                "(1..100, default 20) and `?cursor=` and answer `{items, next_cursor}`."
+                "(1..100, default 20) and `?cursor=` and answer `{items, next_cursor}`.\n\n"
+                "Rate limits: every route but `/health` and `/health/ready` counts against a budget per window "
+                "(register/login/refresh per client IP; send/regenerate per user or API key; the rest per user, "
+                "key or IP). Responses carry `ratelimit-limit`, `ratelimit-remaining` and `ratelimit-reset`; over "
+                "the limit is `429 RATE_LIMITED` with `retry-after`."
             ),
         },
         "servers": [{"url": "/"}],
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "tags": [
             {"name": "auth", "description": "Accounts, sessions, tokens and API keys."},
             {"name": "admin", "description": "User administration (admins only)."},
@@ -773,7 +817,12 @@ def build():
             "securitySchemes": {"bearerAuth": {
                 "type": "http", "scheme": "bearer",
                 "description": "An access token from login/register/refresh, or an API key. `/metrics` also "
-                               "takes the `metrics_token` variable."}},
+                               "takes the `metrics_token` variable."},
+                "cookieAuth": {
+                    "type": "apiKey", "in": "cookie", "name": "access_token",
+                    "description": "Browser cookie mode (`x-auth-mode: cookie` on login, register or refresh). "
+                                   "Requests other than GET, HEAD and OPTIONS must also send the `csrf` cookie's "
+                                   "value in `x-csrf-token`, else `403 FORBIDDEN`."}},
             "headers": HEADERS,
             "responses": responses,
             "schemas": SCHEMAS,

@@ -9,7 +9,7 @@ use crate::users::{UserRow, UserView};
 use chat_core::auth::jwt::Claims;
 use chat_core::auth::secrets::{random_token, sha256_hex};
 use chat_core::spin::auth::{now_unix, signing_keys};
-use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::spin::{ApiJson, Db, FromRow, Row, Value};
 use chat_core::time;
 use chat_core::{Error, ErrorCode};
 use serde::Serialize;
@@ -219,4 +219,51 @@ pub async fn revoke_all_except(db: &Db, user_id: &str, keep: Option<&str>) -> Re
         .filter(|id| Some(id.as_str()) != keep)
         .collect();
     revoke(db, user_id, &ids).await
+}
+
+/// A session's answer in cookie mode: the tokens are in `Set-Cookie`, never in the body.
+#[derive(Serialize)]
+struct CookieSession {
+    user: UserView,
+    token_type: &'static str,
+    expires_in: i64,
+    /// The `csrf` cookie's value, to send back in `x-csrf-token` on unsafe requests.
+    csrf_token: String,
+}
+
+/// Answers a new or renewed session: tokens in the body, or — when the client asked for cookie
+/// mode (`x-auth-mode: cookie`) — as `HttpOnly` cookies with a fresh CSRF token.
+pub async fn respond(
+    status: axum::http::StatusCode,
+    tokens: TokenResponse,
+    cookie_mode: bool,
+) -> Result<axum::response::Response, Error> {
+    use axum::response::IntoResponse;
+    if !cookie_mode {
+        return Ok((status, ApiJson(tokens)).into_response());
+    }
+    let csrf = random_token(32)?;
+    let refresh_ttl = settings().await?.refresh_ttl_secs;
+    let set = chat_core::auth::cookies::issue(
+        &tokens.access_token,
+        tokens.expires_in,
+        &tokens.refresh_token,
+        refresh_ttl,
+        &csrf,
+    );
+    let body = CookieSession {
+        user: tokens.user,
+        token_type: "Cookie",
+        expires_in: tokens.expires_in,
+        csrf_token: csrf,
+    };
+    let mut response = (status, ApiJson(body)).into_response();
+    for c in set {
+        let value = axum::http::HeaderValue::from_str(&c)
+            .map_err(|e| Error::internal(format!("cookie header: {e}")))?;
+        response
+            .headers_mut()
+            .append(axum::http::header::SET_COOKIE, value);
+    }
+    Ok(response)
 }

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
-use chat_core::spin::{ApiJson, Db, RequestContext, task};
+use chat_core::spin::{ApiJson, Db, RequestContext, metrics, task};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -63,13 +63,7 @@ pub async fn respond(
     // The question is stored on its own task while Ollama starts: the writes are off the path
     // to the first token, and `start` does not wait for their commit. If storing fails before
     // Ollama answers, the call is dropped (which closes it) and the failure is the answer.
-    let mut stored = Stored::new(
-        db.clone(),
-        user_id.to_string(),
-        prepared.clone(),
-        settings,
-        timeout,
-    );
+    let mut stored = Stored::new(user_id.to_string(), prepared.clone(), settings, timeout);
     let call = {
         let (base, model) = (base.clone(), prepared.model.clone());
         async move {
@@ -87,8 +81,15 @@ pub async fn respond(
     };
 
     if !ask.stream {
-        let lines = generation::open(&db, &prepared, call, &mut stored, timeout).await?;
+        let lines = match generation::open(&db, &prepared, call, &mut stored, timeout).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                count(&prepared.model, Err(&e)).await;
+                return Err(e);
+            }
+        };
         let outcome = generation::run(&db, &prepared, lines, &mut Sink::none(), &mut stored).await;
+        count(&prepared.model, Ok(&outcome)).await;
         if let Some(e) = outcome.error {
             return Err(e);
         }
@@ -110,16 +111,19 @@ pub async fn respond(
         let lines = match generation::open(&db, &prepared, call, &mut stored, timeout).await {
             Ok(lines) => lines,
             Err(e) => {
+                count(&prepared.model, Err(&e)).await;
                 let _ = decided_tx.send(Err(e));
                 return;
             }
         };
         let mut sink = Sink::stream(tx).on_first_write(decided_tx);
+        let outcome = generation::run(&db, &prepared, lines, &mut sink, &mut stored).await;
+        count(&prepared.model, Ok(&outcome)).await;
         let Outcome {
             message,
             error,
             stopped,
-        } = generation::run(&db, &prepared, lines, &mut sink, &mut stored).await;
+        } = outcome;
         match error {
             None => {
                 sink.emit("done", &serde_json::json!({ "message": message }))
@@ -149,4 +153,39 @@ pub async fn respond(
             "the generation ended before its first event",
         )),
     }
+}
+
+/// Counts an answer for `/metrics`: its outcome (`complete`, `stopped`, or the error code in
+/// lower case), and the tokens Ollama reported for it.
+async fn count(model: &str, result: Result<&Outcome, &Error>) {
+    let outcome = match result {
+        Ok(o) if o.stopped => "stopped".to_string(),
+        Ok(Outcome { error: None, .. }) => "complete".to_string(),
+        Ok(Outcome { error: Some(e), .. }) | Err(e) => e.code().as_str().to_ascii_lowercase(),
+    };
+    metrics::add(
+        chat_core::metrics::CHATS,
+        chat_core::metrics::labels(&[("outcome", &outcome)]),
+        1.0,
+    );
+    if let Ok(Outcome {
+        message: MessageView {
+            usage: Some(usage), ..
+        },
+        ..
+    }) = result
+    {
+        let model = chat_core::metrics::labels(&[("model", model)]);
+        metrics::add(
+            chat_core::metrics::COMPLETION_TOKENS,
+            model.clone(),
+            usage.completion_tokens as f64,
+        );
+        metrics::add(
+            chat_core::metrics::PROMPT_TOKENS,
+            model,
+            usage.prompt_tokens as f64,
+        );
+    }
+    metrics::flush_soon().await;
 }

@@ -578,7 +578,7 @@ pub async fn run(
             e.internal_cause().unwrap_or_default().into(),
         );
     }
-    log::line("info", f);
+    log::line(chat_core::config::LogLevel::Info, f);
     Outcome {
         message,
         error,
@@ -680,7 +680,7 @@ async fn finish(
                     "cause".into(),
                     e.internal_cause().unwrap_or_default().into(),
                 );
-                log::line("error", f);
+                log::line(chat_core::config::LogLevel::Error, f);
             }
         }
     }

@@ -84,7 +84,6 @@ enum StoreState {
 impl Stored {
     /// A store to start with [`Stored::start`] (or on first wait).
     pub fn new(
-        db: Arc<Db>,
         user_id: String,
         p: Arc<Prepared>,
         settings: Arc<Settings>,
@@ -93,8 +92,11 @@ impl Stored {
         Self(StoreState::NotStarted(Box::new(move || {
             let (tx, rx) = futures::channel::oneshot::channel();
             spin_sdk::wasip3::spawn(async move {
+                // Its own connection: a statement waiting for the write lock holds its
+                // connection, and a second task on the same connection would wait with it
+                // (in Spin, with the whole instance; see `Db`).
                 let stored =
-                    store(&db, &user_id, &p, &settings, timeout)
+                    async { store(&Db::open().await?, &user_id, &p, &settings, timeout).await }
                         .await
                         .map_err(|e| match e.code() {
                             // Said to the client (as a status or as `event: error`).

@@ -3,7 +3,8 @@
 
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
-use chat_core::spin::{Db, vars};
+use chat_core::metrics::Gauges;
+use chat_core::spin::{Db, FromRow, Row, vars};
 use http::{HeaderMap, HeaderValue, header};
 
 pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
@@ -16,24 +17,48 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
     let is_metrics_token =
         !expected.is_empty() && chat_core::secure_eq(presented.as_bytes(), expected.as_bytes());
     if !is_metrics_token {
-        chat_core::spin::auth::require_admin(&headers).await?;
+        chat_core::spin::auth::require_admin(&http::Method::GET, &headers).await?;
     }
     let db = Db::open().await?;
-    let version = chat_core::spin::migrate::schema_version(&db).await?;
-    let body = format!(
-        "# HELP ollama_chat_info Build information.\n\
-         # TYPE ollama_chat_info gauge\n\
-         ollama_chat_info{{version=\"{}\"}} 1\n\
-         # HELP ollama_chat_schema_version Applied database schema version.\n\
-         # TYPE ollama_chat_schema_version gauge\n\
-         ollama_chat_schema_version {}\n",
-        env!("CARGO_PKG_VERSION"),
-        version
-    );
+    let gauges = Gauges {
+        users: db
+            .query::<StatusCount>(
+                "SELECT status, COUNT(*) AS n FROM users GROUP BY status ORDER BY status",
+                vec![],
+            )
+            .await?
+            .into_iter()
+            .map(|r| (r.0, r.1))
+            .collect(),
+        conversations: count(&db, "SELECT COUNT(*) AS n FROM conversations").await?,
+        messages: count(&db, "SELECT COUNT(*) AS n FROM messages").await?,
+        schema_version: chat_core::spin::migrate::schema_version(&db).await?,
+    };
+    let body = chat_core::metrics::render(&gauges, &chat_core::spin::metrics::stored(&db).await?);
     let mut r = body.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     Ok(r)
+}
+
+struct StatusCount(String, i64);
+
+impl FromRow for StatusCount {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.text("status")?, row.int("n")?))
+    }
+}
+
+struct Count(i64);
+
+impl FromRow for Count {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.int("n")?))
+    }
+}
+
+async fn count(db: &Db, sql: &str) -> Result<i64, Error> {
+    Ok(db.query_opt::<Count>(sql, vec![]).await?.map_or(0, |c| c.0))
 }

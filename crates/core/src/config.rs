@@ -14,6 +14,7 @@ pub struct Config {
     pub import_limit_bytes: usize,
     pub ollama_timeout: Duration,
     pub log_level: LogLevel,
+    pub rate_limits: crate::ratelimit::Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -79,6 +80,20 @@ impl Config {
                 });
             }
         };
+        let defaults = crate::ratelimit::Limits::default();
+        let limit = |name, default: u32| -> Result<u32, ConfigError> {
+            let n = number(&get, name, u64::from(default))?;
+            u32::try_from(n).map_err(|_| ConfigError {
+                name,
+                reason: format!("{n} is too large"),
+            })
+        };
+        let rate_limits = crate::ratelimit::Limits {
+            auth: limit("rate_limit_auth", defaults.auth)?,
+            chat: limit("rate_limit_chat", defaults.chat)?,
+            general: limit("rate_limit_general", defaults.general)?,
+            window_seconds: limit("rate_limit_window_seconds", defaults.window_seconds)?.max(1),
+        };
         Ok(Self {
             ollama_url,
             default_model,
@@ -87,6 +102,7 @@ impl Config {
             import_limit_bytes: usize::try_from(import_limit_bytes).unwrap_or(usize::MAX),
             ollama_timeout: Duration::from_secs(timeout.max(1)),
             log_level,
+            rate_limits,
         })
     }
 }
@@ -136,6 +152,8 @@ mod tests {
             ("ollama_timeout_seconds", "-3"),
             ("ollama_url", "127.0.0.1:11434"),
             ("log_level", "loud"),
+            ("rate_limit_general", "many"),
+            ("rate_limit_chat", "99999999999"),
         ];
         for (name, value) in table {
             assert_eq!(config(&[(name, value)]).err().map(|e| e.name), Some(name));

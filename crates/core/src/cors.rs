@@ -10,7 +10,8 @@ pub struct CorsPolicy {
 }
 
 pub const ALLOWED_METHODS: &str = "GET, POST, PATCH, DELETE, OPTIONS";
-pub const ALLOWED_HEADERS: &str = "authorization, content-type, x-request-id, x-csrf-token";
+pub const ALLOWED_HEADERS: &str =
+    "authorization, content-type, x-request-id, x-csrf-token, x-auth-mode";
 pub const EXPOSED_HEADERS: &str = "x-request-id, ratelimit-limit, ratelimit-remaining, ratelimit-reset, retry-after, content-disposition";
 
 impl CorsPolicy {

@@ -28,6 +28,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_auth.sql"),
     migration!(3, "0003_conversations.sql"),
     migration!(4, "0004_generations.sql"),
+    migration!(5, "0005_metrics.sql"),
 ];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -1,10 +1,13 @@
 //! `POST /api/auth/login`: sign in. A wrong password and an unknown user give the same answer
-//! and cost the same time. Attempts are limited per client IP and per username.
+//! and cost the same time. Attempts are limited per client IP and per username. With
+//! `x-auth-mode: cookie` the tokens come as cookies (see `chat_core::auth::cookies`).
 
 use crate::audit::{self, Client};
 use crate::settings::settings;
 use crate::{limits, sessions, users};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use chat_core::auth::cookies;
 use chat_core::auth::password::Verified;
 use chat_core::auth::{Password, PasswordHash};
 use chat_core::spin::auth::now_unix;
@@ -27,7 +30,7 @@ pub async fn post(
     ctx: RequestContext,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Body>,
-) -> Result<ApiJson<sessions::TokenResponse>, Error> {
+) -> Result<Response, Error> {
     let s = settings().await?;
     let client = Client::from(&ctx, &headers);
     let key = body.username.trim().to_ascii_lowercase();
@@ -103,5 +106,5 @@ pub async fn post(
         serde_json::Value::Null,
     )
     .await?;
-    Ok(ApiJson(tokens))
+    sessions::respond(StatusCode::OK, tokens, cookies::wanted(&headers)).await
 }

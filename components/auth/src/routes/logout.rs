@@ -3,8 +3,10 @@
 
 use crate::audit::{self, Client};
 use crate::sessions;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chat_core::Error;
+use chat_core::auth::cookies;
 use chat_core::auth::principal::Credential;
 use chat_core::auth::secrets::sha256_hex;
 use chat_core::spin::auth::Authenticated;
@@ -30,7 +32,7 @@ pub async fn post(
     ctx: RequestContext,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Result<StatusCode, Error> {
+) -> Result<Response, Error> {
     // The body is optional.
     let body: Body = if body.is_empty() {
         Body::default()
@@ -42,7 +44,10 @@ pub async fn post(
     if let Credential::Session(sid) = &principal.credential {
         ended.push(sid.clone());
     }
-    if let Some(token) = body.refresh_token {
+    let refresh = body
+        .refresh_token
+        .or_else(|| cookies::get(&headers, cookies::REFRESH).map(str::to_string));
+    if let Some(token) = refresh {
         let other: Option<Owned> = db
             .query_opt(
                 "SELECT id FROM sessions WHERE refresh_hash = ? AND user_id = ?",
@@ -67,5 +72,14 @@ pub async fn post(
         serde_json::json!({ "sessions": ended }),
     )
     .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    // A cookie session's browser forgets its cookies too.
+    if cookies::get(&headers, cookies::ACCESS).is_some() {
+        for c in cookies::clear() {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+    }
+    Ok(response)
 }

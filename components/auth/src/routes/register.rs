@@ -7,6 +7,7 @@ use crate::users::{self, Count, UserEnvelope, UserRow};
 use crate::{security, sessions};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use chat_core::auth::cookies;
 use chat_core::auth::{Password, PasswordHash, Username};
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
 use chat_core::{Error, ErrorCode, time};
@@ -72,7 +73,7 @@ pub async fn post(
             .into_response());
     }
     let tokens = sessions::start(&db, &user, &client).await?;
-    Ok((StatusCode::CREATED, ApiJson(tokens)).into_response())
+    sessions::respond(StatusCode::CREATED, tokens, cookies::wanted(&headers)).await
 }
 
 async fn insert(

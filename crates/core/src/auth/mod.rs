@@ -3,6 +3,7 @@
 //! principal every component works with.
 
 pub mod common;
+pub mod cookies;
 pub mod jwt;
 pub mod password;
 pub mod principal;

@@ -11,6 +11,7 @@
 use super::db::{Db, FromRow, Row};
 use super::kv::Kv;
 use super::vars;
+use crate::auth::cookies;
 use crate::auth::jwt::{Claims, KeySet};
 use crate::auth::principal::{Credential, Principal, Role};
 use crate::auth::secrets;
@@ -66,9 +67,42 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Authenticates a request: its principal, or `401 UNAUTHENTICATED`.
-pub async fn authenticate(headers: &HeaderMap) -> Result<Principal, Error> {
-    let token = bearer(headers).ok_or_else(|| unauthenticated("Sign in to use this route."))?;
+/// Whether the request presents a credential at all (a bearer token or an access cookie).
+pub fn has_credentials(headers: &HeaderMap) -> bool {
+    bearer(headers).is_some() || cookies::get(headers, cookies::ACCESS).is_some()
+}
+
+/// The principal `serve` already authenticated for this request, or a fresh check.
+async fn principal_of(parts: &http::request::Parts) -> Result<Principal, Error> {
+    match parts.extensions.get::<Principal>() {
+        Some(p) => Ok(p.clone()),
+        None => authenticate(&parts.method, &parts.headers).await,
+    }
+}
+
+/// Authenticates a request: its principal, `401 UNAUTHENTICATED`, or — for a cookie request
+/// of an unsafe method without the CSRF token — `403 FORBIDDEN`.
+pub async fn authenticate(method: &http::Method, headers: &HeaderMap) -> Result<Principal, Error> {
+    if let Some(token) = bearer(headers) {
+        return authenticate_bearer(token).await;
+    }
+    let cookie = cookies::get(headers, cookies::ACCESS)
+        .filter(|_| !headers.contains_key(http::header::AUTHORIZATION))
+        .filter(|t| !t.starts_with(API_KEY_PREFIX));
+    let Some(token) = cookie else {
+        return Err(unauthenticated("Sign in to use this route."));
+    };
+    let principal = authenticate_bearer(token).await?;
+    if !cookies::csrf_ok(method, headers) {
+        return Err(Error::new(
+            ErrorCode::Forbidden,
+            "A request signed in by cookie must send the `csrf` cookie's value in the x-csrf-token header.",
+        ));
+    }
+    Ok(principal)
+}
+
+async fn authenticate_bearer(token: &str) -> Result<Principal, Error> {
     if token.starts_with(API_KEY_PREFIX) {
         return authenticate_key(token).await;
     }
@@ -92,7 +126,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Authenticated {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Error> {
-        authenticate(&parts.headers).await.map(Authenticated)
+        principal_of(parts).await.map(Authenticated)
     }
 }
 
@@ -100,13 +134,16 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Admin {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Error> {
-        require_admin(&parts.headers).await.map(Admin)
+        admin_only(principal_of(parts).await?).map(Admin)
     }
 }
 
 /// Like [`authenticate`], and the caller must be an admin (`403 FORBIDDEN` otherwise).
-pub async fn require_admin(headers: &HeaderMap) -> Result<Principal, Error> {
-    let p = authenticate(headers).await?;
+pub async fn require_admin(method: &http::Method, headers: &HeaderMap) -> Result<Principal, Error> {
+    admin_only(authenticate(method, headers).await?)
+}
+
+fn admin_only(p: Principal) -> Result<Principal, Error> {
     if !p.is_admin() {
         return Err(Error::new(
             ErrorCode::Forbidden,

@@ -1,6 +1,12 @@
 //! A thin typed layer over Spin's SQLite. Opening a [`Db`] applies pending migrations the
-//! first time in each instance. One `Db` is one connection, used by one request at a time
+//! first time in each instance. One `Db` is one connection, used by one task at a time
 //! (Spin may run several requests at once in one instance).
+//!
+//! Never use one `Db` from two tasks at once. Spin runs a statement on a blocking thread that
+//! holds the connection's lock, also while it waits for SQLite's write lock (up to 5 s), and it
+//! answers `changes()` by taking that lock on the instance's event loop: a second task's
+//! `changes()` would stall every task of the instance, including the one holding the write lock
+//! the first is waiting for (seen as a 5 s deadlock). Give a concurrent task its own `Db`.
 //!
 //! A dropped `Db` leaves its connection idle in this instance for a later request, if it is
 //! known clean (no transaction open, no statement cut off): a new connection reads the whole
@@ -162,6 +168,21 @@ impl Db {
     }
 
     async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+        let counts_rows = ![
+            "BEGIN",
+            "COMMIT",
+            "ROLLBACK",
+            "END",
+            "PRAGMA",
+            "SAVEPOINT",
+            "RELEASE",
+        ]
+        .iter()
+        .any(|k| {
+            sql.trim_start()
+                .get(..k.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(k))
+        });
         let conn = self.conn()?;
         if !self.synced.swap(true, Ordering::Relaxed) {
             // With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
@@ -181,7 +202,8 @@ impl Db {
             .result()
             .await
             .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
-        Ok(conn.changes().await)
+        // Statements that change no rows skip the host call.
+        Ok(if counts_rows { conn.changes().await } else { 0 })
     }
 
     /// Runs a query and maps every row.

@@ -1,23 +1,68 @@
 //! Structured logs: one JSON object per line on stdout (Spin keeps component output in
-//! `.spin/logs/` and shows it in the terminal). Never given passwords, tokens or contents.
+//! `.spin/logs/` and shows it in the terminal). Never given passwords, tokens, keys or message
+//! contents: callers pass ids, routes, statuses and internal causes only.
 
+use crate::config::LogLevel;
 use serde_json::{Map, Value};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 pub use crate::time::now_rfc3339;
 
-pub fn line(level: &str, fields: Map<String, Value>) {
+/// The `log_level` variable, set by `serve` from the config (the same for every request of
+/// an app, so one value per instance is right).
+static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
+
+pub fn set_level(level: LogLevel) {
+    LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+pub fn enabled(level: LogLevel) -> bool {
+    level as u8 <= LEVEL.load(Ordering::Relaxed)
+}
+
+fn name(level: LogLevel) -> &'static str {
+    match level {
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    }
+}
+
+/// One line at `level`, if the configured level lets it through.
+pub fn line(level: LogLevel, fields: Map<String, Value>) {
+    if !enabled(level) {
+        return;
+    }
     let mut obj = Map::new();
     obj.insert("ts".into(), Value::from(now_rfc3339()));
-    obj.insert("level".into(), Value::from(level));
+    obj.insert("level".into(), Value::from(name(level)));
     obj.extend(fields);
     println!("{}", Value::Object(obj));
 }
 
+/// An error with its cause chain (outermost first), for the operator; the client saw only
+/// the error's message.
 pub fn error(request_id: &str, component: &str, message: &str, cause: &str) {
     let mut f = Map::new();
     f.insert("request_id".into(), Value::from(request_id));
     f.insert("component".into(), Value::from(component));
     f.insert("message".into(), Value::from(message));
-    f.insert("cause".into(), Value::from(cause));
-    line("error", f);
+    let chain: Vec<Value> = cause
+        .split(": ")
+        .filter(|c| !c.is_empty())
+        .map(Value::from)
+        .collect();
+    f.insert("causes".into(), Value::Array(chain));
+    line(LogLevel::Error, f);
+}
+
+/// A warning that is not about one request's error (a background task, a degraded path).
+pub fn warn(message: &str, cause: Option<&str>) {
+    let mut f = Map::new();
+    f.insert("message".into(), Value::from(message));
+    if let Some(c) = cause {
+        f.insert("cause".into(), Value::from(c));
+    }
+    line(LogLevel::Warn, f);
 }

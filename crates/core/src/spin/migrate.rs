@@ -105,7 +105,7 @@ async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
                     "message".into(),
                     format!("applied migration {}", m.name).into(),
                 );
-                log::line("info", f);
+                log::line(crate::config::LogLevel::Info, f);
             }
             Ok(())
         }

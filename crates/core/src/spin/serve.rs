@@ -1,14 +1,19 @@
 //! The request pipeline every component runs: request id, CORS (preflight too), body-size
-//! limit, the component's axum router, errors rendered as the contract's envelope (404 and
-//! 405 with `allow` included), security headers, and one log line per request.
+//! limit, rate limits (with the caller authenticated once, for the handler to reuse), the
+//! component's axum router, errors rendered as the contract's envelope (404 and 405 with
+//! `allow` included), security headers, and one log line per request.
 
 use super::extract::RequestContext;
-use super::{log, vars};
+use super::{Db, auth, log, metrics, ratelimit, vars};
+use crate::auth::principal::Principal;
+use crate::config::LogLevel;
 use crate::cors::CorsPolicy;
 use crate::error::{Error, ErrorCode};
+use crate::ratelimit::{Class, Quota, Subject};
 use crate::request_id::request_id;
 use axum::Router;
 use axum::body::Body;
+use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -19,6 +24,19 @@ use tower_service::Service;
 
 const X_REQUEST_ID: &str = "x-request-id";
 const IMPORT_PATH: &str = "/api/conversations/import";
+
+/// What the pipeline learned about a request, for its response headers and its log line.
+#[derive(Default)]
+struct Seen {
+    cors: Option<CorsPolicy>,
+    quota: Option<Quota>,
+    user_id: Option<String>,
+}
+
+/// The route pattern a request matched (`/api/conversations/{id}`), copied from axum's
+/// [`MatchedPath`] onto the response for the log line.
+#[derive(Clone)]
+struct MatchedRoute(Arc<str>);
 
 /// Serves one request with `router`. `component` names the component in logs.
 pub async fn serve(
@@ -37,33 +55,124 @@ pub async fn serve(
     };
     let id = request_id(header_str(X_REQUEST_ID).as_deref());
     let origin = header_str(header::ORIGIN.as_str());
-    let mut cors = None;
-    let mut response = match handle(req, component, &id, router, &mut cors).await {
+    let mut seen = Seen::default();
+    let router = router.route_layer(axum::middleware::from_fn(remember_route));
+    let mut response = match handle(req, component, &id, router, &mut seen).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
-    render_error(&mut response, &id, component);
+    let error_code = render_error(&mut response, &id, component);
     let headers = response.headers_mut();
     crate::security_headers::apply(headers);
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, v);
     }
-    if let Some(policy) = &cors {
+    if let Some(quota) = &seen.quota {
+        for (name, value) in quota.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+    if let Some(policy) = &seen.cors {
         let preflight = method == Method::OPTIONS && response.status() == StatusCode::NO_CONTENT;
         CorsPolicy::apply(policy, origin.as_deref(), preflight, response.headers_mut());
     }
-    let mut f = Map::new();
-    f.insert("request_id".into(), Value::from(id));
-    f.insert("component".into(), Value::from(component));
-    f.insert("method".into(), Value::from(method.as_str()));
-    f.insert("path".into(), Value::from(path));
-    f.insert("status".into(), Value::from(response.status().as_u16()));
-    f.insert(
-        "duration_ms".into(),
-        Value::from(started.elapsed().as_secs_f64() * 1000.0),
-    );
-    log::line("info", f);
+    let seconds = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    metrics::request(crate::metrics::family(&path), status, seconds);
+    if method == Method::POST && path == "/api/auth/login" {
+        let outcome = error_code.map_or("success".to_string(), |c| c.as_str().to_ascii_lowercase());
+        metrics::add(
+            crate::metrics::LOGINS,
+            crate::metrics::labels(&[("outcome", &outcome)]),
+            1.0,
+        );
+    }
+    metrics::flush_soon().await;
+    if log::enabled(LogLevel::Info) {
+        let route = response
+            .extensions()
+            .get::<MatchedRoute>()
+            .map(|r| Value::from(&*r.0))
+            .unwrap_or(Value::Null);
+        let mut f = Map::new();
+        f.insert("request_id".into(), Value::from(id));
+        f.insert("component".into(), Value::from(component));
+        f.insert("method".into(), Value::from(method.as_str()));
+        f.insert("route".into(), route);
+        f.insert("path".into(), Value::from(path));
+        f.insert("status".into(), Value::from(status));
+        f.insert("duration_ms".into(), Value::from(seconds * 1000.0));
+        f.insert(
+            "user_id".into(),
+            seen.user_id.map(Value::from).unwrap_or(Value::Null),
+        );
+        log::line(crate::config::LogLevel::Info, f);
+    }
     response
+}
+
+async fn remember_route(
+    matched: Option<MatchedPath>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(req).await;
+    if let Some(m) = matched {
+        response
+            .extensions_mut()
+            .insert(MatchedRoute(Arc::from(m.as_str())));
+    }
+    response
+}
+
+/// Counts the request against its class's limit: `Err(429)` over it. The caller of a
+/// user-limited class is authenticated here (and handed to the handler through the request's
+/// extensions); a missing or bad credential counts against the client's IP instead, and the
+/// handler answers `401` as usual.
+async fn rate_limit(
+    parts: &mut http::request::Parts,
+    config: &crate::config::Config,
+    client_ip: Option<&str>,
+    seen: &mut Seen,
+) -> Result<(), Error> {
+    let Some(class) = crate::ratelimit::classify(&parts.method, parts.uri.path()) else {
+        return Ok(());
+    };
+    let principal = if class != Class::Auth && auth::has_credentials(&parts.headers) {
+        auth::authenticate(&parts.method, &parts.headers).await.ok()
+    } else {
+        None
+    };
+    if let Some(p) = &principal {
+        seen.user_id = Some(p.user_id.clone());
+    }
+    let limit = config.rate_limits.of(class);
+    let subject = Subject::of(class, principal.as_ref(), client_ip);
+    if let Some(p) = principal {
+        parts.extensions.insert::<Principal>(p);
+    }
+    if limit == 0 {
+        return Ok(());
+    }
+    let db = Db::open().await?;
+    let Some(quota) = ratelimit::try_count(
+        &db,
+        &subject.key(class),
+        limit,
+        config.rate_limits.window_seconds,
+        auth::now_unix(),
+    )
+    .await
+    else {
+        return Ok(());
+    };
+    seen.quota = Some(quota);
+    if quota.exceeded() {
+        return Err(quota.error(class));
+    }
+    Ok(())
 }
 
 async fn handle(
@@ -71,10 +180,11 @@ async fn handle(
     component: &'static str,
     id: &str,
     mut router: Router,
-    cors_out: &mut Option<CorsPolicy>,
+    seen: &mut Seen,
 ) -> Result<Response, Error> {
     let config = vars::config().await?;
-    *cors_out = Some(config.cors.clone());
+    seen.cors = Some(config.cors.clone());
+    log::set_level(config.log_level);
     let (mut parts, body) = req.into_parts();
     if CorsPolicy::is_preflight(&parts.method, &parts.headers) {
         let origin = parts
@@ -92,6 +202,15 @@ async fn handle(
         *r.status_mut() = StatusCode::NO_CONTENT;
         return Ok(r);
     }
+    let client_ip = parts
+        .headers
+        .get("spin-client-addr")
+        .and_then(|v| v.to_str().ok())
+        .map(|a| match a.rsplit_once(':') {
+            Some((ip, _)) => ip.trim_matches(['[', ']']).to_string(),
+            None => a.to_string(),
+        });
+    rate_limit(&mut parts, &config, client_ip.as_deref(), seen).await?;
     // Import takes a whole export, so it has its own, larger limit.
     let limit = if parts.method == Method::POST && parts.uri.path() == IMPORT_PATH {
         config.import_limit_bytes
@@ -143,10 +262,6 @@ async fn handle(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let client_ip = header_str("spin-client-addr").map(|a| match a.rsplit_once(':') {
-        Some((ip, _)) => ip.trim_matches(['[', ']']).to_string(),
-        None => a,
-    });
     let context = RequestContext {
         request_id: id.to_string(),
         config,
@@ -165,13 +280,13 @@ async fn handle(
 
 /// Writes the envelope for error responses: ours (an [`Error`] in the extensions) and axum's
 /// own 404/405, which keep their `allow` header.
-fn render_error(response: &mut Response, id: &str, component: &'static str) {
+fn render_error(response: &mut Response, id: &str, component: &'static str) -> Option<ErrorCode> {
     let error = match response.extensions_mut().remove::<Arc<Error>>() {
         Some(e) => e,
         None => match response.status() {
             StatusCode::NOT_FOUND => Arc::new(Error::from(ErrorCode::NotFound)),
             StatusCode::METHOD_NOT_ALLOWED => Arc::new(Error::from(ErrorCode::MethodNotAllowed)),
-            _ => return,
+            _ => return None,
         },
     };
     if let Some(cause) = error.internal_cause() {
@@ -187,6 +302,7 @@ fn render_error(response: &mut Response, id: &str, component: &'static str) {
     if error.code() == ErrorCode::Unauthenticated {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    Some(error.code())
 }
 
 /// The catch-all for unknown routes inside a component.

@@ -26,7 +26,7 @@ pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, E
     }
 }
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 11] = [
     "ollama_url",
     "default_model",
     "cors_origins",
@@ -34,6 +34,10 @@ const NAMES: [&str; 7] = [
     "import_limit_bytes",
     "ollama_timeout_seconds",
     "log_level",
+    "rate_limit_auth",
+    "rate_limit_chat",
+    "rate_limit_general",
+    "rate_limit_window_seconds",
 ];
 
 /// The config, read from variables on an instance's first request. Spin may reuse an

@@ -1,0 +1,313 @@
+//! Metrics: what is counted, under which names and labels, and how the stored counters become
+//! Prometheus text (`GET /metrics`). Counting and storing are in `spin::metrics`; this part
+//! is plain Rust.
+//!
+//! Counters live in SQLite as `(name, labels, value)` rows, added to with atomic upserts, so
+//! every instance and replica adds to the same totals. Durations are histograms: each bucket
+//! is stored on its own (not cumulative) and summed up when rendered.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub const PREFIX: &str = "ollama_chat_";
+pub const REQUESTS: &str = "http_requests_total";
+pub const DURATION_BUCKET: &str = "http_request_duration_seconds_bucket";
+pub const DURATION_SUM: &str = "http_request_duration_seconds_sum";
+pub const LOGINS: &str = "logins_total";
+pub const CHATS: &str = "chat_requests_total";
+pub const COMPLETION_TOKENS: &str = "tokens_generated_total";
+pub const PROMPT_TOKENS: &str = "prompt_tokens_total";
+
+/// Upper bounds of the duration histogram, in seconds.
+pub const BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The route family of a path, the `family` label of request metrics.
+pub fn family(path: &str) -> &'static str {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "api" => match path.split('/').nth(2).unwrap_or("") {
+            "auth" => "auth",
+            "admin" => "admin",
+            "conversations" => "conversations",
+            "shared" => "shared",
+            "chat" => "chat",
+            "models" => "models",
+            _ => "other",
+        },
+        "health" | "info" | "openapi.json" => "health",
+        "metrics" => "metrics",
+        _ => "other",
+    }
+}
+
+/// The `le` label of the bucket a duration falls in.
+pub fn bucket(seconds: f64) -> String {
+    BUCKETS
+        .iter()
+        .find(|b| seconds <= **b)
+        .map(|b| format_float(*b))
+        .unwrap_or_else(|| "+Inf".into())
+}
+
+/// `name="value"` pairs, with values escaped as the text format requires.
+pub fn labels(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let escaped = v
+            .replace('\\', "\\\\")
+            .replace('"', "\\\"")
+            .replace('\n', "\\n");
+        let _ = write!(out, "{k}=\"{escaped}\"");
+    }
+    out
+}
+
+fn format_float(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+/// One stored counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    pub name: String,
+    pub labels: String,
+    pub value: f64,
+}
+
+/// Values read when scraping (not counted per request).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Gauges {
+    /// Users by status.
+    pub users: Vec<(String, i64)>,
+    pub conversations: i64,
+    pub messages: i64,
+    pub schema_version: i64,
+}
+
+/// The whole exposition, in Prometheus text format 0.0.4.
+pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
+    let mut out = String::new();
+    head(&mut out, "info", "gauge", "Build information.");
+    let _ = writeln!(
+        out,
+        "{PREFIX}info{{version=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
+    head(
+        &mut out,
+        "schema_version",
+        "gauge",
+        "Applied database schema version.",
+    );
+    let _ = writeln!(out, "{PREFIX}schema_version {}", gauges.schema_version);
+    head(&mut out, "users", "gauge", "Accounts by status.");
+    for (status, n) in &gauges.users {
+        let _ = writeln!(
+            out,
+            "{PREFIX}users{{{}}} {n}",
+            labels(&[("status", status)])
+        );
+    }
+    head(
+        &mut out,
+        "conversations",
+        "gauge",
+        "Conversations of all users.",
+    );
+    let _ = writeln!(out, "{PREFIX}conversations {}", gauges.conversations);
+    head(&mut out, "messages", "gauge", "Messages of all users.");
+    let _ = writeln!(out, "{PREFIX}messages {}", gauges.messages);
+
+    for (name, help) in [
+        (REQUESTS, "HTTP requests by route family and status."),
+        (LOGINS, "Logins by outcome."),
+        (CHATS, "Answers asked of the model, by outcome."),
+        (COMPLETION_TOKENS, "Tokens generated, by model."),
+        (PROMPT_TOKENS, "Prompt tokens evaluated, by model."),
+    ] {
+        head(&mut out, name, "counter", help);
+        for s in stored.iter().filter(|s| s.name == name) {
+            let _ = writeln!(
+                out,
+                "{PREFIX}{name}{{{}}} {}",
+                s.labels,
+                format_float(s.value)
+            );
+        }
+    }
+
+    // Histogram: cumulative buckets per family, then +Inf, sum and count.
+    let base = "http_request_duration_seconds";
+    head(
+        &mut out,
+        base,
+        "histogram",
+        "Time to the response head, by route family.",
+    );
+    let mut per_family: BTreeMap<String, (Vec<f64>, f64, f64)> = BTreeMap::new();
+    for s in stored.iter().filter(|s| s.name == DURATION_BUCKET) {
+        let (fam, le) = split_bucket_labels(&s.labels);
+        let entry = per_family
+            .entry(fam)
+            .or_insert_with(|| (vec![0.0; BUCKETS.len()], 0.0, 0.0));
+        match BUCKETS.iter().position(|b| format_float(*b) == le) {
+            Some(i) => entry.0[i] += s.value,
+            None => entry.2 += s.value, // above the last bound: only in +Inf
+        }
+    }
+    for s in stored.iter().filter(|s| s.name == DURATION_SUM) {
+        let fam = label_value(&s.labels, "family").unwrap_or_default();
+        per_family
+            .entry(fam)
+            .or_insert_with(|| (vec![0.0; BUCKETS.len()], 0.0, 0.0))
+            .1 += s.value;
+    }
+    for (fam, (counts, sum, over)) in per_family {
+        let fam_label = labels(&[("family", &fam)]);
+        let mut cumulative = 0.0;
+        for (bound, n) in BUCKETS.iter().zip(&counts) {
+            cumulative += n;
+            let _ = writeln!(
+                out,
+                "{PREFIX}{base}_bucket{{{fam_label},le=\"{}\"}} {}",
+                format_float(*bound),
+                format_float(cumulative)
+            );
+        }
+        let total = cumulative + over;
+        let _ = writeln!(
+            out,
+            "{PREFIX}{base}_bucket{{{fam_label},le=\"+Inf\"}} {}",
+            format_float(total)
+        );
+        let _ = writeln!(out, "{PREFIX}{base}_sum{{{fam_label}}} {sum}");
+        let _ = writeln!(
+            out,
+            "{PREFIX}{base}_count{{{fam_label}}} {}",
+            format_float(total)
+        );
+    }
+    out
+}
+
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {PREFIX}{name} {help}");
+    let _ = writeln!(out, "# TYPE {PREFIX}{name} {kind}");
+}
+
+fn label_value(labels: &str, key: &str) -> Option<String> {
+    let start = labels.find(&format!("{key}=\""))? + key.len() + 2;
+    let rest = &labels[start..];
+    rest.find('"').map(|end| rest[..end].to_string())
+}
+
+fn split_bucket_labels(l: &str) -> (String, String) {
+    (
+        label_value(l, "family").unwrap_or_default(),
+        label_value(l, "le").unwrap_or_default(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_their_family() {
+        for (path, fam) in [
+            ("/api/auth/login", "auth"),
+            ("/api/admin/users/x", "admin"),
+            ("/api/conversations", "conversations"),
+            ("/api/shared/tok", "shared"),
+            ("/api/chat/x/messages", "chat"),
+            ("/api/models/llama3.2", "models"),
+            ("/health/ready", "health"),
+            ("/openapi.json", "health"),
+            ("/metrics", "metrics"),
+            ("/api/nope", "other"),
+            ("/v1/chat", "other"),
+        ] {
+            assert_eq!(family(path), fam, "{path}");
+        }
+    }
+
+    #[test]
+    fn durations_fall_in_the_first_bucket_that_holds_them() {
+        assert_eq!(bucket(0.001), "0.005");
+        assert_eq!(bucket(0.005), "0.005");
+        assert_eq!(bucket(0.3), "0.5");
+        assert_eq!(bucket(2.0), "2.5");
+        assert_eq!(bucket(60.0), "+Inf");
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(
+            labels(&[("model", "a\"b\\c\nd"), ("x", "y")]),
+            r#"model="a\"b\\c\nd",x="y""#
+        );
+    }
+
+    #[test]
+    fn histograms_render_cumulative_buckets_with_sum_and_count() {
+        let stored = vec![
+            Stored {
+                name: DURATION_BUCKET.into(),
+                labels: labels(&[("family", "chat"), ("le", "0.005")]),
+                value: 2.0,
+            },
+            Stored {
+                name: DURATION_BUCKET.into(),
+                labels: labels(&[("family", "chat"), ("le", "0.5")]),
+                value: 1.0,
+            },
+            Stored {
+                name: DURATION_BUCKET.into(),
+                labels: labels(&[("family", "chat"), ("le", "+Inf")]),
+                value: 1.0,
+            },
+            Stored {
+                name: DURATION_SUM.into(),
+                labels: labels(&[("family", "chat")]),
+                value: 12.5,
+            },
+            Stored {
+                name: REQUESTS.into(),
+                labels: labels(&[("family", "chat"), ("status", "200")]),
+                value: 4.0,
+            },
+        ];
+        let text = render(&Gauges::default(), &stored);
+        let has = |line: &str| text.lines().any(|l| l == line);
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_bucket{family="chat",le="0.005"} 2"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_bucket{family="chat",le="0.25"} 2"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_bucket{family="chat",le="10"} 3"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_bucket{family="chat",le="+Inf"} 4"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_count{family="chat"} 4"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_request_duration_seconds_sum{family="chat"} 12.5"#
+        ));
+        assert!(has(
+            r#"ollama_chat_http_requests_total{family="chat",status="200"} 4"#
+        ));
+    }
+}

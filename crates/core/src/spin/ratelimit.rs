@@ -1,0 +1,84 @@
+//! Counting against a rate limit: one upsert on the `rate_limits` table, which SQLite applies
+//! atomically, so concurrent requests on any instance or replica (libSQL) never slip past the
+//! limit. A window starts with a key's first request and lasts `window` seconds; the first
+//! request after it starts a new one. (The key-value store has no TTL, and its increment is
+//! a file-synced write per request in Spin's default store; this upsert is not.)
+
+use super::Value;
+use super::db::{Db, FromRow, Row};
+use crate::error::Error;
+use crate::ratelimit::Quota;
+
+struct Counter {
+    count: i64,
+    window_start: i64,
+}
+
+impl FromRow for Counter {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self {
+            count: row.int("count")?,
+            window_start: row.int("window_start")?,
+        })
+    }
+}
+
+/// Counts one request under `key` and tells where it stands against `limit`.
+pub async fn count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
+    let counter: Option<Counter> = db
+        .query_opt(
+            "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1)
+             ON CONFLICT(key) DO UPDATE SET
+                 count = CASE WHEN window_start + ?3 > ?2 THEN count + 1 ELSE 1 END,
+                 window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END
+             RETURNING count, window_start",
+            vec![
+                Value::Text(key.into()),
+                Value::Integer(now),
+                Value::Integer(i64::from(window)),
+            ],
+        )
+        .await?;
+    let c = counter.ok_or_else(|| Error::internal("rate-limit upsert returned no row"))?;
+    Ok(Quota::new(limit, window, c.count, c.window_start, now))
+}
+
+/// How long a request waits for the database's write lock to count itself. SQLite writes
+/// are tens of microseconds, so only a long transaction (a big import) holds the lock this
+/// long; the request then goes through uncounted rather than stalling behind it.
+const COUNT_WAIT_MS: u32 = 100;
+/// rusqlite's default, which Spin's SQLite connections keep.
+const DEFAULT_WAIT_MS: u32 = 5_000;
+
+/// Like [`count`], but gives up after [`COUNT_WAIT_MS`] when the database is busy (or fails):
+/// `None` then, and the request is let through (availability over strictness; logged).
+pub async fn try_count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Option<Quota> {
+    // Backends without PRAGMAs (libSQL remote) refuse these; their own timeouts apply.
+    let _ = db
+        .execute(&format!("PRAGMA busy_timeout = {COUNT_WAIT_MS}"), vec![])
+        .await;
+    let counted = count(db, key, limit, window, now).await;
+    let _ = db
+        .execute(&format!("PRAGMA busy_timeout = {DEFAULT_WAIT_MS}"), vec![])
+        .await;
+    match counted {
+        Ok(q) => Some(q),
+        Err(e) => {
+            super::log::warn(
+                "rate limit not counted; request let through",
+                e.internal_cause(),
+            );
+            None
+        }
+    }
+}
+
+/// Forgets `key`'s counter (e.g. a username's failures after a good login).
+pub async fn reset(db: &Db, key: &str) -> Result<(), Error> {
+    db.execute(
+        "DELETE FROM rate_limits WHERE key = ?",
+        vec![Value::Text(key.into())],
+    )
+    .await
+    .map(|_| ())
+}

@@ -1,0 +1,519 @@
+//! Black-box tests of the app under abuse and under watch: rate limits (exact under
+//! concurrency), browser cookie mode with CSRF, metrics, and a table of hostile inputs.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use spin_test_host::testing::{
+    AppConfig, SendExt, TestUser, expect, expect_error, spawn_app, spawn_app_with,
+};
+use std::time::{Duration, Instant};
+
+fn vars(pairs: &[(&str, &str)]) -> AppConfig {
+    AppConfig {
+        variables: pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+// ---- Rate limits ----
+
+#[tokio::test]
+async fn with_a_limit_of_50_exactly_50_of_64_concurrent_requests_pass() {
+    // Arrange: one user, a general limit of 50 in a window longer than the test.
+    let app = spawn_app_with(vars(&[
+        ("rate_limit_general", "50"),
+        ("rate_limit_window_seconds", "3600"),
+    ]))
+    .await;
+    if app.is_external() {
+        return;
+    }
+    let user = TestUser::registered(&app).await;
+
+    // Act: 64 requests at once (the host spreads them over concurrent instances).
+    let requests = (0..64).map(|_| {
+        app.authed(Method::GET, "/api/auth/me", &user.access_token)
+            .go()
+    });
+    let responses = futures::future::join_all(requests).await;
+
+    // Assert: exactly 50 pass, the rest are 429 with retry-after, every answer counts down.
+    let mut passed = 0;
+    let mut limited = 0;
+    let mut remaining = Vec::new();
+    for resp in responses {
+        assert_eq!(header(&resp, "ratelimit-limit").as_deref(), Some("50"));
+        let reset: i64 = header(&resp, "ratelimit-reset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        assert!((1..=3600).contains(&reset), "ratelimit-reset {reset}");
+        remaining.push(
+            header(&resp, "ratelimit-remaining")
+                .and_then(|v| v.parse::<i64>().ok())
+                .unwrap_or(-1),
+        );
+        match resp.status().as_u16() {
+            200 => passed += 1,
+            429 => {
+                limited += 1;
+                let retry: i64 = header(&resp, "retry-after")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(-1);
+                assert!((1..=3600).contains(&retry), "retry-after {retry}");
+                expect_error(resp, 429, "RATE_LIMITED").await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!((passed, limited), (50, 14));
+    remaining.sort_unstable();
+    let expected: Vec<i64> = std::iter::repeat_n(0, 15).chain(1..=49).collect();
+    assert_eq!(remaining, expected, "each pass leaves one less");
+}
+
+#[tokio::test]
+async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_budget() {
+    let app = spawn_app_with(vars(&[
+        ("rate_limit_auth", "3"),
+        ("rate_limit_general", "1000"),
+    ]))
+    .await;
+    if app.is_external() {
+        return;
+    }
+    // Two registrations and a login use three of the address's auth budget.
+    let user = TestUser::registered(&app).await;
+    TestUser::registered(&app).await;
+    let mut again = user.clone();
+    again.login(&app).await;
+
+    // The fourth is refused, whoever it is for.
+    let resp = TestUser::generate().register_request(&app).await;
+    assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("0"));
+    assert!(header(&resp, "retry-after").is_some());
+    expect_error(resp, 429, "RATE_LIMITED").await;
+    let resp = user.login_request(&app, &user.password).await;
+    expect_error(resp, 429, "RATE_LIMITED").await;
+
+    // The signed-in user's other requests spend the general budget, and probes none.
+    let resp = app
+        .authed(Method::GET, "/api/auth/me", &user.access_token)
+        .go()
+        .await;
+    assert_eq!(header(&resp, "ratelimit-limit").as_deref(), Some("1000"));
+    expect(resp, 200).await;
+    let resp = app.get("/health").go().await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(header(&resp, "ratelimit-limit"), None);
+}
+
+#[tokio::test]
+async fn each_user_and_each_api_key_has_its_own_budget() {
+    let app = spawn_app_with(vars(&[("rate_limit_general", "3")])).await;
+    if app.is_external() {
+        return;
+    }
+    let alice = TestUser::registered(&app).await;
+    let bob = TestUser::registered(&app).await;
+    // Creating the key spends one of Alice's three.
+    let key = expect(
+        app.authed(Method::POST, "/api/auth/keys", &alice.access_token)
+            .json(&json!({"name": "script"}))
+            .go()
+            .await,
+        201,
+    )
+    .await;
+    let key = key["key"].as_str().unwrap_or_default().to_string();
+    assert!(!key.is_empty(), "no key in the answer");
+
+    for _ in 0..2 {
+        let resp = app
+            .authed(Method::GET, "/api/auth/me", &alice.access_token)
+            .go()
+            .await;
+        expect(resp, 200).await;
+    }
+    let resp = app
+        .authed(Method::GET, "/api/auth/me", &alice.access_token)
+        .go()
+        .await;
+    expect_error(resp, 429, "RATE_LIMITED").await;
+
+    // Bob, and Alice's key, still have all of theirs.
+    for token in [&bob.access_token, &key] {
+        let resp = app.authed(Method::GET, "/api/auth/me", token).go().await;
+        assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("2"));
+        expect(resp, 200).await;
+    }
+}
+
+// ---- Metrics and logs ----
+
+/// Polls `probe` until it gives a value (the app writes some things after answering).
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The value of the sample `series` (`name{labels}`) in a Prometheus text page.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator_only() {
+    // Arrange: an admin, a user, a login that works and one that does not, one answer.
+    let app = spawn_app_with(vars(&[("metrics_token", "scrape-secret-123")])).await;
+    if app.is_external() {
+        return;
+    }
+    let admin = TestUser::registered(&app).await;
+    let mut user = TestUser::registered(&app).await;
+    user.login(&app).await;
+    expect_error(
+        user.login_request(&app, "not the password").await,
+        401,
+        "INVALID_CREDENTIALS",
+    )
+    .await;
+    let conversation = expect(
+        app.authed(Method::POST, "/api/conversations", &user.access_token)
+            .json(&json!({"model": "llama3.2:1b"}))
+            .go()
+            .await,
+        201,
+    )
+    .await;
+    let id = conversation["conversation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let answer = expect(
+        app.authed(
+            Method::POST,
+            &format!("/api/chat/{id}/messages"),
+            &user.access_token,
+        )
+        .json(&json!({"content": "Hi", "stream": false}))
+        .go()
+        .await,
+        201,
+    )
+    .await;
+    let generated = answer["assistant_message"]["usage"]["completion_tokens"]
+        .as_f64()
+        .unwrap_or(-1.0);
+    assert!(generated > 0.0, "{answer}");
+
+    // Act + Assert: who may read.
+    expect_error(app.get("/metrics").go().await, 401, "UNAUTHENTICATED").await;
+    let as_user = app
+        .authed(Method::GET, "/metrics", &user.access_token)
+        .go()
+        .await;
+    expect_error(as_user, 403, "FORBIDDEN").await;
+    let as_admin = app
+        .authed(Method::GET, "/metrics", &admin.access_token)
+        .go()
+        .await;
+    assert_eq!(as_admin.status(), StatusCode::OK);
+    let wrong = app
+        .authed(Method::GET, "/metrics", "scrape-secret-124")
+        .go()
+        .await;
+    expect_error(wrong, 401, "UNAUTHENTICATED").await;
+
+    // What it says, once the instances have written their counts.
+    let page = eventually("the answer's counts", async || {
+        let resp = app
+            .authed(Method::GET, "/metrics", "scrape-secret-123")
+            .go()
+            .await;
+        assert!(
+            header(&resp, "content-type").is_some_and(|c| c.starts_with("text/plain")),
+            "content type"
+        );
+        let page = resp.text().await.unwrap_or_default();
+        sample(
+            &page,
+            r#"ollama_chat_tokens_generated_total{model="llama3.2:1b"}"#,
+        )
+        .is_some()
+        .then_some(page)
+    })
+    .await;
+    let s = |series: &str| sample(&page, series);
+    assert_eq!(s(r#"ollama_chat_users{status="active"}"#), Some(2.0));
+    assert_eq!(s("ollama_chat_conversations"), Some(1.0));
+    assert_eq!(s("ollama_chat_messages"), Some(2.0));
+    assert_eq!(
+        s(r#"ollama_chat_tokens_generated_total{model="llama3.2:1b"}"#),
+        Some(generated)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_chat_requests_total{outcome="complete"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_logins_total{outcome="success"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_logins_total{outcome="invalid_credentials"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_requests_total{family="auth",status="201"}"#),
+        Some(2.0),
+        "two registrations"
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_requests_total{family="chat",status="201"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_request_duration_seconds_count{family="chat"}"#),
+        Some(1.0)
+    );
+    assert!(page.contains("# TYPE ollama_chat_http_request_duration_seconds histogram"));
+    // No secret, name or content on the page.
+    for secret in [
+        user.password.as_str(),
+        user.username.as_str(),
+        "Hi",
+        "scrape-secret",
+    ] {
+        assert!(!page.contains(secret), "{secret} on the metrics page");
+    }
+}
+
+#[tokio::test]
+async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret() {
+    let app = spawn_app().await;
+    if app.is_external() {
+        return;
+    }
+    let user = TestUser::registered(&app).await;
+    let resp = app
+        .authed(
+            Method::GET,
+            "/api/conversations/0123456789abcdef0123456789abcdef",
+            &user.access_token,
+        )
+        .header("x-request-id", "trace-me-42")
+        .go()
+        .await;
+    expect_error(resp, 404, "NOT_FOUND").await;
+
+    // Written before the response left, so already there.
+    let logs = app.component_logs();
+    let line = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["request_id"] == "trace-me-42")
+        .unwrap_or_else(|| panic!("no log line for the request in:\n{logs}"));
+    assert_eq!(line["level"], "info");
+    assert_eq!(line["component"], "conversations");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["route"], "/api/conversations/{id}");
+    assert_eq!(line["status"], 404);
+    assert_eq!(line["user_id"], user.id.as_str());
+    assert!(line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
+    assert!(line["ts"].as_str().is_some());
+    for secret in [&user.password, &user.access_token, &user.refresh_token] {
+        assert!(!logs.contains(secret.as_str()), "a secret in the logs");
+    }
+}
+
+#[tokio::test]
+async fn log_level_error_keeps_request_lines_out() {
+    let app = spawn_app_with(vars(&[("log_level", "error")])).await;
+    if app.is_external() {
+        return;
+    }
+    let resp = app
+        .get("/health")
+        .header("x-request-id", "quiet-1")
+        .go()
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    // At `info` the line is written before the response leaves (the test above).
+    assert!(!app.component_logs().contains("quiet-1"));
+}
+
+// ---- Browser cookie mode ----
+
+/// The cookies a response sets: name → the whole `Set-Cookie` value.
+fn set_cookies(resp: &reqwest::Response) -> Vec<(String, String, String)> {
+    resp.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| {
+            let (pair, _) = v.split_once(';').unwrap_or((v, ""));
+            let (name, value) = pair.split_once('=')?;
+            Some((name.to_string(), value.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
+fn cookie_value(set: &[(String, String, String)], name: &str) -> String {
+    set.iter()
+        .find(|(n, _, _)| n == name)
+        .map(|(_, v, _)| v.clone())
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+}
+
+#[tokio::test]
+async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_csrf_token() {
+    // Arrange: a user signs in in cookie mode.
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let resp = app
+        .post("/api/auth/login")
+        .header("x-auth-mode", "cookie")
+        .json(&json!({"username": user.username, "password": user.password}))
+        .go()
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let set = set_cookies(&resp);
+    let body = expect(resp, 200).await;
+
+    // The body holds no token; the cookies are HttpOnly, Secure and SameSite=Strict.
+    assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
+    assert_eq!(body["user"]["id"], user.id.as_str());
+    assert_eq!(body["token_type"], "Cookie");
+    for (name, _, whole) in &set {
+        assert!(
+            whole.contains("Secure") && whole.contains("SameSite=Strict"),
+            "{whole}"
+        );
+        assert_eq!(whole.contains("HttpOnly"), name != "csrf", "{whole}");
+    }
+    let access = cookie_value(&set, "access_token");
+    let refresh = cookie_value(&set, "refresh_token");
+    let csrf = cookie_value(&set, "csrf");
+    assert_eq!(body["csrf_token"], csrf.as_str());
+    let jar = format!("access_token={access}; refresh_token={refresh}; csrf={csrf}");
+
+    // Reads need only the cookie.
+    let me = app.get("/api/auth/me").header("cookie", &jar).go().await;
+    assert_eq!(expect(me, 200).await["user"]["id"], user.id.as_str());
+
+    // Writes without the token, or with a wrong one, are refused and change nothing.
+    for sent in [None, Some("not-the-token"), Some("")] {
+        let mut req = app
+            .post("/api/conversations")
+            .header("cookie", &jar)
+            .json(&json!({"title": "forged"}));
+        if let Some(t) = sent {
+            req = req.header("x-csrf-token", t);
+        }
+        expect_error(req.go().await, 403, "FORBIDDEN").await;
+    }
+    let list = expect(
+        app.get("/api/conversations")
+            .header("cookie", &jar)
+            .go()
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(0));
+    let made = app
+        .post("/api/conversations")
+        .header("cookie", &jar)
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"title": "mine"}))
+        .go()
+        .await;
+    expect(made, 201).await;
+
+    // Bearer requests are unaffected by cookies and need no CSRF token.
+    let bearer = app
+        .authed(Method::POST, "/api/conversations", &user.access_token)
+        .header("cookie", "csrf=whatever")
+        .json(&json!({"title": "scripted"}))
+        .go()
+        .await;
+    expect(bearer, 201).await;
+}
+
+#[tokio::test]
+async fn cookie_sessions_refresh_and_log_out_with_the_csrf_token() {
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let resp = app
+        .post("/api/auth/login")
+        .header("x-auth-mode", "cookie")
+        .json(&json!({"username": user.username, "password": user.password}))
+        .go()
+        .await;
+    let set = set_cookies(&resp);
+    expect(resp, 200).await;
+    let (refresh, csrf) = (
+        cookie_value(&set, "refresh_token"),
+        cookie_value(&set, "csrf"),
+    );
+    let jar = format!("refresh_token={refresh}; csrf={csrf}");
+
+    // Refresh by cookie needs the CSRF token too.
+    let forged = app
+        .post("/api/auth/refresh")
+        .header("cookie", &jar)
+        .go()
+        .await;
+    expect_error(forged, 403, "FORBIDDEN").await;
+    let renewed = app
+        .post("/api/auth/refresh")
+        .header("cookie", &jar)
+        .header("x-csrf-token", &csrf)
+        .go()
+        .await;
+    let set = set_cookies(&renewed);
+    let body = expect(renewed, 200).await;
+    assert!(body.get("access_token").is_none());
+    let access = cookie_value(&set, "access_token");
+    let new_refresh = cookie_value(&set, "refresh_token");
+    let new_csrf = cookie_value(&set, "csrf");
+    assert_ne!(new_refresh, refresh, "the refresh token rotates");
+    let jar = format!("access_token={access}; refresh_token={new_refresh}; csrf={new_csrf}");
+
+    // Logout ends the session and clears the cookies.
+    let out = app
+        .post("/api/auth/logout")
+        .header("cookie", &jar)
+        .header("x-csrf-token", &new_csrf)
+        .go()
+        .await;
+    assert_eq!(out.status(), StatusCode::NO_CONTENT);
+    let cleared = set_cookies(&out);
+    for name in ["access_token", "refresh_token", "csrf"] {
+        assert!(
+            cleared
+                .iter()
+                .any(|(n, v, whole)| n == name && v.is_empty() && whole.contains("Max-Age=0")),
+            "{name} not cleared: {cleared:?}"
+        );
+    }
+    let after = app.get("/api/auth/me").header("cookie", &jar).go().await;
+    expect_error(after, 401, "UNAUTHENTICATED").await;
+}
