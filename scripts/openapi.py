@@ -63,7 +63,9 @@ USER_STATUS = {"type": "string", "enum": ["active", "pending", "disabled"]}
 MSG_ROLE = {"type": "string", "enum": ["system", "user", "assistant"]}
 MSG_STATUS = {"type": "string", "enum": ["complete", "incomplete", "error"]}
 OPTIONS = {"type": ["object", "null"],
-           "description": "Passed to Ollama's `options` (e.g. `{\"temperature\": 0.2}`); `null` when unset."}
+           "description": "Passed to Ollama's `options` (e.g. `{\"temperature\": 0.2}`); `null` when unset. "
+                          "Values are numbers (at most 2^53 in size), strings, booleans or lists of them; "
+                          "at most 4 KiB."}
 
 # Request-field limits from API.md.
 USERNAME = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$",
@@ -74,7 +76,8 @@ DISPLAY_NAME = {"type": ["string", "null"], "maxLength": 100}
 EMAIL = {"type": ["string", "null"], "format": "email", "maxLength": 254}
 TITLE = {"type": ["string", "null"], "maxLength": 200}
 MODEL_NAME = {"type": ["string", "null"], "description": "An Ollama model name, e.g. `llama3.2:3b`."}
-SYSTEM_PROMPT = {"type": ["string", "null"], "maxLength": 8000}
+SYSTEM_PROMPT = {"type": ["string", "null"], "maxLength": 8000,
+                 "description": "At most 8,000 characters; no control characters but tabs and line breaks."}
 TAGS = {"type": "array", "maxItems": 10, "items": {"type": "string", "minLength": 1, "maxLength": 32},
         "description": "At most 10 tags of at most 32 characters."}
 
@@ -332,7 +335,8 @@ SCHEMAS = {
     }, description="A field left out stays as it is; `null` clears `title`, `model`, `system_prompt`, "
                    "`options` and `tags`."),
     "SendMessageRequest": obj({
-        "content": {"type": "string", "minLength": 1},
+        "content": d({"type": "string", "minLength": 1},
+                     "Not blank; no control characters but tabs and line breaks."),
         "model": d(STR, "Else the conversation's model, else the `default_model` variable."),
         "options": OPTIONS,
         "stream": d({"type": "boolean", "default": True}, "`true`: server-sent events; `false`: one JSON answer."),
@@ -477,6 +481,26 @@ LIST_PARAMS = [
 ]
 
 OK_JSON = "json"  # marker
+
+CHAT_EVENTS = [("start", "ChatStartEvent"), ("delta", "ChatDeltaEvent"), ("thinking", "ChatThinkingEvent"),
+               ("done", "ChatDoneEvent"), ("error", "StreamErrorEvent")]
+PULL_EVENTS = [("progress", "PullProgressEvent"), ("done", "PullDoneEvent"), ("error", "StreamErrorEvent")]
+
+
+def sse_event(events):
+    """One server-sent event (the OpenAPI 3.1 way for text/event-stream: the schema describes each
+    parsed event; its `data` is JSON, described by `contentSchema` for each event name)."""
+    return {"oneOf": [{
+        "type": "object",
+        "required": ["event", "data"],
+        "properties": {
+            "event": {"type": "string", "const": name},
+            "data": {"type": "string", "contentMediaType": "application/json", "contentSchema": ref(schema)},
+            "id": STR,
+            "retry": {"type": "integer", "minimum": 0},
+        },
+    } for name, schema in events]}
+
 
 # Each route: dict with keys
 #   m, p, op, tag, summary, [description], auth ("public"|"user"|"admin"|"metrics"),
@@ -626,7 +650,7 @@ ROUTES = [
                      "default 3) answers running at once; more is `429 RATE_LIMITED` with `retry-after`, and the "
                      "refused message is not stored.", auth="user",
          body="SendMessageRequest",
-         ok={"200": ("sse", None, CHAT_STREAM_DOC),
+         ok={"200": ("sse", CHAT_EVENTS, CHAT_STREAM_DOC),
              "201": ("json", ref("MessageExchange"), "`stream: false`: `{user_message, assistant_message}`.")},
          errors={"400": "ValidationError", "404": "ChatNotFound", "502": "UpstreamError",
                  "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
@@ -636,7 +660,7 @@ ROUTES = [
                      "shapes and failures as sending a message. A conversation without a user message is "
                      "`409 CONFLICT`. The body is optional.",
          auth="user", body="RegenerateRequest", body_required=False,
-         ok={"200": ("sse", None, CHAT_STREAM_DOC),
+         ok={"200": ("sse", CHAT_EVENTS, CHAT_STREAM_DOC),
              "201": ("json", ref("MessageExchange"),
                      "`stream: false`: `{user_message, assistant_message}` (the last user message and the new answer).")},
          errors={"400": "ValidationError", "404": "ChatNotFound", "409": "Conflict", "502": "UpstreamError",
@@ -655,16 +679,16 @@ ROUTES = [
          errors={"502": "UpstreamError", "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
     dict(m="get", p="/api/models/{name}", op="getModel", tag="models", summary="Get a model's details from Ollama",
          auth="user", ok={"200": ("json", ref("ModelDetails"), "The model's details from Ollama.")},
-         errors={"404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
+         errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
                  "504": "UpstreamTimeout"}),
     dict(m="delete", p="/api/models/{name}", op="deleteModel", tag="models", summary="Delete a model from Ollama",
          auth="admin", ok={"204": (None, None, "Deleted.")},
-         errors={"404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
+         errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
                  "504": "UpstreamTimeout"}),
     dict(m="post", p="/api/models/pull", op="pullModel", tag="models", summary="Pull a model into Ollama, with progress",
          description="Failures known before the first event get a status and the error envelope; later ones come "
                      "as `event: error`.", auth="admin", body="PullModelRequest",
-         ok={"200": ("sse", None, PULL_STREAM_DOC)},
+         ok={"200": ("sse", PULL_EVENTS, PULL_STREAM_DOC)},
          errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError",
                  "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
     # ---------------- health ----------------
@@ -704,7 +728,7 @@ def success_response(kind, schema, desc, rate):
     if kind == "json":
         r["content"] = {"application/json": {"schema": schema}}
     elif kind == "sse":
-        r["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+        r["content"] = {"text/event-stream": {"schema": sse_event(schema)}}
     elif kind == "text":
         r["content"] = {"text/plain": {"schema": {"type": "string"}}}
     elif kind == "export":

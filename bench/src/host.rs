@@ -213,6 +213,17 @@ pub fn child_main() -> Result<()> {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+        // `BENCH_VARIABLES=metrics=off,rate_limit_general=600` compares settings.
+        for pair in std::env::var("BENCH_VARIABLES")
+            .unwrap_or_default()
+            .split(',')
+        {
+            if let Some((k, v)) = pair.split_once('=') {
+                options
+                    .variables
+                    .push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
         let app = up(options).await?;
         println!("Serving {}", app.url());
         app.wait().await

@@ -26,6 +26,10 @@ usage: cargo run --release -p bench [-- options]
                           that --fake-ollama starts
   --fake-ollama ADDR      with --url: serve the fake Ollama on ADDR (e.g. 127.0.0.1:11435)
                           and point the app's `ollama_url` at it
+
+environment:
+  BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
+                          `metrics=off`, or `rate_limit_general=1000000` to measure limits)
 ";
 
 /// What to run, from the command line.

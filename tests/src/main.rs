@@ -60,11 +60,9 @@ async fn main() -> Result<()> {
             (None, _) => "127.0.0.1:11435".to_string(),
             _ => bail!("usage: spin-test-host fake-ollama [--listen ADDR]"),
         };
-        let fake = spin_test_host::fake_ollama::FakeOllama::start_on(
-            listen.parse()?,
-            Default::default(),
-        )
-        .await?;
+        let fake =
+            spin_test_host::fake_ollama::FakeOllama::start_on(listen.parse()?, Default::default())
+                .await?;
         println!("Fake Ollama on {}", fake.url());
         return std::future::pending().await;
     }

@@ -581,7 +581,7 @@ async fn hostile_search_queries_never_error() {
         "_",
         "\\",
         ";DROP TABLE messages;--",
-        "hello\u{0}world",
+        // (A NUL is refused before search: see hardening.rs, hostile input.)
         "🙂",
         "\u{202e}olleh",
         "+",

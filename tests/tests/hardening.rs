@@ -517,3 +517,408 @@ async fn cookie_sessions_refresh_and_log_out_with_the_csrf_token() {
     let after = app.get("/api/auth/me").header("cookie", &jar).go().await;
     expect_error(after, 401, "UNAUTHENTICATED").await;
 }
+
+// ---- Hostile input ----
+
+/// One hostile request and the clean answer it must get.
+struct Torture {
+    what: &'static str,
+    method: Method,
+    path: String,
+    body: Vec<u8>,
+    status: u16,
+    code: &'static str,
+}
+
+fn torture(
+    what: &'static str,
+    method: Method,
+    path: &str,
+    body: impl Into<Vec<u8>>,
+    status: u16,
+    code: &'static str,
+) -> Torture {
+    Torture {
+        what,
+        method,
+        path: path.to_string(),
+        body: body.into(),
+        status,
+        code,
+    }
+}
+
+fn json_bytes(v: serde_json::Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+#[tokio::test]
+async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way() {
+    // Arrange: a user with one conversation.
+    let app = spawn_app().await;
+    let user = TestUser::registered(&app).await;
+    let conversation = expect(
+        app.authed(Method::POST, "/api/conversations", &user.access_token)
+            .json(&json!({"title": "kept"}))
+            .go()
+            .await,
+        201,
+    )
+    .await;
+    let cid = conversation["conversation"]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let chat = format!("/api/chat/{cid}/messages");
+    let password = "a long enough password 12345";
+    let deep = |n: usize| {
+        let mut v = vec![b'['; n];
+        v.extend(vec![b']'; n]);
+        v
+    };
+    let mut deep_options = b"{\"options\":{\"a\":".to_vec();
+    deep_options.extend(deep(10_000));
+    deep_options.extend(b"}}");
+    let mega = "x".repeat(1_000_000);
+
+    let table = vec![
+        // SQL injection where the syntax is checked, or where it names a row.
+        torture(
+            "SQL in a username",
+            Method::POST,
+            "/api/auth/register",
+            json_bytes(json!({"username": "admin' --", "password": password})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "SQL in a login",
+            Method::POST,
+            "/api/auth/login",
+            json_bytes(json!({"username": "' OR '1'='1", "password": "' OR '1'='1"})),
+            401,
+            "INVALID_CREDENTIALS",
+        ),
+        torture(
+            "SQL as an id",
+            Method::GET,
+            "/api/conversations/' OR '1'='1",
+            vec![],
+            404,
+            "NOT_FOUND",
+        ),
+        torture(
+            "SQL as a cursor",
+            Method::GET,
+            "/api/conversations?cursor=' OR 1=1 --",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "SQL as a limit",
+            Method::GET,
+            "/api/conversations?limit=1;DROP TABLE users",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        // NUL and control characters.
+        torture(
+            "NUL in a title",
+            Method::POST,
+            "/api/conversations",
+            json_bytes(json!({"title": "a\u{0}b"})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in a system prompt",
+            Method::POST,
+            "/api/conversations",
+            json_bytes(json!({"system_prompt": "be\u{0}nice"})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "escape in a tag",
+            Method::POST,
+            "/api/conversations",
+            json_bytes(json!({"tags": ["a\u{1b}[31m"]})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in a message",
+            Method::POST,
+            &chat,
+            json_bytes(json!({"content": "hi\u{0}there", "stream": false})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "bell in a message",
+            Method::POST,
+            &chat,
+            json_bytes(json!({"content": "ding\u{7}", "stream": false})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in a username",
+            Method::POST,
+            "/api/auth/register",
+            json_bytes(json!({"username": "a\u{0}b", "password": password})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in a display name",
+            Method::PATCH,
+            "/api/auth/me",
+            json_bytes(json!({"display_name": "\u{0}"})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in a search",
+            Method::GET,
+            "/api/conversations?q=a%00b",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in an option",
+            Method::POST,
+            "/api/conversations",
+            json_bytes(json!({"options": {"stop": ["\u{0}"]}})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "NUL in an imported message",
+            Method::POST,
+            "/api/conversations/import",
+            json_bytes(json!({"conversations": [{"title": "t", "messages": [
+                {"role": "user", "content": "fine"}, {"role": "assistant", "content": "a\u{0}"}]}]})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        // Invalid UTF-8.
+        torture(
+            "invalid UTF-8 in a body",
+            Method::POST,
+            "/api/conversations",
+            b"{\"title\":\"\xff\xfe\"}".to_vec(),
+            400,
+            "INVALID_JSON",
+        ),
+        torture(
+            "overlong UTF-8 in a body",
+            Method::POST,
+            "/api/conversations",
+            b"{\"title\":\"\xc0\xaf\"}".to_vec(),
+            400,
+            "INVALID_JSON",
+        ),
+        torture(
+            "invalid UTF-8 in a query",
+            Method::GET,
+            "/api/conversations?q=%FF%FE",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a lone surrogate",
+            Method::POST,
+            "/api/conversations",
+            b"{\"title\":\"\\ud800\"}".to_vec(),
+            400,
+            "INVALID_JSON",
+        ),
+        // Deep nesting.
+        torture(
+            "10,000-deep array",
+            Method::POST,
+            "/api/conversations",
+            deep(10_000),
+            400,
+            "INVALID_JSON",
+        ),
+        torture(
+            "10,000-deep options",
+            Method::POST,
+            "/api/conversations",
+            deep_options,
+            400,
+            "INVALID_JSON",
+        ),
+        // Huge numbers.
+        torture(
+            "a number beyond f64",
+            Method::POST,
+            "/api/conversations",
+            b"{\"options\":{\"temperature\":1e400}}".to_vec(),
+            400,
+            "INVALID_JSON",
+        ),
+        torture(
+            "a number beyond 2^53",
+            Method::POST,
+            "/api/conversations",
+            b"{\"options\":{\"seed\":123456789012345678901234567890}}".to_vec(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a limit beyond u64",
+            Method::GET,
+            "/api/conversations?limit=99999999999999999999999",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a negative limit",
+            Method::GET,
+            "/api/conversations?limit=-1",
+            vec![],
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a huge key lifetime",
+            Method::POST,
+            "/api/auth/keys",
+            b"{\"name\":\"k\",\"expires_in_days\":1e20}".to_vec(),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        // 1 MB strings.
+        torture(
+            "a 1 MB title",
+            Method::POST,
+            "/api/conversations",
+            json_bytes(json!({"title": mega})),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        torture(
+            "a 1 MB message",
+            Method::POST,
+            &chat,
+            json_bytes(json!({"content": mega, "stream": false})),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        torture(
+            "a 1 MB password",
+            Method::POST,
+            "/api/auth/login",
+            json_bytes(json!({"username": "x", "password": mega})),
+            413,
+            "PAYLOAD_TOO_LARGE",
+        ),
+        // Unicode edge cases where the syntax is fixed.
+        torture(
+            "a fullwidth username",
+            Method::POST,
+            "/api/auth/register",
+            json_bytes(json!({"username": "ＡＤＭＩＮ", "password": password})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a right-to-left override in a username",
+            Method::POST,
+            "/api/auth/register",
+            json_bytes(json!({"username": "abc\u{202e}gpj", "password": password})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a zero-width joiner in a model",
+            Method::POST,
+            &chat,
+            json_bytes(json!({"content": "hi", "model": "llama\u{200d}3", "stream": false})),
+            400,
+            "VALIDATION_ERROR",
+        ),
+        torture(
+            "a byte-order mark before the body",
+            Method::POST,
+            "/api/conversations",
+            "\u{feff}{}".as_bytes().to_vec(),
+            400,
+            "INVALID_JSON",
+        ),
+    ];
+
+    // Act + Assert: each answer is the envelope with the right status and code.
+    for case in &table {
+        let resp = app
+            .authed(case.method.clone(), &case.path, &user.access_token)
+            .header("content-type", "application/json")
+            .body(case.body.clone())
+            .go()
+            .await;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| {
+            panic!("{}: not JSON: {}", case.what, &text[..text.len().min(200)])
+        });
+        assert_eq!(status, case.status, "{}: {body}", case.what);
+        assert_eq!(body["error"]["code"], case.code, "{}: {body}", case.what);
+        assert!(body["request_id"].is_string(), "{}: {body}", case.what);
+    }
+
+    // Nothing was stored half-way: one user, one conversation, no message.
+    let admin_view = expect(
+        app.authed(Method::GET, "/api/admin/users", &user.access_token)
+            .go()
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(admin_view["items"].as_array().map(Vec::len), Some(1));
+    let list = expect(
+        app.authed(Method::GET, "/api/conversations", &user.access_token)
+            .go()
+            .await,
+        200,
+    )
+    .await;
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
+    assert_eq!(list["items"][0]["message_count"], 0);
+
+    // Where such text is legitimately text, it is stored exactly as sent.
+    for title in [
+        "'; DROP TABLE users; --",
+        "\u{202e}evil\u{200d}\u{1f600} e\u{301}",
+        "tab\tand\nnewline",
+    ] {
+        let made = expect(
+            app.authed(Method::POST, "/api/conversations", &user.access_token)
+                .json(&json!({"system_prompt": title, "title": title.replace(['\t', '\n'], " ")}))
+                .go()
+                .await,
+            201,
+        )
+        .await;
+        assert_eq!(made["conversation"]["system_prompt"], title);
+    }
+    let found = expect(
+        app.authed(
+            Method::GET,
+            "/api/conversations?q=DROP%20TABLE",
+            &user.access_token,
+        )
+        .go()
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+}

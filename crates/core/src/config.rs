@@ -15,6 +15,8 @@ pub struct Config {
     pub ollama_timeout: Duration,
     pub log_level: LogLevel,
     pub rate_limits: crate::ratelimit::Limits,
+    /// Count requests, logins and answers for `/metrics` (the `metrics` variable, `on`/`off`).
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,6 +96,16 @@ impl Config {
             general: limit("rate_limit_general", defaults.general)?,
             window_seconds: limit("rate_limit_window_seconds", defaults.window_seconds)?.max(1),
         };
+        let metrics = match get("metrics").as_deref().map(str::trim) {
+            None | Some("") | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "metrics",
+                    reason: format!("{other:?} is not on or off"),
+                });
+            }
+        };
         Ok(Self {
             ollama_url,
             default_model,
@@ -103,6 +115,7 @@ impl Config {
             ollama_timeout: Duration::from_secs(timeout.max(1)),
             log_level,
             rate_limits,
+            metrics,
         })
     }
 }
@@ -154,6 +167,7 @@ mod tests {
             ("log_level", "loud"),
             ("rate_limit_general", "many"),
             ("rate_limit_chat", "99999999999"),
+            ("metrics", "maybe"),
         ];
         for (name, value) in table {
             assert_eq!(config(&[(name, value)]).err().map(|e| e.name), Some(name));

@@ -81,6 +81,28 @@ impl ModelName {
 }
 
 /// A system prompt: at most 8,000 characters; blank means none.
+/// Free text (a message, a system prompt) may hold any character but NUL and the other
+/// control characters: tabs and line breaks are text, the rest is binary garbage or an attack
+/// on whatever displays it.
+pub fn is_free_text(s: &str) -> bool {
+    !s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// Checks a message's content: not blank, free text.
+pub fn check_content(raw: &str, field: &str) -> Result<()> {
+    if raw.trim().is_empty() {
+        return Err(Error::validation(field, "The message is empty."));
+    }
+    if !is_free_text(raw) {
+        return Err(Error::validation(
+            field,
+            "A message has no control characters other than tabs and line breaks.",
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SystemPrompt(String);
 
@@ -96,6 +118,12 @@ impl SystemPrompt {
             )
             .detail("max_chars", SYSTEM_PROMPT_MAX_CHARS));
         }
+        if !is_free_text(raw) {
+            return Err(Error::validation(
+                "system_prompt",
+                "A system prompt has no control characters other than tabs and line breaks.",
+            ));
+        }
         Ok(Some(Self(raw.to_string())))
     }
 
@@ -103,6 +131,9 @@ impl SystemPrompt {
         &self.0
     }
 }
+
+/// 2^53: the largest magnitude up to which every integer is exact in a JSON double.
+const MAX_EXACT_NUMBER: f64 = 9_007_199_254_740_992.0;
 
 /// Ollama `options`: a JSON object of at most 4 KiB. Keys are not checked against Ollama's
 /// list (it grows with Ollama releases), values must be scalars or arrays of scalars.
@@ -129,13 +160,24 @@ impl ModelOptions {
         if map.is_empty() {
             return Ok(None);
         }
-        let scalar = |v: &Value| matches!(v, Value::Number(_) | Value::String(_) | Value::Bool(_));
+        // Numbers beyond 2^53 are not exact in JSON doubles (a huge `seed` would be silently
+        // rounded): refuse them rather than pass Ollama something else than was sent.
+        let number_ok = |n: &serde_json::Number| {
+            n.as_f64()
+                .is_some_and(|f| f.is_finite() && f.abs() <= MAX_EXACT_NUMBER)
+        };
+        let scalar = |v: &Value| match v {
+            Value::Number(n) => number_ok(n),
+            Value::String(s) => is_free_text(s),
+            Value::Bool(_) => true,
+            _ => false,
+        };
         for (k, v) in &map {
             let ok = scalar(v) || matches!(v, Value::Array(items) if items.iter().all(scalar));
-            if k.is_empty() || !ok {
+            if k.is_empty() || !is_free_text(k) || !ok {
                 return Err(Error::validation(
                     format!("{field}.{k}"),
-                    "Each option is a number, string, boolean or a list of them.",
+                    "Each option is a number (at most 2^53 in size), string, boolean or a list of them.",
                 ));
             }
         }

@@ -212,3 +212,62 @@ mod tests {
         assert_eq!(err("[]").code(), ErrorCode::ValidationError);
     }
 }
+
+/// A query string's decoded parameters must be UTF-8 text without control characters (the
+/// form decoder would otherwise replace bad bytes silently).
+pub fn check_query(query: &str) -> Result<(), Error> {
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decoded = percent_decode(value);
+        let ok = std::str::from_utf8(&decoded).is_ok_and(|v| !v.chars().any(char::is_control));
+        if !ok {
+            let field = String::from_utf8_lossy(&percent_decode(name)).into_owned();
+            return Err(Error::validation(
+                field,
+                "Query parameters are UTF-8 text without control characters.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn percent_decode(s: &str) -> Vec<u8> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod query_tests {
+    use super::*;
+
+    #[test]
+    fn query_values_must_be_text() {
+        for ok in ["", "q=caf%C3%A9", "q=a+b&limit=5", "tag=%25", "q=%"] {
+            assert!(check_query(ok).is_ok(), "{ok}");
+        }
+        for (bad, field) in [("q=%FF", "q"), ("q=a%00b", "q"), ("limit=1&tag=%1B", "tag")] {
+            let e = check_query(bad)
+                .err()
+                .map(|e| e.details().get("field").cloned());
+            assert_eq!(e, Some(Some(field.into())), "{bad}");
+        }
+    }
+}

@@ -25,9 +25,7 @@ pub async fn post(
     Path(conversation_id): Path<String>,
     ApiJson(b): ApiJson<Body>,
 ) -> Result<Response, Error> {
-    if b.content.trim().is_empty() {
-        return Err(Error::validation("content", "The message is empty."));
-    }
+    chat_core::conversation::check_content(&b.content, "content")?;
     let ask = Ask {
         question: Question::New(&b.content),
         model: b.model,

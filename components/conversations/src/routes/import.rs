@@ -42,6 +42,12 @@ fn check(c: ImportedConversation, now: &str) -> Result<Ready, Error> {
     let mut times = Vec::with_capacity(c.messages.len());
     for (i, m) in c.messages.iter().enumerate() {
         let at = |f: &str| format!("messages[{i}].{f}");
+        if !chat_core::conversation::is_free_text(&m.content) {
+            return Err(Error::validation(
+                at("content"),
+                "A message has no control characters other than tabs and line breaks.",
+            ));
+        }
         if let Some(model) = &m.model {
             chat_core::conversation::ModelName::parse_field(model, &at("model"))?;
         }

@@ -102,6 +102,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
         let query = parts.uri.query().unwrap_or_default();
+        crate::json::check_query(query)?;
         serde_urlencoded::from_str(query)
             .map(ApiQuery)
             .map_err(|e| {

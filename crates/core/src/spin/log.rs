@@ -44,6 +44,11 @@ pub fn line(level: LogLevel, fields: Map<String, Value>) {
 /// An error with its cause chain (outermost first), for the operator; the client saw only
 /// the error's message.
 pub fn error(request_id: &str, component: &str, message: &str, cause: &str) {
+    failure(LogLevel::Error, request_id, component, message, cause);
+}
+
+/// Like [`error`], at `level` (a client's mistake with a cause worth keeping is `debug`).
+pub fn failure(level: LogLevel, request_id: &str, component: &str, message: &str, cause: &str) {
     let mut f = Map::new();
     f.insert("request_id".into(), Value::from(request_id));
     f.insert("component".into(), Value::from(component));
@@ -54,7 +59,7 @@ pub fn error(request_id: &str, component: &str, message: &str, cause: &str) {
         .map(Value::from)
         .collect();
     f.insert("causes".into(), Value::Array(chain));
-    line(LogLevel::Error, f);
+    line(level, f);
 }
 
 /// A warning that is not about one request's error (a background task, a degraded path).

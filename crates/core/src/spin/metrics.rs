@@ -18,9 +18,18 @@ const FLUSH_AFTER: Duration = Duration::from_millis(250);
 
 static PENDING: Mutex<Option<HashMap<(&'static str, String), f64>>> = Mutex::new(None);
 static SCHEDULED: AtomicBool = AtomicBool::new(false);
+/// The `metrics` variable (`serve` sets it from the config, the same for every request).
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
 
 /// Adds `value` to a counter (flushed by [`flush_soon`]).
 pub fn add(name: &'static str, labels: String, value: f64) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     if let Ok(mut pending) = PENDING.lock() {
         *pending
             .get_or_insert_with(HashMap::new)
@@ -31,6 +40,9 @@ pub fn add(name: &'static str, labels: String, value: f64) {
 
 /// One request: its count by family and status, and its duration in the histogram.
 pub fn request(family: &str, status: u16, seconds: f64) {
+    if !ENABLED.load(Ordering::Relaxed) {
+        return;
+    }
     let status = status.to_string();
     add(
         metrics::REQUESTS,
@@ -51,7 +63,7 @@ pub fn request(family: &str, status: u16, seconds: f64) {
 
 /// Makes sure a flush is scheduled for what has been added.
 pub async fn flush_soon() {
-    if SCHEDULED.swap(true, Ordering::AcqRel) {
+    if !ENABLED.load(Ordering::Relaxed) || SCHEDULED.swap(true, Ordering::AcqRel) {
         return;
     }
     task::spawn(async {

@@ -185,6 +185,7 @@ async fn handle(
     let config = vars::config().await?;
     seen.cors = Some(config.cors.clone());
     log::set_level(config.log_level);
+    metrics::set_enabled(config.metrics);
     let (mut parts, body) = req.into_parts();
     if CorsPolicy::is_preflight(&parts.method, &parts.headers) {
         let origin = parts
@@ -290,7 +291,14 @@ fn render_error(response: &mut Response, id: &str, component: &'static str) -> O
         },
     };
     if let Some(cause) = error.internal_cause() {
-        log::error(id, component, error.message(), cause);
+        // A server failure is the operator's business; a client's (an unknown model, say)
+        // only when debugging.
+        let level = if error.status().is_server_error() {
+            LogLevel::Error
+        } else {
+            LogLevel::Debug
+        };
+        log::failure(level, id, component, error.message(), cause);
     }
     *response.body_mut() = Body::from(error.envelope(id).to_string());
     let headers = response.headers_mut();
