@@ -19,6 +19,27 @@ pub const FAKE: &str = "__fake_ollama";
 pub const TOKENS: usize = 50;
 pub const TOKEN_DELAY: Duration = Duration::from_millis(20);
 
+/// The app's host process (0: none, e.g. `--url`), whose CPU time the loads report.
+static HOST_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// The app's host process, if this bench started it.
+pub fn host_pid() -> Option<u32> {
+    Some(HOST_PID.load(std::sync::atomic::Ordering::Relaxed)).filter(|p| *p != 0)
+}
+
+/// CPU time (user + system) process `pid` has used so far.
+pub fn host_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at `) `.
+    let rest = stat.rsplit_once(") ")?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i)?.parse::<u64>().ok();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    let total = ticks(11)? + ticks(12)?;
+    // The kernel reports in clock ticks, 100 a second on Linux.
+    Some(Duration::from_millis(total * 10))
+}
+
 pub struct Target {
     pub url: String,
     child: Option<Child>,
@@ -44,7 +65,7 @@ fn stop(child: &mut Child) {
 }
 
 impl Fake {
-    async fn start(addr: &str) -> Result<Fake> {
+    pub async fn start(addr: &str) -> Result<Fake> {
         let (child, url) = spawn_serving(&[FAKE, addr], None).await?;
         Ok(Fake { url, child })
     }
@@ -52,11 +73,23 @@ impl Fake {
 
 /// Starts this binary with `args`; returns it and the URL it prints as `Serving URL`.
 async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, String)> {
+    spawn_serving_with(args, cache, None).await
+}
+
+/// Like [`spawn_serving`], with `BENCH_VARIABLES` set for the child when given.
+async fn spawn_serving_with(
+    args: &[&str],
+    cache: Option<&Path>,
+    variables: Option<&str>,
+) -> Result<(Child, String)> {
     let mut command = Command::new(std::env::current_exe()?);
     command
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    if let Some(v) = variables {
+        command.env("BENCH_VARIABLES", v);
+    }
     if let Some(cache) = cache {
         command.env("SPIN_TEST_HOST_CACHE_DIR", cache);
     }
@@ -142,6 +175,7 @@ async fn spawn(dir: &Path, cache: &Path, ollama: &str) -> Result<(Duration, (Chi
     let state = dir.join("state");
     let state = state.to_string_lossy();
     let (child, url) = spawn_serving(&[CHILD, &state, ollama], Some(cache)).await?;
+    HOST_PID.store(child.id(), std::sync::atomic::Ordering::Relaxed);
     wait_ready(&url, Duration::from_secs(120)).await?;
     Ok((started.elapsed(), (child, url)))
 }
@@ -228,4 +262,37 @@ pub fn child_main() -> Result<()> {
         println!("Serving {}", app.url());
         app.wait().await
     })
+}
+
+/// A host of its own with `variables` (`NAME=VALUE,...`), for comparing settings.
+pub struct Side {
+    pub label: String,
+    pub url: String,
+    pub pid: u32,
+    child: Child,
+    _state: tempfile::TempDir,
+}
+
+impl Side {
+    pub async fn start(variables: &str, ollama: &str, cache: &Path) -> Result<Self> {
+        let state = tempfile::tempdir()?;
+        let dir = state.path().join("state");
+        let dir = dir.to_string_lossy();
+        let (child, url) =
+            spawn_serving_with(&[CHILD, &dir, ollama], Some(cache), Some(variables)).await?;
+        wait_ready(&url, Duration::from_secs(120)).await?;
+        Ok(Self {
+            label: variables.to_string(),
+            url,
+            pid: child.id(),
+            child,
+            _state: state,
+        })
+    }
+}
+
+impl Drop for Side {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
 }

@@ -6,6 +6,7 @@
 //! and all traffic stays on 127.0.0.1. See docs/BENCHMARKS.md.
 
 mod client;
+mod compare;
 mod host;
 mod report;
 mod runs;
@@ -27,6 +28,10 @@ usage: cargo run --release -p bench [-- options]
   --fake-ollama ADDR      with --url: serve the fake Ollama on ADDR (e.g. 127.0.0.1:11435)
                           and point the app's `ollama_url` at it
 
+  --compare 'A|B'         what a setting costs: two hosts, variables A and B (e.g.
+                          'metrics=on|metrics=off'), 1-second list loads alternating
+                          between them for 12 rounds; prints the medians
+
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
                           `metrics=off`, or `rate_limit_general=1000000` to measure limits)
@@ -40,6 +45,7 @@ pub struct Options {
     pub search_messages: usize,
     pub url: Option<String>,
     pub fake_ollama: Option<std::net::SocketAddr>,
+    pub compare: Option<String>,
 }
 
 impl Options {
@@ -50,6 +56,7 @@ impl Options {
             search_messages: 100_000,
             url: None,
             fake_ollama: None,
+            compare: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -64,6 +71,7 @@ impl Options {
                 "--streams" => o.streams = value()?.parse()?,
                 "--url" => o.url = Some(value()?.trim_end_matches('/').to_string()),
                 "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
+                "--compare" => o.compare = Some(value()?),
                 "-h" | "--help" => {
                     print!("{USAGE}");
                     std::process::exit(0);
@@ -96,6 +104,9 @@ fn main() -> Result<()> {
 }
 
 async fn run(options: Options) -> Result<()> {
+    if let Some(spec) = &options.compare {
+        return compare::run(spec).await;
+    }
     let mut report = Report::new(&options);
     let (target, fake) = host::Target::start(&options, &mut report).await?;
     let app = client::App::new(&target.url)?;

@@ -58,11 +58,19 @@ pub fn labels(pairs: &[(&str, &str)]) -> String {
         if i > 0 {
             out.push(',');
         }
-        let escaped = v
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('\n', "\\n");
-        let _ = write!(out, "{k}=\"{escaped}\"");
+        out.push_str(k);
+        out.push_str("=\"");
+        // Counted on every request: escape (and allocate) only when there is something to.
+        if v.contains(['\\', '"', '\n']) {
+            out.push_str(
+                &v.replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n"),
+            );
+        } else {
+            out.push_str(v);
+        }
+        out.push('"');
     }
     out
 }
