@@ -334,11 +334,49 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
     assert_eq!(line["component"], "conversations");
     assert_eq!(line["method"], "GET");
     assert_eq!(line["route"], "/api/conversations/{id}");
+    assert!(
+        line.get("path").is_none(),
+        "the raw path is not logged: {line}"
+    );
     assert_eq!(line["status"], 404);
     assert_eq!(line["user_id"], user.id.as_str());
     assert!(line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
     assert!(line["ts"].as_str().is_some());
-    for secret in [&user.password, &user.access_token, &user.refresh_token] {
+    // A share link's token is in its path: the line has the route, never the token.
+    let made = expect(
+        app.authed(Method::POST, "/api/conversations", &user.access_token)
+            .json(&json!({"title": "shared"}))
+            .go()
+            .await,
+        201,
+    )
+    .await;
+    let cid = made["conversation"]["id"].as_str().unwrap_or_default();
+    let link = expect(
+        app.authed(
+            Method::POST,
+            &format!("/api/conversations/{cid}/share"),
+            &user.access_token,
+        )
+        .go()
+        .await,
+        201,
+    )
+    .await;
+    let token = link["token"].as_str().unwrap_or_default().to_string();
+    assert!(!token.is_empty(), "{link}");
+    expect(app.get(&format!("/api/shared/{token}")).go().await, 200).await;
+    let logs = app.component_logs();
+    assert!(
+        logs.contains("\"route\":\"/api/shared/{token}\""),
+        "the shared route is logged"
+    );
+    for secret in [
+        &user.password,
+        &user.access_token,
+        &user.refresh_token,
+        &token,
+    ] {
         assert!(!logs.contains(secret.as_str()), "a secret in the logs");
     }
 }

@@ -100,8 +100,12 @@ pub async fn serve(
         f.insert("request_id".into(), Value::from(id));
         f.insert("component".into(), Value::from(component));
         f.insert("method".into(), Value::from(method.as_str()));
+        // The pattern, not the path, when a route matched: a path can hold a secret (the
+        // token of `/api/shared/{token}`).
+        if route.is_null() {
+            f.insert("path".into(), Value::from(path.as_str()));
+        }
         f.insert("route".into(), route);
-        f.insert("path".into(), Value::from(path));
         f.insert("status".into(), Value::from(status));
         f.insert("duration_ms".into(), Value::from(seconds * 1000.0));
         f.insert(
