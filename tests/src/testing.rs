@@ -308,6 +308,22 @@ impl SendExt for reqwest::RequestBuilder {
     }
 }
 
+/// Polls `probe` every 20 ms until it gives a value, for work the app finishes after it has
+/// answered (a stored answer, a title, counted metrics); fails the test after 15 s.
+pub async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// A response's status and JSON body (a non-JSON body comes back as a JSON string).
 pub async fn body(resp: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
     let status = resp.status();

@@ -146,16 +146,9 @@ impl<'a> Chat<'a> {
             .clone()
     }
 
-    /// Polls until `done` holds (the app finishes work after a response has ended).
-    async fn eventually<T>(&self, what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(v) = probe().await {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    /// Polls until `probe` gives a value (the app finishes work after a response has ended).
+    async fn eventually<T>(&self, what: &str, probe: impl AsyncFnMut() -> Option<T>) -> T {
+        spin_test_host::testing::eventually(what, probe).await
     }
 }
 

@@ -4,9 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestUser, expect, expect_error, spawn_app, spawn_app_with,
+    AppConfig, SendExt, TestUser, eventually, expect, expect_error, spawn_app, spawn_app_with,
 };
-use std::time::{Duration, Instant};
 
 fn vars(pairs: &[(&str, &str)]) -> AppConfig {
     AppConfig {
@@ -159,18 +158,6 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
 }
 
 // ---- Metrics and logs ----
-
-/// Polls `probe` until it gives a value (the app writes some things after answering).
-async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(v) = probe().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// The value of the sample `series` (`name{labels}`) in a Prometheus text page.
 fn sample(page: &str, series: &str) -> Option<f64> {
