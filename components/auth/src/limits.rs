@@ -2,8 +2,8 @@
 //! IP and per username (`chat_core::spin::ratelimit`, atomic in SQLite). A good login clears
 //! its username's counter.
 
+use chat_core::Error;
 use chat_core::spin::{Db, ratelimit};
-use chat_core::{Error, ErrorCode};
 
 /// Counts one attempt under `key`; `429 RATE_LIMITED` with `retry-after` once over `limit`.
 pub async fn hit(db: &Db, key: &str, limit: i64, window: i64, now: i64) -> Result<(), Error> {
@@ -11,16 +11,7 @@ pub async fn hit(db: &Db, key: &str, limit: i64, window: i64, now: i64) -> Resul
     let window = u32::try_from(window).unwrap_or(u32::MAX);
     let quota = ratelimit::count(db, key, limit, window, now).await?;
     if quota.exceeded() {
-        let mut e = Error::new(
-            ErrorCode::RateLimited,
-            "Too many sign-in attempts. Try again later.",
-        )
-        .detail("retry_after", quota.reset)
-        .header(http::header::RETRY_AFTER, quota.reset.to_string());
-        for (name, value) in quota.headers() {
-            e = e.header(name, value);
-        }
-        return Err(e);
+        return Err(quota.refused("Too many sign-in attempts. Try again later."));
     }
     Ok(())
 }

@@ -159,19 +159,25 @@ impl Quota {
         ]
     }
 
-    /// The `429` for a caller over the limit (the ratelimit headers are added by the caller).
+    /// The `429` for a caller over the limit of `class`.
     pub fn error(&self, class: Class) -> Error {
         let what = match class {
             Class::Auth => "sign-in requests from this address",
             Class::Chat => "messages to the model",
             Class::General => "requests",
         };
-        Error::new(
-            ErrorCode::RateLimited,
-            format!("Too many {what}. Try again in {} s.", self.reset),
-        )
-        .detail("retry_after", self.reset)
-        .header(http::header::RETRY_AFTER, self.reset.to_string())
+        self.refused(format!("Too many {what}. Try again in {} s.", self.reset))
+    }
+
+    /// A `429 RATE_LIMITED` saying `message`, with `retry-after` and the ratelimit headers.
+    pub fn refused(&self, message: impl Into<String>) -> Error {
+        let mut e = Error::new(ErrorCode::RateLimited, message)
+            .detail("retry_after", self.reset)
+            .header(http::header::RETRY_AFTER, self.reset.to_string());
+        for (name, value) in self.headers() {
+            e = e.header(name, value);
+        }
+        e
     }
 }
 
