@@ -57,6 +57,11 @@ pub fn engine() -> Result<&'static Engine> {
     if pooling_fits() {
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling()));
     }
+    // `SPIN_TEST_HOST_PROFILER=perfmap`: name the guests' functions for `perf` (as
+    // `spin up`'s wasmtime can); see docs/BENCHMARKS.md.
+    if std::env::var("SPIN_TEST_HOST_PROFILER").as_deref() == Ok("perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let mut cache = CacheConfig::new();
     cache.with_directory(cache_dir());
     config.cache(Some(Cache::new(cache).map_err(|e| anyhow::anyhow!("{e}"))?));

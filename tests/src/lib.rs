@@ -13,5 +13,6 @@ pub mod server;
 pub mod spin_apis;
 pub mod stores;
 pub mod testing;
+pub mod trace;
 
 pub use server::{ComponentOutput, Range, ReuseConfig, RunningApp, UpOptions, up};

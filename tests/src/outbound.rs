@@ -1,12 +1,20 @@
 //! Outbound HTTP for components, restricted to their `allowed_outbound_hosts` as Spin does:
 //! each entry is `scheme://host[:port]`, where scheme, host and port may be `*`, a host may start
 //! with `*.`, and a missing port means the scheme's default. Anything else is refused with
-//! `HttpRequestDenied` before a connection is made.
+//! `HttpRequestDenied` before a connection is made. Requests go through one client for the
+//! whole app that keeps connections open for reuse, as Spin's does.
 
 use anyhow::{Result, bail};
 use bytes::Bytes;
+use http::Uri;
 use http_body_util::{BodyExt, combinators::UnsyncBoxBody};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
 use wasmtime_wasi_http::p3::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::p3::{RequestOptions, WasiHttpHooks};
 
@@ -97,16 +105,113 @@ fn default_port(scheme: &str) -> Option<u16> {
     }
 }
 
+/// The app's outbound HTTP client, shared by every instance of every component, as Spin's
+/// `HttpClients` (factor-outbound-http `wasi.rs`): a hyper-util client whose idle connections
+/// are kept and reused unless `[outbound_http] connection_pooling` turns that off.
+#[derive(Clone)]
+pub struct OutboundClient {
+    client: Client<Connector, UnsyncBoxBody<Bytes, ErrorCode>>,
+}
+
+impl OutboundClient {
+    pub fn new(pooling: bool) -> Self {
+        let mut builder = Client::builder(TokioExecutor::new());
+        if !pooling {
+            builder.pool_max_idle_per_host(0);
+        }
+        Self {
+            client: builder.build(Connector),
+        }
+    }
+}
+
+/// Spin's default for each of the three request timeouts the guest leaves unset.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+tokio::task_local! {
+    /// The connect timeout of the request that opens a connection (as Spin passes its connect
+    /// options: the client's connector takes no per-request arguments).
+    static CONNECT_TIMEOUT: Duration;
+}
+
+/// Opens plain TCP connections, with Spin's errors: refused, timed out, or no address.
+#[derive(Clone)]
+struct Connector;
+
+impl tower_service::Service<Uri> for Connector {
+    type Response = TokioIo<TcpStream>;
+    type Error = ErrorCode;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ErrorCode>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ErrorCode>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let limit = CONNECT_TIMEOUT.try_with(|t| *t).unwrap_or(DEFAULT_TIMEOUT);
+        crate::trace::event(|| format!("outbound connect {uri}"));
+        Box::pin(async move {
+            let authority = uri.authority().ok_or(ErrorCode::HttpRequestUriInvalid)?;
+            let target = match authority.port() {
+                Some(_) => authority.to_string(),
+                None => format!("{authority}:80"),
+            };
+            match tokio::time::timeout(limit, TcpStream::connect(target)).await {
+                Err(_) => Err(ErrorCode::ConnectionTimeout),
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    Ok(TokioIo::new(stream))
+                }
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Err(dns_error()),
+                Ok(Err(e)) if e.to_string().starts_with("failed to lookup address") => {
+                    Err(dns_error())
+                }
+                Ok(Err(_)) => Err(ErrorCode::ConnectionRefused),
+            }
+        })
+    }
+}
+
+fn dns_error() -> ErrorCode {
+    ErrorCode::DnsError(
+        wasmtime_wasi_http::p3::bindings::http::types::DnsErrorPayload {
+            rcode: Some("address not available".into()),
+            info_code: Some(0),
+        },
+    )
+}
+
+/// A connector's error inside hyper-util's, or a protocol error (as Spin maps them).
+fn request_error(e: hyper_util::client::legacy::Error) -> ErrorCode {
+    use std::error::Error as _;
+    e.source()
+        .and_then(|c| c.downcast_ref::<ErrorCode>())
+        .cloned()
+        .unwrap_or(ErrorCode::HttpProtocolError)
+}
+
+fn response_error(e: hyper::Error) -> ErrorCode {
+    use std::error::Error as _;
+    if e.is_timeout() {
+        return ErrorCode::HttpResponseTimeout;
+    }
+    e.source()
+        .and_then(|c| c.downcast_ref::<ErrorCode>())
+        .cloned()
+        .unwrap_or(ErrorCode::HttpProtocolError)
+}
+
 /// The hooks wasmtime-wasi-http calls for each outgoing request of one component instance.
 pub struct OutboundHooks {
     pub component: String,
     pub allowed: Arc<Vec<AllowedHost>>,
+    pub client: OutboundClient,
 }
 
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
         &mut self,
-        request: http::Request<UnsyncBoxBody<Bytes, ErrorCode>>,
+        mut request: http::Request<UnsyncBoxBody<Bytes, ErrorCode>>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
     ) -> Box<
@@ -134,18 +239,95 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(ErrorCode::HttpRequestDenied.into()) });
         }
+        if scheme != "http" {
+            // TLS: wasmtime's own sender, a connection per request (Spin pools these too).
+            return Box::new(async move {
+                let (res, io) =
+                    wasmtime_wasi_http::p3::default_send_request(request, options).await?;
+                let io = tokio::spawn(io);
+                let done = async move { io.await.unwrap_or(Ok(())) };
+                Ok((
+                    res.map(BodyExt::boxed_unsync),
+                    Box::new(done) as Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
+                ))
+            });
+        }
+        let option = |pick: fn(&RequestOptions) -> Option<Duration>| {
+            options.as_ref().and_then(pick).unwrap_or(DEFAULT_TIMEOUT)
+        };
+        let connect = option(|o| o.connect_timeout);
+        let first_byte = option(|o| o.first_byte_timeout);
+        let between_bytes = option(|o| o.between_bytes_timeout);
+        // As Spin: the client sets `host` from the URI.
+        request.headers_mut().remove(http::header::HOST);
+        let what = format!("{} {}", request.method(), request.uri());
+        crate::trace::event(|| format!("outbound begin {what}"));
+        let client = self.client.client.clone();
         Box::new(async move {
-            let (res, io) = wasmtime_wasi_http::p3::default_send_request(request, options).await?;
-            // Drive the connection on its own task, as Spin's pooled hyper client does: left
-            // to the store's event loop, a chunk that arrived with the headers waits for the
-            // next socket event (one chunk interval late).
-            let io = tokio::spawn(io);
-            let done = async move { io.await.unwrap_or(Ok(())) };
+            let sent = CONNECT_TIMEOUT.scope(connect, client.request(request));
+            let res = tokio::time::timeout(first_byte, sent)
+                .await
+                .map_err(|_| ErrorCode::ConnectionReadTimeout)?
+                .map_err(request_error)?;
+            crate::trace::event(|| format!("outbound head {what}: {}", res.status()));
+            let res = res.map(|body| {
+                BetweenBytes {
+                    body: Some(body),
+                    sleep: None,
+                    limit: between_bytes,
+                }
+                .boxed_unsync()
+            });
+            // The client drives its connections on tasks of its own, as in Spin.
+            let done = async { Ok(()) };
             Ok((
-                res.map(BodyExt::boxed_unsync),
+                res,
                 Box::new(done) as Box<dyn Future<Output = Result<(), ErrorCode>> + Send>,
             ))
         })
+    }
+}
+
+/// A response body that fails with `ConnectionReadTimeout` when no frame comes for `limit`,
+/// dropping the connection at once (Spin's `BetweenBytesTimeoutBody`).
+struct BetweenBytes {
+    body: Option<hyper::body::Incoming>,
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
+    limit: Duration,
+}
+
+impl http_body::Body for BetweenBytes {
+    type Data = Bytes;
+    type Error = ErrorCode;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, ErrorCode>>> {
+        let Some(body) = self.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(body).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                self.sleep = None;
+                Poll::Ready(frame.map(|f| f.map_err(response_error)))
+            }
+            Poll::Pending => {
+                let limit = self.limit;
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                std::task::ready!(sleep.as_mut().poll(cx));
+                self.body = None;
+                Poll::Ready(Some(Err(ErrorCode::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body
+            .as_ref()
+            .is_none_or(http_body::Body::is_end_stream)
     }
 }
 

@@ -24,6 +24,19 @@ struct RawRuntimeConfig {
     log_dir: Option<String>,
     #[serde(default)]
     max_instance_memory: Option<u64>,
+    #[serde(default)]
+    outbound_http: Option<RawOutboundHttp>,
+}
+
+/// `[outbound_http]`. As in Spin, a present table without `connection_pooling` turns pooling
+/// off (the key defaults to false); no table keeps it on.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOutboundHttp {
+    #[serde(default)]
+    connection_pooling: bool,
+    #[serde(default)]
+    max_connections: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -56,13 +69,28 @@ pub enum VariablesProvider {
     },
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub key_value_stores: BTreeMap<String, StorePath>,
     pub sqlite_databases: BTreeMap<String, StorePath>,
     pub variables_providers: Vec<VariablesProvider>,
     pub state_dir: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
+    /// Whether outbound HTTP keeps connections for reuse (Spin's default: yes).
+    pub connection_pooling: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            key_value_stores: BTreeMap::new(),
+            sqlite_databases: BTreeMap::new(),
+            variables_providers: Vec::new(),
+            state_dir: None,
+            log_dir: None,
+            connection_pooling: true,
+        }
+    }
 }
 
 impl RuntimeConfig {
@@ -124,6 +152,14 @@ impl RuntimeConfig {
         }
         out.state_dir = raw.state_dir.map(|d| config_dir.join(d));
         out.log_dir = raw.log_dir.map(|d| config_dir.join(d));
+        if let Some(http) = raw.outbound_http {
+            if http.max_connections.is_some() {
+                bail!(
+                    "[outbound_http] max_connections is not available in the test host (it is in Spin)"
+                );
+            }
+            out.connection_pooling = http.connection_pooling;
+        }
         Ok(out)
     }
 }
@@ -176,6 +212,22 @@ mod tests {
             cfg.sqlite_databases.get("default"),
             Some(&Some(PathBuf::from("/work/data/app.db")))
         );
+    }
+
+    #[test]
+    fn outbound_connection_pooling_is_on_unless_the_table_says_otherwise() {
+        let w = Path::new("/w");
+        let pooling = |text: &str| {
+            RuntimeConfig::parse(text, w, w)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .connection_pooling
+        };
+        assert!(pooling(""));
+        assert!(pooling("[outbound_http]\nconnection_pooling = true"));
+        assert!(!pooling("[outbound_http]\nconnection_pooling = false"));
+        // Spin's quirk: the key defaults to false once the table is there.
+        assert!(!pooling("[outbound_http]"));
+        assert!(RuntimeConfig::parse("[outbound_http]\npooling = true", w, w).is_err());
     }
 
     #[test]

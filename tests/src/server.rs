@@ -4,7 +4,7 @@
 
 use crate::engine::{self, Ctx};
 use crate::manifest::{Manifest, Part, parse_template};
-use crate::outbound::{AllowedHost, OutboundHooks};
+use crate::outbound::{AllowedHost, OutboundClient, OutboundHooks};
 use crate::routes::{RouteMatch, Router};
 use crate::runtime_config::{RuntimeConfig, VariablesProvider};
 use crate::spin_apis::{ComponentGrants, SpinState};
@@ -205,6 +205,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
 
     let engine = engine::engine()?;
     let linker = engine::linker(engine)?;
+    let client = OutboundClient::new(runtime.connection_pooling);
     let mut handlers = HashMap::new();
     for (id, spec) in &manifest.components {
         let component = engine::load_component(engine, &spec.source)
@@ -252,6 +253,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
             grants,
             stores: stores.clone(),
             allowed: Arc::new(allowed),
+            client: client.clone(),
             environment: spec.environment.clone(),
             reuse: options.reuse.clone(),
             stdout,
@@ -445,10 +447,28 @@ async fn handle(app: &App, mut req: Request<Incoming>, client: SocketAddr) -> Re
             return empty(StatusCode::INTERNAL_SERVER_ERROR);
         }
     };
-    match handler.handle((), req).await {
+    crate::trace::event(|| format!("request {path} -> {}", route.component));
+    let result = handler.handle((), req).await;
+    crate::trace::event(|| {
+        format!(
+            "response head {path}: {:?}",
+            result.as_ref().map(|r| r.status())
+        )
+    });
+    match result {
         Ok(resp) => resp.map(|b| {
-            b.map_err(|e| std::io::Error::other(e.to_string()))
+            let b = b.map_err(|e| std::io::Error::other(e.to_string()));
+            if crate::trace::on() {
+                b.map_frame(move |f| {
+                    if let Some(d) = f.data_ref() {
+                        crate::trace::event(|| format!("body {path}: {} bytes", d.len()));
+                    }
+                    f
+                })
                 .boxed_unsync()
+            } else {
+                b.boxed_unsync()
+            }
         }),
         Err(e) => {
             eprintln!(
@@ -548,6 +568,7 @@ struct ComponentHandler {
     grants: Arc<ComponentGrants>,
     stores: Arc<Stores>,
     allowed: Arc<Vec<AllowedHost>>,
+    client: OutboundClient,
     environment: BTreeMap<String, String>,
     reuse: ReuseConfig,
     stdout: Option<PathBuf>,
@@ -591,12 +612,15 @@ impl HandlerState for ComponentHandler {
             hooks: OutboundHooks {
                 component: self.grants.id.clone(),
                 allowed: self.allowed.clone(),
+                client: self.client.clone(),
             },
             spin: SpinState::new(self.grants.clone(), self.stores.clone()),
         };
         let mut store = Store::new(self.pre_engine(), ctx);
         store.set_epoch_deadline(engine::EPOCH_DEADLINE);
+        crate::trace::event(|| format!("instantiate {}", self.grants.id));
         let proxy = self.pre.instantiate_async(&mut store).await?;
+        crate::trace::event(|| format!("instantiated {}", self.grants.id));
         let request_timeout = self.reuse.request_timeout.unwrap_or(Duration::MAX);
         Ok(Instance {
             store,
@@ -683,6 +707,7 @@ impl WorkerState for Worker {
         _: (),
         _: GuestTaskId,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + 'static>> {
+        crate::trace::event(|| "guest task starts".into());
         let timeout = self.request_timeout;
         Box::pin(async move {
             if timeout == Duration::MAX {
@@ -694,6 +719,7 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: Store<Ctx>, result: Result<(), wasmtime::Error>) {
+        crate::trace::event(|| format!("instance ends {}", store.data().spin.component()));
         // A worker dropped at shutdown reports "worker panicked"; a real panic has already
         // printed its own message, so only other errors are worth a line.
         if let Err(e) = result

@@ -48,6 +48,11 @@ impl SpinState {
         }
     }
 
+    /// The component this state belongs to.
+    pub fn component(&self) -> &str {
+        &self.grants.id
+    }
+
     fn rep(&mut self) -> u32 {
         let rep = self.next_rep;
         self.next_rep = self.next_rep.wrapping_add(1).max(1);
@@ -153,6 +158,7 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinApis {
         accessor: &Accessor<T, Self>,
         database: String,
     ) -> Result<Resource<sqlite::Connection>, sqlite::Error> {
+        crate::trace::event(|| format!("sqlite open {database}"));
         accessor.with(|mut access| access.get().open_db(&database).map(Resource::new_own))
     }
 
@@ -202,6 +208,7 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinApis {
         accessor: &Accessor<T, Self>,
         this: Resource<sqlite::Connection>,
     ) -> u64 {
+        crate::trace::event(|| "sqlite changes".into());
         match accessor.with(|mut access| access.get().connection(this.rep())) {
             Ok(c) => c.changes().await,
             Err(_) => 0,
@@ -248,6 +255,7 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
         this: Resource<kv::Store>,
         key: String,
     ) -> Result<Option<Vec<u8>>, kv::Error> {
+        crate::trace::event(|| format!("kv get {key}"));
         let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
         store.get(key).await
     }
@@ -258,6 +266,7 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), kv::Error> {
+        crate::trace::event(|| format!("kv set {key}"));
         let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
         store.set(key, value).await
     }
@@ -267,6 +276,7 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
         this: Resource<kv::Store>,
         key: String,
     ) -> Result<(), kv::Error> {
+        crate::trace::event(|| format!("kv delete {key}"));
         let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
         store.delete(key).await
     }
@@ -276,6 +286,7 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
         this: Resource<kv::Store>,
         key: String,
     ) -> Result<bool, kv::Error> {
+        crate::trace::event(|| format!("kv exists {key}"));
         let store = accessor.with(|mut access| access.get().kv(this.rep()))?;
         store.exists(key).await
     }
@@ -314,6 +325,7 @@ impl vars::Host for SpinState {}
 
 impl<T> vars::HostWithStore<T> for SpinApis {
     async fn get(accessor: &Accessor<T, Self>, name: String) -> Result<String, vars::Error> {
+        crate::trace::event(|| format!("variable {name}"));
         if crate::manifest::validate_variable_name(&name).is_err() {
             return Err(vars::Error::InvalidName(name));
         }

@@ -149,9 +149,17 @@ impl SqliteConnection {
         let conn = self.shared()?;
         let started = std::time::Instant::now();
         let stats = self.stats.clone();
+        crate::trace::event(|| format!("sqlite begin {}", crate::trace::short(&statement, 70)));
         tokio::task::spawn_blocking(move || {
             let result = run_query(&lock(&conn), &statement, parameters);
             stats.record(&statement, started.elapsed());
+            crate::trace::event(|| {
+                format!(
+                    "sqlite end   {} ({} µs)",
+                    crate::trace::short(&statement, 40),
+                    started.elapsed().as_micros()
+                )
+            });
             result
         })
         .await
@@ -274,15 +282,23 @@ pub struct KvStore {
 }
 
 impl KvStore {
+    /// Runs `f` on the store's connection in place, as Spin's key-value store does
+    /// (`block_in_place`: the worker thread hands its other tasks off and blocks, without the
+    /// hop to a blocking thread that SQLite statements take). A current-thread runtime (some
+    /// tests) cannot hand tasks off, so there it simply runs.
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, kv::Error> {
         let conn = self.backend.shared()?;
-        let label = self.label.clone();
-        tokio::task::spawn_blocking(move || f(&lock(&conn), &label).map_err(kv_err))
-            .await
-            .map_err(|e| kv::Error::Other(e.to_string()))?
+        let started = std::time::Instant::now();
+        let work = || f(&lock(&conn), &self.label).map_err(kv_err);
+        let r = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+            _ => work(),
+        };
+        crate::trace::event(|| format!("kv end ({} µs)", started.elapsed().as_micros()));
+        r
     }
 
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, kv::Error> {
