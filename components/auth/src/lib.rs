@@ -19,7 +19,7 @@ use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    serve(req, "auth", router()).await
+    serve(req, "auth", router).await
 }
 
 fn router() -> Router {

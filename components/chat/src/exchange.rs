@@ -40,8 +40,8 @@ pub async fn respond(
     let config = ctx.config.clone();
     let db = Db::open().await?;
     let timeout = config.ollama_timeout;
-    let (conversation, running) =
-        generation::conversation_and_running(&db, user_id, conversation_id, timeout).await?;
+    let loaded = generation::load(&db, user_id, conversation_id, timeout, &settings).await?;
+    let conversation = &loaded.conversation;
     let model = requested_model
         .map(|m| m.as_str().to_string())
         .or_else(|| conversation.model.clone())
@@ -49,8 +49,7 @@ pub async fn respond(
     let options = ModelOptions::merged(conversation.options.as_ref(), requested_options.as_ref());
     let plan = generation::plan(
         &db,
-        conversation,
-        running,
+        loaded,
         ask.question,
         generation::Choice { model, options },
         &settings,
@@ -63,7 +62,14 @@ pub async fn respond(
     // The question is stored on its own task while Ollama starts: the writes are off the path
     // to the first token, and `start` does not wait for their commit. If storing fails before
     // Ollama answers, the call is dropped (which closes it) and the failure is the answer.
-    let mut stored = Stored::new(user_id.to_string(), prepared.clone(), settings, timeout);
+    // The store has the connection to itself until it is done (see `Stored::new`).
+    let mut stored = Stored::new(
+        db.clone(),
+        user_id.to_string(),
+        prepared.clone(),
+        settings,
+        timeout,
+    );
     let call = {
         let (base, model) = (base.clone(), prepared.model.clone());
         async move {

@@ -91,71 +91,107 @@ pub fn too_many(max: i64) -> Error {
     .header(http::header::RETRY_AFTER, "1")
 }
 
-/// The caller's conversation (`404` otherwise) and how many answers the caller has running,
-/// in one query: every round trip before the Ollama call adds to the first token's time.
-pub async fn conversation_and_running(
+/// What an answer is built from, read before anything is written.
+pub struct Loaded {
+    pub conversation: ConversationRow,
+    /// Answers the caller has running now.
+    pub running: i64,
+    /// The conversation's newest messages, oldest first.
+    pub history: Vec<MessageView>,
+}
+
+/// One row of [`load`]'s statement: the conversation (`part` 0) or one of its messages.
+enum Part {
+    Conversation(ConversationRow, i64),
+    Message(MessageView),
+}
+
+impl FromRow for Part {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(match row.int("part")? {
+            0 => Self::Conversation(ConversationRow::from_row(row)?, row.int("running")?),
+            _ => Self::Message(MessageRow::from_row(row)?.view),
+        })
+    }
+}
+
+/// The caller's conversation (`404` otherwise), how many answers the caller has running, and
+/// the newest messages, in one statement: every round trip before the Ollama call adds to the
+/// first token's time. The two parts share one set of columns (`id`, `model` and
+/// `created_at` are the conversation's in its row and a message's in the others; the rest is
+/// NULL where it does not apply), and messages come only if the caller owns the conversation.
+pub async fn load(
     db: &Db,
     user_id: &str,
     id: &str,
     timeout: Duration,
-) -> Result<(ConversationRow, i64), Error> {
-    struct Found(ConversationRow, i64);
-    impl FromRow for Found {
-        fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-            Ok(Self(ConversationRow::from_row(row)?, row.int("running")?))
-        }
-    }
+    settings: &Settings,
+) -> Result<Loaded, Error> {
     let not_found = || Error::not_found("Conversation");
     if !chat_core::conversation::is_id(id) {
         return Err(not_found());
     }
-    let found: Option<Found> = db
-        .query_opt(
+    let rows: Vec<Part> = db
+        .query(
             &format!(
-                "SELECT {CONVERSATION_COLUMNS},
+                "SELECT 0 AS part, {CONVERSATION_COLUMNS},
                         (SELECT COUNT(*) FROM generations
-                          WHERE user_id = ?1 AND heartbeat_at > ?2) AS running
-                   FROM conversations WHERE id = ?3 AND user_id = ?1"
+                          WHERE user_id = ?1 AND heartbeat_at > ?2) AS running,
+                        NULL AS seq, NULL AS conversation_id, NULL AS role, NULL AS content,
+                        NULL AS thinking, NULL AS status, NULL AS usage
+                   FROM conversations WHERE id = ?3 AND user_id = ?1
+                 UNION ALL
+                 SELECT * FROM (
+                   SELECT 1, id, NULL, NULL, model, NULL, NULL, NULL, NULL, NULL, NULL,
+                          created_at, NULL, NULL,
+                          seq, conversation_id, role, content, thinking, status, usage
+                     FROM messages
+                    WHERE conversation_id = ?3
+                      AND EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND user_id = ?1)
+                    ORDER BY seq DESC LIMIT ?4)
+                 ORDER BY part, seq"
             ),
             vec![
                 Value::Text(user_id.into()),
                 Value::Text(stale_before(timeout)),
                 Value::Text(id.into()),
+                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
             ],
         )
         .await?;
-    found.map(|f| (f.0, f.1)).ok_or_else(not_found)
+    let mut rows = rows.into_iter();
+    let Some(Part::Conversation(conversation, running)) = rows.next() else {
+        return Err(not_found());
+    };
+    let history = rows
+        .filter_map(|p| match p {
+            Part::Message(m) => Some(m),
+            Part::Conversation(..) => None,
+        })
+        .collect();
+    Ok(Loaded {
+        conversation,
+        running,
+        history,
+    })
 }
 
 pub async fn plan<'a>(
     db: &Db,
-    conversation: ConversationRow,
-    running: i64,
+    loaded: Loaded,
     question: Question<'a>,
     choice: Choice,
     settings: &Settings,
 ) -> Result<Plan<'a>, Error> {
+    let Loaded {
+        conversation,
+        running,
+        mut history,
+    } = loaded;
     let max = settings.max_concurrent_generations;
     if running >= max {
         return Err(too_many(max));
     }
-    // The newest messages, oldest first.
-    let mut history: Vec<MessageView> = db
-        .query::<MessageRow>(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages
-                  WHERE conversation_id = ? ORDER BY seq DESC LIMIT ?"
-            ),
-            vec![
-                Value::Text(conversation.id.clone()),
-                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
-            ],
-        )
-        .await?
-        .into_iter()
-        .map(|r| r.view)
-        .collect();
-    history.reverse();
     let asked_before = history.iter().any(|m| m.role == Role::User);
     let existing = match &question {
         Question::New(content) => {

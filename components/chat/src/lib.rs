@@ -18,7 +18,7 @@ use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    serve(req, "chat", router()).await
+    serve(req, "chat", router).await
 }
 
 fn router() -> Router {

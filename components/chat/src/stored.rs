@@ -83,7 +83,14 @@ enum StoreState {
 
 impl Stored {
     /// A store to start with [`Stored::start`] (or on first wait).
+    ///
+    /// The store uses `db`, the generation's connection: nothing else may use it until the
+    /// store is done ([`Stored::check`] says `true`, or [`Stored::wait`] returns), since a
+    /// statement waiting for the write lock holds its connection, and a second task on the
+    /// same connection would wait with it (in Spin, with the whole instance; see `Db`). A new
+    /// instance so opens one connection per answer, not two (each reads the whole schema).
     pub fn new(
+        db: Arc<Db>,
         user_id: String,
         p: Arc<Prepared>,
         settings: Arc<Settings>,
@@ -92,11 +99,8 @@ impl Stored {
         Self(StoreState::NotStarted(Box::new(move || {
             let (tx, rx) = futures::channel::oneshot::channel();
             spin_sdk::wasip3::spawn(async move {
-                // Its own connection: a statement waiting for the write lock holds its
-                // connection, and a second task on the same connection would wait with it
-                // (in Spin, with the whole instance; see `Db`).
                 let stored =
-                    async { store(&Db::open().await?, &user_id, &p, &settings, timeout).await }
+                    store(&db, &user_id, &p, &settings, timeout)
                         .await
                         .map_err(|e| match e.code() {
                             // Said to the client (as a status or as `event: error`).

@@ -16,7 +16,7 @@ use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    serve(req, "conversations", router()).await
+    serve(req, "conversations", router).await
 }
 
 fn router() -> Router {

@@ -13,7 +13,7 @@ use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
 async fn handle(req: Request) -> impl IntoResponse {
-    serve(req, "health", routes()).await
+    serve(req, "health", routes).await
 }
 
 fn routes() -> Router {

@@ -122,19 +122,44 @@ impl Db {
         let reused = IDLE.lock().ok().and_then(|mut idle| idle.pop());
         let (conn, synced) = match reused {
             Some(c) => c,
-            None => {
-                let conn = Connection::open_default()
-                    .await
-                    .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
-                migrate::ensure(&conn).await?;
-                (conn, false)
-            }
+            None => Self::connect().await?,
         };
         Ok(Self {
             conn: Some(conn),
             synced: AtomicBool::new(synced),
             in_transaction: AtomicBool::new(false),
             busy: AtomicBool::new(false),
+        })
+    }
+
+    /// A new connection, migrated: its first statement reads the whole schema.
+    async fn connect() -> Result<(Connection, bool), Error> {
+        let conn = Connection::open_default()
+            .await
+            .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
+        migrate::ensure(&conn).await?;
+        Ok((conn, false))
+    }
+
+    /// When this instance has no connection idle: the work of opening one and leaving it idle,
+    /// for the caller to drive alongside a new instance's other first-time work (variables,
+    /// the token's secret, the caller's account), since a new connection reads the whole
+    /// schema on its first statement. Drive it in the same task as the [`Db::open`] that is
+    /// to find it (wit-bindgen cannot wake a task for another task's Rust future).
+    pub fn prewarm() -> Option<impl Future<Output = ()> + 'static> {
+        if IDLE.lock().map(|i| !i.is_empty()).unwrap_or(true) {
+            return None;
+        }
+        Some(async {
+            // A failure is the caller's to see, on its own open.
+            if let Ok((conn, synced)) = Self::connect().await {
+                drop(Self {
+                    conn: Some(conn),
+                    synced: AtomicBool::new(synced),
+                    in_transaction: AtomicBool::new(false),
+                    busy: AtomicBool::new(false),
+                });
+            }
         })
     }
 

@@ -48,9 +48,11 @@ pub async fn config() -> Result<Arc<Config>, Error> {
     if let Some(c) = CONFIG.get() {
         return Ok(c.clone());
     }
+    // All at once: each is a host call, and a provider may be remote (Vault, Azure).
+    let read = futures::future::join_all(NAMES.iter().map(|name| get(name))).await;
     let mut values = Vec::with_capacity(NAMES.len());
-    for name in NAMES {
-        values.push((name, get(name).await?));
+    for (name, value) in NAMES.iter().zip(read) {
+        values.push((*name, value?));
     }
     let config = Config::from_lookup(|name| {
         values
