@@ -1,12 +1,16 @@
-//! `--compare "A|B"`: what a setting costs. Two hosts run side by side, one with variables A
-//! and one with B (e.g. `metrics=on|metrics=off`), each with a user of 100 conversations, and
-//! 1-second loads of the authenticated list alternate between them for several rounds. On a
-//! shared machine the speed drifts from run to run; alternating second by second puts both
-//! sides through the same drift, so the medians compare the settings, not the moments.
+//! `--compare "A|B"`: what a setting (or a build) costs. Two hosts run side by side, one with
+//! variables A and one with B (e.g. `metrics=on|metrics=off`); `manifest=PATH` in a side
+//! serves another `spin.toml` (a copy of an older build, say). Each side gets a user of 100
+//! conversations, then 1-second loads of the authenticated list alternate between them for
+//! several rounds, and then single streamed answers do, for time to first token. On a shared
+//! machine the speed drifts from run to run; alternating puts both sides through the same
+//! drift, so the medians compare the settings, not the moments.
 
+use crate::Options;
 use crate::client::App;
 use crate::host::{Fake, Side};
-use crate::runs::load_of;
+use crate::report::{ms, pct};
+use crate::runs::{load_of, through_app};
 use crate::seed::{self, Rng};
 use anyhow::{Result, bail};
 use std::time::Duration;
@@ -19,7 +23,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-pub async fn run(spec: &str) -> Result<()> {
+pub async fn run(spec: &str, o: &Options) -> Result<()> {
     let Some((a, b)) = spec.split_once('|') else {
         bail!("--compare takes two variable sets, e.g. \"metrics=on|metrics=off\"");
     };
@@ -36,6 +40,18 @@ pub async fn run(spec: &str) -> Result<()> {
         load_of(&app, PATH, &user.token, 1, None).await?;
         sides.push((side, app, user, Vec::new(), Vec::new()));
     }
+    if o.runs("conversations") {
+        lists(&mut sides).await?;
+    }
+    if o.runs("streaming") {
+        streams(&sides, o.streams).await?;
+    }
+    Ok(())
+}
+
+type Sides = Vec<(Side, App, crate::client::User, Vec<f64>, Vec<f64>)>;
+
+async fn lists(sides: &mut Sides) -> Result<()> {
     for round in 0..ROUNDS {
         // Alternate which side goes first, so neither always follows the other.
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
@@ -51,7 +67,7 @@ pub async fn run(spec: &str) -> Result<()> {
     );
     println!("|---|---|---|");
     let mut medians = Vec::new();
-    for (side, _, _, rps, cpu) in &sides {
+    for (side, _, _, rps, cpu) in sides.iter() {
         let (r, c) = (median(rps.clone()), median(cpu.clone()));
         println!("| `{}` | {r:.0} | {c:.0} |", side.label);
         medians.push((r, c));
@@ -59,9 +75,58 @@ pub async fn run(spec: &str) -> Result<()> {
     let (ra, ca) = medians[0];
     let (rb, cb) = medians[1];
     println!(
-        "\n`{a}` vs `{b}`: throughput {:+.1} %, host CPU per request {:+.1} %",
+        "\n`{}` vs `{}`: throughput {:+.1} %, host CPU per request {:+.1} %\n",
+        sides[0].0.label,
+        sides[1].0.label,
         (ra / rb - 1.0) * 100.0,
         (ca / cb - 1.0) * 100.0
+    );
+    Ok(())
+}
+
+/// Single streamed answers (50 tokens × 20 ms), alternating between the sides: time to the
+/// first token through the app on the instance just used, and on a new one (after more than
+/// Spin's 1 s idle timeout).
+async fn streams(sides: &Sides, rounds: usize) -> Result<()> {
+    let mut conversations = Vec::new();
+    for (_, app, user, ..) in sides {
+        let id = app.conversation(&user.token).await?;
+        // The first answer also titles the conversation; and the instances warm up.
+        for _ in 0..2 {
+            through_app(app, &user.token, &id).await?;
+        }
+        conversations.push(id);
+    }
+    let mut reused = vec![Vec::new(); sides.len()];
+    let mut new = vec![Vec::new(); sides.len()];
+    for round in 0..rounds {
+        let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            // Past the idle timeout: a new instance; right after it: the same instance.
+            let (_, app, user, ..) = &sides[i];
+            tokio::time::sleep(Duration::from_millis(1_400)).await;
+            let (first, ..) = through_app(app, &user.token, &conversations[i]).await?;
+            new[i].push(first);
+            let (first, ..) = through_app(app, &user.token, &conversations[i]).await?;
+            reused[i].push(first);
+        }
+    }
+    println!("| setting | time to first token, instance reused | new instance ({rounds} each) |");
+    println!("|---|---|---|");
+    let p = |v: &[Duration]| format!("p50 {}, p90 {}", ms(pct(v, 0.5)), ms(pct(v, 0.9)));
+    for (i, (side, ..)) in sides.iter().enumerate() {
+        reused[i].sort();
+        new[i].sort();
+        println!("| `{}` | {} | {} |", side.label, p(&reused[i]), p(&new[i]));
+    }
+    let diff =
+        |v: &[Vec<Duration>]| (pct(&v[0], 0.5).as_secs_f64() - pct(&v[1], 0.5).as_secs_f64()) * 1e3;
+    println!(
+        "\n`{}` vs `{}`: p50 time to first token {:+.3} ms (instance reused), {:+.3} ms (new instance)",
+        sides[0].0.label,
+        sides[1].0.label,
+        diff(&reused),
+        diff(&new)
     );
     Ok(())
 }

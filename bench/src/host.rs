@@ -76,7 +76,8 @@ async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, St
     spawn_serving_with(args, cache, None).await
 }
 
-/// Like [`spawn_serving`], with `BENCH_VARIABLES` set for the child when given.
+/// Like [`spawn_serving`], with `BENCH_VARIABLES` set for the child when given (and
+/// `BENCH_MANIFEST` from a `manifest=PATH` among them).
 async fn spawn_serving_with(
     args: &[&str],
     cache: Option<&Path>,
@@ -88,7 +89,13 @@ async fn spawn_serving_with(
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     if let Some(v) = variables {
-        command.env("BENCH_VARIABLES", v);
+        let (manifest, rest): (Vec<&str>, Vec<&str>) = v
+            .split(',')
+            .partition(|pair| pair.trim().starts_with("manifest="));
+        command.env("BENCH_VARIABLES", rest.join(","));
+        if let Some(m) = manifest.last().and_then(|m| m.split_once('=')) {
+            command.env("BENCH_MANIFEST", std::fs::canonicalize(m.1.trim())?);
+        }
     }
     if let Some(cache) = cache {
         command.env("SPIN_TEST_HOST_CACHE_DIR", cache);
@@ -227,7 +234,11 @@ pub fn child_main() -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let mut options = UpOptions::new(testing::workspace_dir().join("spin.toml"));
+        // `manifest=PATH` in a `--compare` side: another build's spin.toml.
+        let manifest = std::env::var_os("BENCH_MANIFEST")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| testing::workspace_dir().join("spin.toml"));
+        let mut options = UpOptions::new(manifest);
         options.listen = "127.0.0.1:0".parse()?;
         options.state_dir = Some(state.into());
         options.env = Some(Default::default());

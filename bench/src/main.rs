@@ -22,6 +22,8 @@ usage: cargo run --release -p bench [-- options]
   --quick                 shorter runs (3 s loads, 10 streams, 10,000 messages for search)
   --seconds N             length of each 16-connection load (default 15)
   --streams N             single-stream runs for time to first token (default 30)
+  --only PARTS            run only these sections, comma-separated: auth, conversations,
+                          streaming (e.g. `--only streaming` to iterate on time to first token)
   --url URL               measure an app already running there (e.g. `spin up`) instead;
                           it must allow many logins from 127.0.0.1 and use the fake Ollama
                           that --fake-ollama starts
@@ -30,12 +32,18 @@ usage: cargo run --release -p bench [-- options]
 
   --compare 'A|B'         what a setting costs: two hosts, variables A and B (e.g.
                           'metrics=on|metrics=off'), 1-second list loads alternating
-                          between them for 12 rounds; prints the medians
+                          between them for 12 rounds, then --streams single streams
+                          alternating; prints the medians. `manifest=PATH` in a side
+                          serves that spin.toml (e.g. a copy of an older build);
+                          --only conversations|streaming runs one part
 
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
                           `metrics=off`, or `rate_limit_general=1000000` to measure limits)
 ";
+
+/// The sections of the report, in order.
+const SECTIONS: [&str; 3] = ["auth", "conversations", "streaming"];
 
 /// What to run, from the command line.
 #[derive(Debug, Clone)]
@@ -46,6 +54,17 @@ pub struct Options {
     pub url: Option<String>,
     pub fake_ollama: Option<std::net::SocketAddr>,
     pub compare: Option<String>,
+    /// Sections to run (`None`: all).
+    pub only: Option<Vec<String>>,
+}
+
+impl Options {
+    /// Whether the section `name` runs.
+    pub fn runs(&self, name: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|parts| parts.iter().any(|p| p == name))
+    }
 }
 
 impl Options {
@@ -57,6 +76,7 @@ impl Options {
             url: None,
             fake_ollama: None,
             compare: None,
+            only: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -72,6 +92,14 @@ impl Options {
                 "--url" => o.url = Some(value()?.trim_end_matches('/').to_string()),
                 "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
                 "--compare" => o.compare = Some(value()?),
+                "--only" => {
+                    let parts: Vec<String> =
+                        value()?.split(',').map(|p| p.trim().to_string()).collect();
+                    if let Some(p) = parts.iter().find(|p| !SECTIONS.contains(&p.as_str())) {
+                        bail!("unknown section {p:?} for --only (one of {SECTIONS:?})");
+                    }
+                    o.only = Some(parts);
+                }
                 "-h" | "--help" => {
                     print!("{USAGE}");
                     std::process::exit(0);
@@ -105,14 +133,20 @@ fn main() -> Result<()> {
 
 async fn run(options: Options) -> Result<()> {
     if let Some(spec) = &options.compare {
-        return compare::run(spec).await;
+        return compare::run(spec, &options).await;
     }
     let mut report = Report::new(&options);
     let (target, fake) = host::Target::start(&options, &mut report).await?;
     let app = client::App::new(&target.url)?;
-    runs::auth(&app, &options, &mut report).await?;
-    runs::conversations(&app, &options, &mut report).await?;
-    runs::streaming(&app, &fake, &options, &mut report).await?;
+    if options.runs("auth") {
+        runs::auth(&app, &options, &mut report).await?;
+    }
+    if options.runs("conversations") {
+        runs::conversations(&app, &options, &mut report).await?;
+    }
+    if options.runs("streaming") {
+        runs::streaming(&app, &fake, &options, &mut report).await?;
+    }
     target.finish(&mut report)?;
     report::wasm_sizes(&mut report)?;
     report.print();
