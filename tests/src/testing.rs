@@ -291,6 +291,22 @@ impl TestApp {
             .request(method, self.at(path))
             .bearer_auth(token)
     }
+
+    /// Creates a conversation with `body` for `token`'s user (expecting `201`); its id.
+    pub async fn new_conversation(&self, token: &str, body: serde_json::Value) -> String {
+        let made = expect(
+            self.authed(reqwest::Method::POST, "/api/conversations", token)
+                .json(&body)
+                .go()
+                .await,
+            201,
+        )
+        .await;
+        made["conversation"]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
 }
 
 /// `request.go().await`: send, and fail the test with the reason if it could not be sent.

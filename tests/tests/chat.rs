@@ -100,18 +100,9 @@ impl<'a> Chat<'a> {
     }
 
     async fn conversation(&self, body: Value) -> String {
-        let b = expect(
-            self.req(Method::POST, "/api/conversations")
-                .json(&body)
-                .go()
-                .await,
-            201,
-        )
-        .await;
-        b["conversation"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.app
+            .new_conversation(&self.user.access_token, body)
+            .await
     }
 
     async fn send(&self, id: &str, body: Value) -> reqwest::Response {

@@ -4,8 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, eventually, expect, expect_error, spawn_app,
-    spawn_app_with,
+    AppConfig, SendExt, TestUser, eventually, expect, expect_error, spawn_app, spawn_app_with,
 };
 
 fn vars(pairs: &[(&str, &str)]) -> AppConfig {
@@ -23,22 +22,6 @@ fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-}
-
-/// Creates a conversation with `body` for `token`'s user (expecting 201); its id.
-async fn new_conversation(app: &TestApp, token: &str, body: serde_json::Value) -> String {
-    let made = expect(
-        app.authed(Method::POST, "/api/conversations", token)
-            .json(&body)
-            .go()
-            .await,
-        201,
-    )
-    .await;
-    made["conversation"]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 // ---- Rate limits ----
@@ -198,7 +181,9 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
         "INVALID_CREDENTIALS",
     )
     .await;
-    let id = new_conversation(&app, &user.access_token, json!({"model": "llama3.2:1b"})).await;
+    let id = app
+        .new_conversation(&user.access_token, json!({"model": "llama3.2:1b"}))
+        .await;
     let answer = expect(
         app.authed(
             Method::POST,
@@ -336,7 +321,9 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
     assert!(line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
     assert!(line["ts"].as_str().is_some());
     // A share link's token is in its path: the line has the route, never the token.
-    let cid = new_conversation(&app, &user.access_token, json!({"title": "shared"})).await;
+    let cid = app
+        .new_conversation(&user.access_token, json!({"title": "shared"}))
+        .await;
     let link = expect(
         app.authed(
             Method::POST,
@@ -580,7 +567,9 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
     // Arrange: a user with one conversation.
     let app = spawn_app().await;
     let user = TestUser::registered(&app).await;
-    let cid = new_conversation(&app, &user.access_token, json!({"title": "kept"})).await;
+    let cid = app
+        .new_conversation(&user.access_token, json!({"title": "kept"}))
+        .await;
     let chat = format!("/api/chat/{cid}/messages");
     let password = "a long enough password 12345";
     let deep = |n: usize| {

@@ -120,16 +120,20 @@ impl Db {
     /// Opens the default database, migrated to this build's schema.
     pub async fn open() -> Result<Self, Error> {
         let reused = IDLE.lock().ok().and_then(|mut idle| idle.pop());
-        let (conn, synced) = match reused {
+        Ok(Self::from_conn(match reused {
             Some(c) => c,
             None => Self::connect().await?,
-        };
-        Ok(Self {
+        }))
+    }
+
+    /// A `Db` over `conn` (and whether it has `synchronous = NORMAL`), with nothing open.
+    fn from_conn((conn, synced): (Connection, bool)) -> Self {
+        Self {
             conn: Some(conn),
             synced: AtomicBool::new(synced),
             in_transaction: AtomicBool::new(false),
             busy: AtomicBool::new(false),
-        })
+        }
     }
 
     /// A new connection, migrated: its first statement reads the whole schema.
@@ -152,13 +156,9 @@ impl Db {
         }
         Some(async {
             // A failure is the caller's to see, on its own open.
-            if let Ok((conn, synced)) = Self::connect().await {
-                drop(Self {
-                    conn: Some(conn),
-                    synced: AtomicBool::new(synced),
-                    in_transaction: AtomicBool::new(false),
-                    busy: AtomicBool::new(false),
-                });
+            // Dropped at once: clean, it goes idle.
+            if let Ok(c) = Self::connect().await {
+                drop(Self::from_conn(c));
             }
         })
     }
