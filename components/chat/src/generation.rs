@@ -103,23 +103,45 @@ pub struct Loaded {
 /// One row of [`load`]'s statement: the conversation (`part` 0) or one of its messages.
 enum Part {
     Conversation(ConversationRow, i64),
-    Message(MessageView),
+    Message(i64, MessageView),
 }
 
 impl FromRow for Part {
     fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(match row.int("part")? {
-            0 => Self::Conversation(ConversationRow::from_row(row)?, row.int("running")?),
-            _ => Self::Message(MessageRow::from_row(row)?.view),
-        })
+        if row.int("part")? == 0 {
+            return Ok(Self::Conversation(
+                ConversationRow::from_row(row)?,
+                row.int("running")?,
+            ));
+        }
+        // Only a user message comes whole (regenerate may answer it again); an answer is
+        // context, so only its role, content and status come.
+        let view = MessageView {
+            id: row.opt_text("id")?.unwrap_or_default(),
+            // The caller's conversation: `load` sets it.
+            conversation_id: String::new(),
+            role: Role::from_stored(&row.text("role")?),
+            content: row.text("content")?,
+            thinking: row.opt_text("thinking")?,
+            model: row.opt_text("model")?,
+            status: Status::from_stored(&row.text("status")?),
+            created_at: row.opt_text("created_at")?.unwrap_or_default(),
+            usage: row
+                .opt_text("usage")?
+                .and_then(|u| serde_json::from_str::<Usage>(&u).ok()),
+        };
+        Ok(Self::Message(row.int("seq")?, view))
     }
 }
 
 /// The caller's conversation (`404` otherwise), how many answers the caller has running, and
-/// the newest messages, in one statement: every round trip before the Ollama call adds to the
-/// first token's time. The two parts share one set of columns (`id`, `model` and
-/// `created_at` are the conversation's in its row and a message's in the others; the rest is
-/// NULL where it does not apply), and messages come only if the caller owns the conversation.
+/// the newest messages usable as context, in one statement: every round trip before the
+/// Ollama call adds to the first token's time. The two parts share one set of columns (`id`,
+/// `model` and `created_at` are the conversation's in its row and a message's in the others;
+/// the rest is NULL where it does not apply), and messages come only if the caller owns the
+/// conversation. Failed and empty answers are left out (they are not context), only user
+/// messages come whole, and the rows are put in order here rather than by SQLite: each of
+/// these trimmed the statement's time, which grows with the conversation.
 pub async fn load(
     db: &Db,
     user_id: &str,
@@ -137,36 +159,50 @@ pub async fn load(
                 "SELECT 0 AS part, {CONVERSATION_COLUMNS},
                         (SELECT COUNT(*) FROM generations
                           WHERE user_id = ?1 AND heartbeat_at > ?2) AS running,
-                        NULL AS seq, NULL AS conversation_id, NULL AS role, NULL AS content,
-                        NULL AS thinking, NULL AS status, NULL AS usage
+                        NULL AS seq, NULL AS role, NULL AS content, NULL AS thinking,
+                        NULL AS status, NULL AS usage
                    FROM conversations WHERE id = ?3 AND user_id = ?1
                  UNION ALL
                  SELECT * FROM (
-                   SELECT 1, id, NULL, NULL, model, NULL, NULL, NULL, NULL, NULL, NULL,
-                          created_at, NULL, NULL,
-                          seq, conversation_id, role, content, thinking, status, usage
+                   SELECT 1, CASE role WHEN 'user' THEN id END, NULL, NULL,
+                          CASE role WHEN 'user' THEN model END,
+                          NULL, NULL, NULL, NULL, NULL, NULL,
+                          CASE role WHEN 'user' THEN created_at END, NULL, NULL,
+                          seq, role, content, CASE role WHEN 'user' THEN thinking END,
+                          status, CASE role WHEN 'user' THEN usage END
                      FROM messages
                     WHERE conversation_id = ?3
+                      AND NOT (role = 'assistant' AND (status = 'error' OR content = ''))
                       AND EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND user_id = ?1)
-                    ORDER BY seq DESC LIMIT ?4)
-                 ORDER BY part, seq"
+                    ORDER BY seq DESC LIMIT ?4)"
             ),
             vec![
                 Value::Text(user_id.into()),
                 Value::Text(stale_before(timeout)),
                 Value::Text(id.into()),
-                Value::Integer(settings.history_max_messages as i64 * 2 + 10),
+                // The newest `history_max_messages`, and room for the answers a regenerated
+                // question already has after it.
+                Value::Integer(settings.history_max_messages as i64 + 10),
             ],
         )
         .await?;
-    let mut rows = rows.into_iter();
-    let Some(Part::Conversation(conversation, running)) = rows.next() else {
+    let mut conversation = None;
+    let mut messages = Vec::with_capacity(rows.len());
+    for part in rows {
+        match part {
+            Part::Conversation(c, running) => conversation = Some((c, running)),
+            Part::Message(seq, m) => messages.push((seq, m)),
+        }
+    }
+    let Some((conversation, running)) = conversation else {
         return Err(not_found());
     };
-    let history = rows
-        .filter_map(|p| match p {
-            Part::Message(m) => Some(m),
-            Part::Conversation(..) => None,
+    messages.sort_unstable_by_key(|(seq, _)| *seq);
+    let history = messages
+        .into_iter()
+        .map(|(_, m)| MessageView {
+            conversation_id: conversation.id.clone(),
+            ..m
         })
         .collect();
     Ok(Loaded {
