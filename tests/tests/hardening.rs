@@ -301,13 +301,14 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
         .await;
     expect_error(resp, 404, "NOT_FOUND").await;
 
-    // Written before the response left, so already there.
-    let logs = app.component_logs();
-    let line = logs
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["request_id"] == "trace-me-42")
-        .unwrap_or_else(|| panic!("no log line for the request in:\n{logs}"));
+    // Written just after the response's first bytes left, so it may come a moment later.
+    let line = eventually("the request's log line", async || {
+        app.component_logs()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["request_id"] == "trace-me-42")
+    })
+    .await;
     assert_eq!(line["level"], "info");
     assert_eq!(line["component"], "conversations");
     assert_eq!(line["method"], "GET");
@@ -338,11 +339,12 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
     let token = link["token"].as_str().unwrap_or_default().to_string();
     assert!(!token.is_empty(), "{link}");
     expect(app.get(&format!("/api/shared/{token}")).go().await, 200).await;
-    let logs = app.component_logs();
-    assert!(
-        logs.contains("\"route\":\"/api/shared/{token}\""),
-        "the shared route is logged"
-    );
+    let logs = eventually("the shared route's log line", async || {
+        let logs = app.component_logs();
+        logs.contains("\"route\":\"/api/shared/{token}\"")
+            .then_some(logs)
+    })
+    .await;
     for secret in [
         &user.password,
         &user.access_token,
@@ -359,14 +361,32 @@ async fn log_level_error_keeps_request_lines_out() {
     if app.is_external() {
         return;
     }
-    let resp = app
+    let user = TestUser::registered(&app).await;
+    let cid = app.new_conversation(&user.access_token, json!({})).await;
+    let health = app
         .get("/health")
         .header("x-request-id", "quiet-1")
         .go()
         .await;
+    assert_eq!(health.status(), StatusCode::OK);
+    // An event stream ends after its request's line would have been written (the line goes
+    // before the stream's second frame), so its absence at the end is certain.
+    let resp = app
+        .authed(
+            Method::POST,
+            &format!("/api/chat/{cid}/messages"),
+            &user.access_token,
+        )
+        .header("x-request-id", "quiet-2")
+        .json(&json!({"content": "hello"}))
+        .go()
+        .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    // At `info` the line is written before the response leaves (the test above).
-    assert!(!app.component_logs().contains("quiet-1"));
+    let events = resp.text().await.unwrap_or_default();
+    assert!(events.contains("event: done"), "{events}");
+    let logs = app.component_logs();
+    assert!(!logs.contains("quiet-2"), "{logs}");
+    assert!(!logs.contains("quiet-1"), "{logs}");
 }
 
 // ---- Browser cookie mode ----

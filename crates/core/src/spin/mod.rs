@@ -10,6 +10,7 @@ pub mod log;
 pub mod metrics;
 pub mod migrate;
 pub mod ratelimit;
+pub mod request_log;
 pub mod serve;
 pub mod task;
 pub mod vars;

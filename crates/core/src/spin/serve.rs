@@ -1,9 +1,10 @@
 //! The request pipeline every component runs: request id, CORS (preflight too), body-size
 //! limit, rate limits (with the caller authenticated once, for the handler to reuse), the
 //! component's axum router, errors rendered as the contract's envelope (404 and 405 with
-//! `allow` included), security headers, and one log line per request.
+//! `allow` included), security headers, and one log line per request (`request_log`).
 
 use super::extract::RequestContext;
+use super::request_log::RequestLine;
 use super::{Db, auth, log, metrics, ratelimit, vars};
 use crate::auth::principal::Principal;
 use crate::config::LogLevel;
@@ -17,7 +18,6 @@ use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
-use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Instant;
 use tower_service::Service;
@@ -98,31 +98,23 @@ pub async fn serve(
         );
     }
     metrics::flush_soon().await;
-    if log::enabled(LogLevel::Info) {
-        let route = response
+    if !log::enabled(LogLevel::Info) {
+        return response;
+    }
+    let line = RequestLine {
+        request_id: id,
+        component,
+        method,
+        route: response
             .extensions()
             .get::<MatchedRoute>()
-            .map(|r| Value::from(&*r.0))
-            .unwrap_or(Value::Null);
-        let mut f = Map::new();
-        f.insert("request_id".into(), Value::from(id));
-        f.insert("component".into(), Value::from(component));
-        f.insert("method".into(), Value::from(method.as_str()));
-        // The pattern, not the path, when a route matched: a path can hold a secret (the
-        // token of `/api/shared/{token}`).
-        if route.is_null() {
-            f.insert("path".into(), Value::from(path.as_str()));
-        }
-        f.insert("route".into(), route);
-        f.insert("status".into(), Value::from(status));
-        f.insert("duration_ms".into(), Value::from(seconds * 1000.0));
-        f.insert(
-            "user_id".into(),
-            seen.user_id.map(Value::from).unwrap_or(Value::Null),
-        );
-        log::line(crate::config::LogLevel::Info, f);
-    }
-    response
+            .map(|r| r.0.clone()),
+        path,
+        status,
+        seconds,
+        user_id: seen.user_id,
+    };
+    response.map(|body| line.after_first_frame(body))
 }
 
 async fn remember_route(
