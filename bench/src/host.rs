@@ -77,7 +77,8 @@ async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, St
 }
 
 /// Like [`spawn_serving`], with `BENCH_VARIABLES` set for the child when given (and
-/// `BENCH_MANIFEST` from a `manifest=PATH` among them).
+/// `BENCH_MANIFEST` from a `manifest=PATH` among them, and the environment variables among
+/// them with upper-case names).
 async fn spawn_serving_with(
     args: &[&str],
     cache: Option<&Path>,
@@ -88,14 +89,30 @@ async fn spawn_serving_with(
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
+    // Hosts run as in production, where `RUST_BACKTRACE` is rarely set. With it, wasmtime 47
+    // captures a backtrace for an error it makes and drops whenever it disposes of a fiber
+    // (several times per request), which cost about 5 % of the host's CPU in a chat-send loop.
+    // A developer's shell often sets it; `--compare 'RUST_BACKTRACE=1|RUST_BACKTRACE=0'` measures it.
+    command
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
     if let Some(v) = variables {
-        let (manifest, rest): (Vec<&str>, Vec<&str>) = v
-            .split(',')
-            .partition(|pair| pair.trim().starts_with("manifest="));
-        command.env("BENCH_VARIABLES", rest.join(","));
-        if let Some(m) = manifest.last().and_then(|m| m.split_once('=')) {
-            command.env("BENCH_MANIFEST", std::fs::canonicalize(m.1.trim())?);
+        let mut rest = Vec::new();
+        for pair in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            match pair.split_once('=') {
+                Some(("manifest", path)) => {
+                    command.env("BENCH_MANIFEST", std::fs::canonicalize(path.trim())?);
+                }
+                // An upper-case name is the host process's environment, not an app variable.
+                Some((name, value))
+                    if name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
+                {
+                    command.env(name, value);
+                }
+                _ => rest.push(pair),
+            }
         }
+        command.env("BENCH_VARIABLES", rest.join(","));
     }
     if let Some(cache) = cache {
         command.env("SPIN_TEST_HOST_CACHE_DIR", cache);

@@ -34,7 +34,9 @@ usage: cargo run --release -p bench [-- options]
                           'metrics=on|metrics=off'), 1-second list loads alternating
                           between them for 12 rounds, then --streams single streams
                           alternating; prints the medians. `manifest=PATH` in a side
-                          serves that spin.toml (e.g. a copy of an older build);
+                          serves that spin.toml (e.g. a copy of an older build), and
+                          an upper-case NAME=VALUE sets the host's environment (e.g.
+                          'RUST_BACKTRACE=1|RUST_BACKTRACE=0');
                           --only conversations|streaming runs one part
 
 environment:
