@@ -4,17 +4,29 @@ use crate::error::Error;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spin_sdk::key_value::Store;
+use std::sync::{Arc, OnceLock};
 
 pub struct Kv {
-    store: Store,
+    store: Arc<Store>,
 }
 
 impl Kv {
+    /// The default store, opened once per instance: opening and closing it were two host
+    /// calls on every signed-in request. Its calls do not depend on one another, so tasks
+    /// may share it (unlike a SQLite connection, see `Db`).
     pub async fn open_default() -> Result<Self, Error> {
+        static DEFAULT: OnceLock<Arc<Store>> = OnceLock::new();
+        if let Some(store) = DEFAULT.get() {
+            return Ok(Self {
+                store: store.clone(),
+            });
+        }
         let store = Store::open_default()
             .await
             .map_err(|e| Error::internal(format!("opening key-value store: {e:?}")))?;
-        Ok(Self { store })
+        Ok(Self {
+            store: DEFAULT.get_or_init(|| Arc::new(store)).clone(),
+        })
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
