@@ -105,7 +105,8 @@ async fn spawn_serving_with(
                 }
                 // An upper-case name is the host process's environment, not an app variable.
                 Some((name, value))
-                    if name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
+                    if !name.is_empty()
+                        && name.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
                 {
                     command.env(name, value);
                 }
