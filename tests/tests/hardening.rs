@@ -157,6 +157,36 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
     }
 }
 
+#[tokio::test]
+async fn a_writer_holding_the_database_lets_requests_through_uncounted_instead_of_stalling_them() {
+    // Arrange: a budget of two, both spent.
+    let app = spawn_app_with(vars(&[("rate_limit_general", "2")])).await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let alice = TestUser::registered(&app).await;
+    let me = || app.authed(Method::GET, "/api/auth/me", &alice.access_token);
+    for _ in 0..2 {
+        expect(me().go().await, 200).await;
+    }
+
+    // Act: another writer (a long import, say) holds the write lock.
+    let holder = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let held = me().go().await;
+    holder
+        .execute_batch("ROLLBACK")
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Assert: the counter could not be written, so the request went through (before the
+    // writer was done) without rate-limit headers; once the writer is done, counting resumes.
+    assert_eq!(header(&held, "ratelimit-limit"), None);
+    expect(held, 200).await;
+    expect_error(me().go().await, 429, "RATE_LIMITED").await;
+}
+
 // ---- Metrics and logs ----
 
 /// The value of the sample `series` (`name{labels}`) in a Prometheus text page.

@@ -8,6 +8,11 @@
 //! `changes()` would stall every task of the instance, including the one holding the write lock
 //! the first is waiting for (seen as a 5 s deadlock). Give a concurrent task its own `Db`.
 //!
+//! A statement that finds the database locked by another writer is tried again, up to about
+//! 5 s in all (what Spin's connections wait by default): each connection waits only
+//! [`WAIT_MS`] per try, so a rate-limit count can give up quickly without two extra
+//! statements around it to shorten and restore the wait (see [`Db::query_opt_briefly`]).
+//!
 //! A dropped `Db` leaves its connection idle in this instance for a later request, if it is
 //! known clean (no transaction open, no statement cut off): a new connection reads the whole
 //! schema on its first statement, which was a third of a small request's time. Nothing depends
@@ -19,15 +24,47 @@ use spin_sdk::sqlite::{Connection, Value};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Idle connections of this instance, and whether each has `synchronous = NORMAL`.
-static IDLE: Mutex<Vec<(Connection, bool)>> = Mutex::new(Vec::new());
+/// Idle connections of this instance.
+static IDLE: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
 /// As many as Spin runs requests at once in an instance; Spin allows 256 per instance.
 const MAX_IDLE: usize = 16;
+/// How long one try of a statement waits for SQLite's write lock (`PRAGMA busy_timeout`,
+/// set on every new connection). Writes take tens of microseconds, so only a long
+/// transaction (a big import) holds the lock this long.
+const WAIT_MS: u32 = 100;
+/// Tries of a statement that keeps finding the database locked: 5 s in all, rusqlite's
+/// `busy_timeout`, which Spin's connections keep and statements waited before.
+const TRIES: u32 = 5_000 / WAIT_MS;
+
+/// A statement's failure, and whether it was for want of the write lock (`SQLITE_BUSY`).
+struct Failed {
+    error: Error,
+    locked: bool,
+}
+
+impl Failed {
+    fn new(e: spin_sdk::sqlite::Error, sql: &str) -> Self {
+        // Spin passes SQLite's message on (`Io`); "database is locked" is `SQLITE_BUSY`.
+        let locked =
+            matches!(&e, spin_sdk::sqlite::Error::Io(m) if m.contains("database is locked"));
+        Self {
+            error: Error::internal(format!("{e:?} in: {sql}")),
+            locked,
+        }
+    }
+}
+
+impl From<Error> for Failed {
+    fn from(error: Error) -> Self {
+        Self {
+            error,
+            locked: false,
+        }
+    }
+}
 
 pub struct Db {
     conn: Option<Connection>,
-    /// `synchronous = NORMAL` was set on this connection (before its first write).
-    synced: AtomicBool,
     /// A transaction is open (`BEGIN` ran, no `COMMIT`/`ROLLBACK` has succeeded since).
     in_transaction: AtomicBool,
     /// A statement was started and has not been seen to finish (its future was dropped).
@@ -42,7 +79,7 @@ impl Drop for Db {
         if let (Some(conn), Ok(mut idle)) = (self.conn.take(), IDLE.lock())
             && idle.len() < MAX_IDLE
         {
-            idle.push((conn, self.synced.load(Ordering::Relaxed)));
+            idle.push(conn);
         }
     }
 }
@@ -111,6 +148,44 @@ impl<'a> Row<'a> {
     }
 }
 
+/// The tries left to a statement (see [`TRIES`]). Inside a transaction only `BEGIN` is tried
+/// again: a later statement holds the write lock already, and its failure is the
+/// transaction's to handle.
+struct Tries {
+    left: u32,
+}
+
+impl Tries {
+    fn new(db: &Db, sql: &str) -> Self {
+        let retried = !db.in_transaction.load(Ordering::Relaxed) || starts_with(sql, "BEGIN");
+        Self {
+            left: if retried { TRIES } else { 1 },
+        }
+    }
+
+    /// The parameters for the next try: the last one takes them, the others need them again.
+    fn params(&mut self, params: &mut Vec<Value>) -> Vec<Value> {
+        self.left = self.left.saturating_sub(1);
+        if self.left == 0 {
+            std::mem::take(params)
+        } else {
+            params.clone()
+        }
+    }
+
+    /// Whether to try again after `failed`.
+    fn again(&self, failed: &Failed) -> bool {
+        failed.locked && self.left > 0
+    }
+}
+
+/// Whether statement `sql` begins with `keyword` (any case).
+fn starts_with(sql: &str, keyword: &str) -> bool {
+    sql.trim_start()
+        .get(..keyword.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(keyword))
+}
+
 /// A type read from one row.
 pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
@@ -126,23 +201,39 @@ impl Db {
         }))
     }
 
-    /// A `Db` over `conn` (and whether it has `synchronous = NORMAL`), with nothing open.
-    fn from_conn((conn, synced): (Connection, bool)) -> Self {
+    /// A `Db` over `conn`, with nothing open.
+    fn from_conn(conn: Connection) -> Self {
         Self {
             conn: Some(conn),
-            synced: AtomicBool::new(synced),
             in_transaction: AtomicBool::new(false),
             busy: AtomicBool::new(false),
         }
     }
 
-    /// A new connection, migrated: its first statement reads the whole schema.
-    async fn connect() -> Result<(Connection, bool), Error> {
+    /// A new connection, migrated and set up: its first statement reads the whole schema.
+    async fn connect() -> Result<Connection, Error> {
         let conn = Connection::open_default()
             .await
             .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
         migrate::ensure(&conn).await?;
-        Ok((conn, false))
+        // Per connection, so set once here: connections stay in the instance (see `IDLE`).
+        // Backends without PRAGMAs (libSQL remote) refuse them and keep their own
+        // durability and timeouts; that is fine.
+        // - With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
+        //   checkpoints instead of at every commit: a commit costs no fsync, and an app crash
+        //   still loses nothing (a power loss may lose the last commits, never corrupt).
+        //   Without it, each commit's fsync holds the write lock for milliseconds.
+        // - A short wait for the write lock per try: statements are tried again instead
+        //   (see [`TRIES`]), and a rate-limit count gives up after one.
+        for pragma in [
+            "PRAGMA synchronous = NORMAL".to_string(),
+            format!("PRAGMA busy_timeout = {WAIT_MS}"),
+        ] {
+            if let Ok(r) = conn.execute(&pragma, vec![]).await {
+                let _ = r.collect().await;
+            }
+        }
+        Ok(conn)
     }
 
     /// When this instance has no connection idle: the work of opening one and leaving it idle,
@@ -171,20 +262,23 @@ impl Db {
 
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
-        self.busy.store(true, Ordering::Relaxed);
-        let changed = self.execute_inner(sql, params).await;
-        self.busy.store(false, Ordering::Relaxed);
+        let mut params = params;
+        let mut tries = Tries::new(self, sql);
+        let changed = loop {
+            self.busy.store(true, Ordering::Relaxed);
+            let changed = self.execute_inner(sql, tries.params(&mut params)).await;
+            self.busy.store(false, Ordering::Relaxed);
+            match changed {
+                Err(f) if tries.again(&f) => continue,
+                done => break done.map_err(|f| f.error),
+            }
+        };
         if changed.is_ok() {
-            let head = sql
-                .trim_start()
-                .get(..8)
-                .unwrap_or(sql)
-                .to_ascii_uppercase();
-            if head.starts_with("BEGIN") {
+            if starts_with(sql, "BEGIN") {
                 self.in_transaction.store(true, Ordering::Relaxed);
             } else if ["COMMIT", "ROLLBACK", "END"]
                 .iter()
-                .any(|k| head.starts_with(k))
+                .any(|k| starts_with(sql, k))
             {
                 self.in_transaction.store(false, Ordering::Relaxed);
             }
@@ -192,7 +286,7 @@ impl Db {
         changed
     }
 
-    async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+    async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<u64, Failed> {
         let counts_rows = ![
             "BEGIN",
             "COMMIT",
@@ -203,36 +297,46 @@ impl Db {
             "RELEASE",
         ]
         .iter()
-        .any(|k| {
-            sql.trim_start()
-                .get(..k.len())
-                .is_some_and(|h| h.eq_ignore_ascii_case(k))
-        });
+        .any(|k| starts_with(sql, k));
         let conn = self.conn()?;
-        if !self.synced.swap(true, Ordering::Relaxed) {
-            // With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
-            // checkpoints instead of at every commit: a commit costs no fsync, and an app
-            // crash still loses nothing (a power loss may lose the last commits, never
-            // corrupt). Set before the connection's first write only, so reads pay nothing.
-            // Backends without PRAGMAs (libSQL remote) refuse it; that is fine.
-            if let Ok(r) = conn.execute("PRAGMA synchronous = NORMAL", vec![]).await {
-                let _ = r.result().await;
-            }
-        }
         let result = conn
             .execute(sql, params)
             .await
-            .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
-        result
-            .result()
-            .await
-            .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
+            .map_err(|e| Failed::new(e, sql))?;
+        result.result().await.map_err(|e| Failed::new(e, sql))?;
         // Statements that change no rows skip the host call.
         Ok(if counts_rows { conn.changes().await } else { 0 })
     }
 
     /// Runs a query and maps every row.
     pub async fn query<T: FromRow>(&self, sql: &str, params: Vec<Value>) -> Result<Vec<T>, Error> {
+        let mut params = params;
+        let mut tries = Tries::new(self, sql);
+        loop {
+            match self.query_once(sql, tries.params(&mut params)).await {
+                Err(f) if tries.again(&f) => continue,
+                done => return done.map_err(|f| f.error),
+            }
+        }
+    }
+
+    /// Like [`Db::query_opt`], but one try: when another writer holds the database for more
+    /// than [`WAIT_MS`], it fails instead of waiting up to 5 s. For work that had better be
+    /// skipped than stall the request (counting against a rate limit).
+    pub async fn query_opt_briefly<T: FromRow>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<T>, Error> {
+        let rows = self.query_once(sql, params).await.map_err(|f| f.error)?;
+        Ok(rows.into_iter().next())
+    }
+
+    async fn query_once<T: FromRow>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<T>, Failed> {
         self.busy.store(true, Ordering::Relaxed);
         let rows = self.query_inner(sql, params).await;
         self.busy.store(false, Ordering::Relaxed);
@@ -243,25 +347,23 @@ impl Db {
         &self,
         sql: &str,
         params: Vec<Value>,
-    ) -> Result<Vec<T>, Error> {
+    ) -> Result<Vec<T>, Failed> {
         let result = self
             .conn()?
             .execute(sql, params)
             .await
-            .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
+            .map_err(|e| Failed::new(e, sql))?;
         let columns = result.columns().to_vec();
-        let rows = result
-            .collect()
-            .await
-            .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?;
-        rows.iter()
+        let rows = result.collect().await.map_err(|e| Failed::new(e, sql))?;
+        Ok(rows
+            .iter()
             .map(|r| {
                 T::from_row(&Row {
                     columns: &columns,
                     values: &r.values,
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?)
     }
 
     /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so check-then-write sequences

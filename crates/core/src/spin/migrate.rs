@@ -22,7 +22,7 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
     })?;
     if !todo.is_empty() {
         // Readers no longer wait for writers, and commits need no fsync with `synchronous =
-        // NORMAL` (see `Db::execute`). It stays with the database file, so it is set when the
+        // NORMAL` (see `Db::connect`). It stays with the database file, so it is set when the
         // schema is created or upgraded, not by every instance: a connection's first
         // statement reads the schema (~0.5 ms here) and this would double it. Refused by
         // backends that manage their own journal (libSQL remote), which is fine.

@@ -23,44 +23,41 @@ impl FromRow for Counter {
     }
 }
 
-/// Counts one request under `key` and tells where it stands against `limit`.
-pub async fn count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
-    let counter: Option<Counter> = db
-        .query_opt(
-            "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1)
-             ON CONFLICT(key) DO UPDATE SET
-                 count = CASE WHEN window_start + ?3 > ?2 THEN count + 1 ELSE 1 END,
-                 window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END
-             RETURNING count, window_start",
-            vec![
-                Value::Text(key.into()),
-                Value::Integer(now),
-                Value::Integer(i64::from(window)),
-            ],
-        )
-        .await?;
+const UPSERT: &str = "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1)
+     ON CONFLICT(key) DO UPDATE SET
+         count = CASE WHEN window_start + ?3 > ?2 THEN count + 1 ELSE 1 END,
+         window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END
+     RETURNING count, window_start";
+
+fn params(key: &str, window: u32, now: i64) -> Vec<Value> {
+    vec![
+        Value::Text(key.into()),
+        Value::Integer(now),
+        Value::Integer(i64::from(window)),
+    ]
+}
+
+fn quota(counter: Option<Counter>, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
     let c = counter.ok_or_else(|| Error::internal("rate-limit upsert returned no row"))?;
     Ok(Quota::new(limit, window, c.count, c.window_start, now))
 }
 
-/// How long a request waits for the database's write lock to count itself. SQLite writes
-/// are tens of microseconds, so only a long transaction (a big import) holds the lock this
-/// long; the request then goes through uncounted rather than stalling behind it.
-const COUNT_WAIT_MS: u32 = 100;
-/// rusqlite's default, which Spin's SQLite connections keep.
-const DEFAULT_WAIT_MS: u32 = 5_000;
+/// Counts one request under `key` and tells where it stands against `limit`, waiting as long
+/// as any write for the database (brute-force counters must not be skipped).
+pub async fn count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
+    let counter = db.query_opt(UPSERT, params(key, window, now)).await?;
+    quota(counter, limit, window, now)
+}
 
-/// Like [`count`], but gives up after [`COUNT_WAIT_MS`] when the database is busy (or fails):
-/// `None` then, and the request is let through (availability over strictness; logged).
+/// Like [`count`], but one try that gives up after the connection's short wait (100 ms) when
+/// another writer holds the database, or fails: `None` then, and the request is let through
+/// (availability over strictness; logged). Only a long transaction (a big import) holds the
+/// lock that long, and requests should not stall behind it for the sake of a counter.
 pub async fn try_count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Option<Quota> {
-    // Backends without PRAGMAs (libSQL remote) refuse these; their own timeouts apply.
-    let _ = db
-        .execute(&format!("PRAGMA busy_timeout = {COUNT_WAIT_MS}"), vec![])
-        .await;
-    let counted = count(db, key, limit, window, now).await;
-    let _ = db
-        .execute(&format!("PRAGMA busy_timeout = {DEFAULT_WAIT_MS}"), vec![])
-        .await;
+    let counted = match db.query_opt_briefly(UPSERT, params(key, window, now)).await {
+        Ok(counter) => quota(counter, limit, window, now),
+        Err(e) => Err(e),
+    };
     match counted {
         Ok(q) => Some(q),
         Err(e) => {
