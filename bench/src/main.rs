@@ -41,7 +41,7 @@ usage: cargo run --release -p bench [-- options]
 
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
-                          `metrics=off`, or `rate_limit_general=1000000` to measure limits)
+                          `metrics=off`, or `rate_limit_general=0` to measure without counting)
 ";
 
 /// The sections of the report, in order.

@@ -817,6 +817,85 @@ async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
     expect_error(stop, 404, "NOT_FOUND").await;
 }
 
+fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stored() {
+    // Arrange: two questions per window for each user.
+    let app = app_with(&[
+        ("rate_limit_chat", "2"),
+        ("rate_limit_window_seconds", "3600"),
+    ])
+    .await;
+    if app.is_external() {
+        return; // needs its own limits
+    }
+    let chat = Chat::new(&app).await;
+    // Titled, so that no title is asked for on the side.
+    let id = chat.conversation(json!({"title": "limits"})).await;
+
+    // Act + Assert: a streamed answer and a whole one, each saying what is left.
+    let streamed = chat.send(&id, json!({"content": "one"})).await;
+    assert_eq!(header(&streamed, "ratelimit-limit").as_deref(), Some("2"));
+    assert_eq!(
+        header(&streamed, "ratelimit-remaining").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        names(&Events::new(streamed).all().await).last(),
+        Some(&"done")
+    );
+    let whole = chat
+        .send(&id, json!({"content": "two", "stream": false}))
+        .await;
+    assert_eq!(header(&whole, "ratelimit-remaining").as_deref(), Some("0"));
+    expect(whole, 201).await;
+
+    // A third question, and a regenerate, are refused before anything is stored or asked.
+    let asked_before = ollama(&app).chat_streams().len();
+    for refused in [
+        chat.send(&id, json!({"content": "three"})).await,
+        chat.req(Method::POST, &format!("/api/chat/{id}/regenerate"))
+            .go()
+            .await,
+    ] {
+        let retry: i64 = header(&refused, "retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(-1);
+        assert!((1..=3600).contains(&retry), "retry-after {retry}");
+        assert_eq!(
+            header(&refused, "ratelimit-remaining").as_deref(),
+            Some("0")
+        );
+        expect_error(refused, 429, "RATE_LIMITED").await;
+    }
+    assert_eq!(
+        ollama(&app).chat_streams().len(),
+        asked_before,
+        "Ollama was asked"
+    );
+    let stored = chat.messages(&id).await;
+    assert_eq!(stored.len(), 4, "only the two exchanges are stored");
+    assert_eq!(stored[2]["content"], "two");
+
+    // Another user's budget is their own, and reading is not asking.
+    let other = Chat::new(&app).await;
+    let theirs = other.conversation(json!({})).await;
+    expect(
+        other
+            .send(&theirs, json!({"content": "mine", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(chat.messages(&id).await.len(), 4);
+}
+
 #[tokio::test]
 async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reported() {
     let app = spawn_app().await;

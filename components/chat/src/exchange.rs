@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
-use chat_core::spin::{ApiJson, Db, RequestContext, metrics, task};
+use chat_core::spin::{ApiJson, Db, RequestContext, metrics, ratelimit, task};
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -20,6 +20,14 @@ pub struct Ask<'a> {
     pub model: Option<String>,
     pub options: Option<serde_json::Value>,
     pub stream: bool,
+}
+
+/// [`Ask`] with its model and options parsed.
+struct Parsed<'a> {
+    question: Question<'a>,
+    model: Option<ModelName>,
+    options: Option<ModelOptions>,
+    stream: bool,
 }
 
 #[derive(Serialize)]
@@ -37,16 +45,55 @@ pub async fn respond(
     let requested_model = ask.model.as_deref().map(ModelName::parse).transpose()?;
     let requested_options = ask.options.map(ModelOptions::parse).transpose()?.flatten();
     let settings = settings().await?;
-    let config = ctx.config.clone();
     let db = Db::open().await?;
+    let timeout = ctx.config.ollama_timeout;
+    // The rate limit's count (left to this handler by the pipeline) and the conversation's
+    // read go to SQLite together on this connection: one wait on the path to the first token
+    // instead of two. Nothing is stored or asked before the count has let the request in.
+    let count = async {
+        match &ctx.rate_limit {
+            Some(pending) => pending.count(&db).await,
+            None => Ok(None),
+        }
+    };
+    let (quota, loaded) = futures::join!(
+        count,
+        generation::load(&db, user_id, conversation_id, timeout, &settings)
+    );
+    let quota = quota?;
+    let answered = match loaded {
+        Ok(loaded) => {
+            let asked = Parsed {
+                question: ask.question,
+                model: requested_model,
+                options: requested_options,
+                stream: ask.stream,
+            };
+            answer(ctx, user_id, db, loaded, asked, settings).await
+        }
+        Err(e) => Err(e),
+    };
+    ratelimit::stamp(quota, answered)
+}
+
+/// Plans the answer to `loaded` and gives it, streamed or whole.
+async fn answer(
+    ctx: &RequestContext,
+    user_id: &str,
+    db: Db,
+    loaded: generation::Loaded,
+    ask: Parsed<'_>,
+    settings: Arc<crate::settings::Settings>,
+) -> Result<Response, Error> {
+    let config = ctx.config.clone();
     let timeout = config.ollama_timeout;
-    let loaded = generation::load(&db, user_id, conversation_id, timeout, &settings).await?;
     let conversation = &loaded.conversation;
-    let model = requested_model
+    let model = ask
+        .model
         .map(|m| m.as_str().to_string())
         .or_else(|| conversation.model.clone())
         .unwrap_or_else(|| config.default_model.clone());
-    let options = ModelOptions::merged(conversation.options.as_ref(), requested_options.as_ref());
+    let options = ModelOptions::merged(conversation.options.as_ref(), ask.options.as_ref());
     let plan = generation::plan(
         &db,
         loaded,

@@ -7,6 +7,9 @@
 //! answers `changes()` by taking that lock on the instance's event loop: a second task's
 //! `changes()` would stall every task of the instance, including the one holding the write lock
 //! the first is waiting for (seen as a 5 s deadlock). Give a concurrent task its own `Db`.
+//! Within one task, queries (not `execute`, which asks for `changes()`) may run at once on a
+//! `Db` (`futures::join!`): their trips to the blocking threads overlap, and the connection's
+//! lock takes them in turn.
 //!
 //! A statement that finds the database locked by another writer is tried again, up to about
 //! 5 s in all (what Spin's connections wait by default): each connection waits only
@@ -22,7 +25,7 @@ use super::migrate;
 use crate::error::Error;
 use spin_sdk::sqlite::{Connection, Value};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Idle connections of this instance.
 static IDLE: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
@@ -67,13 +70,13 @@ pub struct Db {
     conn: Option<Connection>,
     /// A transaction is open (`BEGIN` ran, no `COMMIT`/`ROLLBACK` has succeeded since).
     in_transaction: AtomicBool,
-    /// A statement was started and has not been seen to finish (its future was dropped).
-    busy: AtomicBool,
+    /// Statements started and not seen to finish (a dropped future cuts one off).
+    busy: AtomicU32,
 }
 
 impl Drop for Db {
     fn drop(&mut self) {
-        if self.in_transaction.load(Ordering::Relaxed) || self.busy.load(Ordering::Relaxed) {
+        if self.in_transaction.load(Ordering::Relaxed) || self.busy.load(Ordering::Relaxed) > 0 {
             return; // closed: SQLite rolls back whatever was left open
         }
         if let (Some(conn), Ok(mut idle)) = (self.conn.take(), IDLE.lock())
@@ -206,7 +209,7 @@ impl Db {
         Self {
             conn: Some(conn),
             in_transaction: AtomicBool::new(false),
-            busy: AtomicBool::new(false),
+            busy: AtomicU32::new(0),
         }
     }
 
@@ -265,9 +268,9 @@ impl Db {
         let mut params = params;
         let mut tries = Tries::new(self, sql);
         let changed = loop {
-            self.busy.store(true, Ordering::Relaxed);
+            self.busy.fetch_add(1, Ordering::Relaxed);
             let changed = self.execute_inner(sql, tries.params(&mut params)).await;
-            self.busy.store(false, Ordering::Relaxed);
+            self.busy.fetch_sub(1, Ordering::Relaxed);
             match changed {
                 Err(f) if tries.again(&f) => continue,
                 done => break done.map_err(|f| f.error),
@@ -337,9 +340,9 @@ impl Db {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<Vec<T>, Failed> {
-        self.busy.store(true, Ordering::Relaxed);
+        self.busy.fetch_add(1, Ordering::Relaxed);
         let rows = self.query_inner(sql, params).await;
-        self.busy.store(false, Ordering::Relaxed);
+        self.busy.fetch_sub(1, Ordering::Relaxed);
         rows
     }
 

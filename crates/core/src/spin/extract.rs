@@ -21,6 +21,8 @@ pub struct RequestContext {
     pub client_ip: Option<String>,
     /// `spin-full-url`, for links the app hands out.
     pub full_url: Option<String>,
+    /// The rate limit's count, when the pipeline left it to the handler (asking the model).
+    pub rate_limit: Option<super::ratelimit::Pending>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {

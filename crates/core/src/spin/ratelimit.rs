@@ -7,7 +7,9 @@
 use super::Value;
 use super::db::{Db, FromRow, Row};
 use crate::error::Error;
-use crate::ratelimit::Quota;
+use crate::ratelimit::{Class, Quota};
+use axum::response::Response;
+use http::HeaderValue;
 
 struct Counter {
     count: i64,
@@ -66,6 +68,54 @@ pub async fn try_count(db: &Db, key: &str, limit: u32, window: u32, now: i64) ->
                 e.internal_cause(),
             );
             None
+        }
+    }
+}
+
+/// A count the pipeline leaves to the route's handler (in [`super::RequestContext`]), for it
+/// to run alongside its own first statement on the same connection: asking the model waits
+/// for one trip to SQLite instead of two. The handler must run it before it stores or asks
+/// anything, and return [`stamp`]ed results.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub(crate) class: Class,
+    pub(crate) key: String,
+    pub(crate) limit: u32,
+    pub(crate) window: u32,
+}
+
+impl Pending {
+    /// Counts the request (see [`try_count`]): `Err(429)` over the limit, `Ok(None)` when it
+    /// could not be counted and is let through.
+    pub async fn count(&self, db: &Db) -> Result<Option<Quota>, Error> {
+        let now = super::auth::now_unix();
+        match try_count(db, &self.key, self.limit, self.window, now).await {
+            Some(q) if q.exceeded() => Err(q.error(self.class)),
+            counted => Ok(counted),
+        }
+    }
+}
+
+/// `answered` with the rate-limit headers of `quota`, as the pipeline adds them to the
+/// requests it counts itself.
+pub fn stamp(quota: Option<Quota>, answered: Result<Response, Error>) -> Result<Response, Error> {
+    let Some(quota) = quota else {
+        return answered;
+    };
+    match answered {
+        Ok(mut response) => {
+            for (name, value) in quota.headers() {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    response.headers_mut().insert(name, v);
+                }
+            }
+            Ok(response)
+        }
+        Err(mut e) => {
+            for (name, value) in quota.headers() {
+                e = e.header(name, value);
+            }
+            Err(e)
         }
     }
 }

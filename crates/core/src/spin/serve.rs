@@ -134,16 +134,17 @@ async fn remember_route(
 /// Counts the request against its class's limit: `Err(429)` over it. The caller of a
 /// user-limited class is authenticated here (and handed to the handler through the request's
 /// extensions); a missing or bad credential counts against the client's IP instead, and the
-/// handler answers `401` as usual.
+/// handler answers `401` as usual. A signed-in caller's request to ask the model is counted
+/// by its handler instead (the [`ratelimit::Pending`] returned, see there).
 async fn rate_limit(
     parts: &mut http::request::Parts,
     config: &crate::config::Config,
     client_ip: Option<&str>,
     seen: &mut Seen,
     warm: futures::channel::oneshot::Receiver<()>,
-) -> Result<(), Error> {
+) -> Result<Option<ratelimit::Pending>, Error> {
     let Some(class) = crate::ratelimit::classify(&parts.method, parts.uri.path()) else {
-        return Ok(());
+        return Ok(None);
     };
     let principal = if class != Class::Auth && auth::has_credentials(&parts.headers) {
         auth::authenticate(&parts.method, &parts.headers).await.ok()
@@ -155,11 +156,20 @@ async fn rate_limit(
     }
     let limit = config.rate_limits.of(class);
     let subject = Subject::of(class, principal.as_ref(), client_ip);
+    let signed_in = principal.is_some();
     if let Some(p) = principal {
         parts.extensions.insert::<Principal>(p);
     }
     if limit == 0 {
-        return Ok(());
+        return Ok(None);
+    }
+    if class == Class::Chat && signed_in {
+        return Ok(Some(ratelimit::Pending {
+            class,
+            key: subject.key(class),
+            limit,
+            window: config.rate_limits.window_seconds,
+        }));
     }
     // The connection a new instance is opening (see `handle`), rather than a second one.
     let _ = warm.await;
@@ -173,13 +183,13 @@ async fn rate_limit(
     )
     .await
     else {
-        return Ok(());
+        return Ok(None);
     };
     seen.quota = Some(quota);
     if quota.exceeded() {
         return Err(quota.error(class));
     }
-    Ok(())
+    Ok(None)
 }
 
 /// What the pipeline makes of a request before routing: an answer already (a preflight), or
@@ -258,7 +268,7 @@ async fn prepare(
             Some((ip, _)) => ip.trim_matches(['[', ']']).to_string(),
             None => a.to_string(),
         });
-    rate_limit(&mut parts, &config, client_ip.as_deref(), seen, warm).await?;
+    let pending_count = rate_limit(&mut parts, &config, client_ip.as_deref(), seen, warm).await?;
     // Import takes a whole export, so it has its own, larger limit.
     let limit = if parts.method == Method::POST && parts.uri.path() == IMPORT_PATH {
         config.import_limit_bytes
@@ -316,6 +326,7 @@ async fn prepare(
         component,
         client_ip,
         full_url: header_str("spin-full-url"),
+        rate_limit: pending_count,
     };
     parts.extensions.insert(context);
     Ok(Prepared::Route(http::Request::from_parts(
