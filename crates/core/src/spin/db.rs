@@ -189,6 +189,26 @@ fn starts_with(sql: &str, keyword: &str) -> bool {
         .is_some_and(|h| h.eq_ignore_ascii_case(keyword))
 }
 
+/// A query's result, before its rows are read into a type.
+struct Rows {
+    columns: Vec<String>,
+    rows: Vec<spin_sdk::sqlite::RowResult>,
+}
+
+impl Rows {
+    fn map<T: FromRow>(&self) -> Result<Vec<T>, Error> {
+        self.rows
+            .iter()
+            .map(|r| {
+                T::from_row(&Row {
+                    columns: &self.columns,
+                    values: &r.values,
+                })
+            })
+            .collect()
+    }
+}
+
 /// A type read from one row.
 pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
@@ -315,12 +335,13 @@ impl Db {
     pub async fn query<T: FromRow>(&self, sql: &str, params: Vec<Value>) -> Result<Vec<T>, Error> {
         let mut params = params;
         let mut tries = Tries::new(self, sql);
-        loop {
-            match self.query_once(sql, tries.params(&mut params)).await {
+        let rows = loop {
+            match self.rows(sql, tries.params(&mut params)).await {
                 Err(f) if tries.again(&f) => continue,
-                done => return done.map_err(|f| f.error),
+                done => break done.map_err(|f| f.error)?,
             }
-        }
+        };
+        rows.map()
     }
 
     /// Like [`Db::query_opt`], but one try: when another writer holds the database for more
@@ -331,42 +352,26 @@ impl Db {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<Option<T>, Error> {
-        let rows = self.query_once(sql, params).await.map_err(|f| f.error)?;
-        Ok(rows.into_iter().next())
+        let rows = self.rows(sql, params).await.map_err(|f| f.error)?;
+        Ok(rows.map()?.into_iter().next())
     }
 
-    async fn query_once<T: FromRow>(
-        &self,
-        sql: &str,
-        params: Vec<Value>,
-    ) -> Result<Vec<T>, Failed> {
+    /// One try of a query (not generic, so its code is not repeated for every row type).
+    async fn rows(&self, sql: &str, params: Vec<Value>) -> Result<Rows, Failed> {
         self.busy.fetch_add(1, Ordering::Relaxed);
-        let rows = self.query_inner(sql, params).await;
+        let rows = async {
+            let result = self
+                .conn()?
+                .execute(sql, params)
+                .await
+                .map_err(|e| Failed::new(e, sql))?;
+            let columns = result.columns().to_vec();
+            let rows = result.collect().await.map_err(|e| Failed::new(e, sql))?;
+            Ok(Rows { columns, rows })
+        }
+        .await;
         self.busy.fetch_sub(1, Ordering::Relaxed);
         rows
-    }
-
-    async fn query_inner<T: FromRow>(
-        &self,
-        sql: &str,
-        params: Vec<Value>,
-    ) -> Result<Vec<T>, Failed> {
-        let result = self
-            .conn()?
-            .execute(sql, params)
-            .await
-            .map_err(|e| Failed::new(e, sql))?;
-        let columns = result.columns().to_vec();
-        let rows = result.collect().await.map_err(|e| Failed::new(e, sql))?;
-        Ok(rows
-            .iter()
-            .map(|r| {
-                T::from_row(&Row {
-                    columns: &columns,
-                    values: &r.values,
-                })
-            })
-            .collect::<Result<_, _>>()?)
     }
 
     /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so check-then-write sequences
