@@ -897,6 +897,43 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
 }
 
 #[tokio::test]
+async fn questions_asked_at_once_at_the_edge_of_the_limit_are_counted_exactly() {
+    // Arrange: two questions per window, one of them asked.
+    let app = app_with(&[
+        ("rate_limit_chat", "2"),
+        ("rate_limit_window_seconds", "3600"),
+    ])
+    .await;
+    if app.is_external() {
+        return; // needs its own limits
+    }
+    let chat = Chat::new(&app).await;
+    let first = chat.conversation(json!({"title": "first"})).await;
+    let whole = |content: &str| json!({"content": content, "stream": false});
+    expect(chat.send(&first, whole("one")).await, 201).await;
+    let (a, b) = (
+        chat.conversation(json!({"title": "a"})).await,
+        chat.conversation(json!({"title": "b"})).await,
+    );
+
+    // Act: the last question of the window, twice at the same moment.
+    let (ra, rb) = tokio::join!(chat.send(&a, whole("two")), chat.send(&b, whole("two")));
+
+    // Assert: exactly one is answered; the other is refused with nothing of it stored.
+    let mut statuses = [ra.status().as_u16(), rb.status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 429]);
+    for r in [ra, rb] {
+        if r.status() == 429 {
+            expect_error(r, 429, "RATE_LIMITED").await;
+        }
+    }
+    let mut stored = [chat.messages(&a).await.len(), chat.messages(&b).await.len()];
+    stored.sort_unstable();
+    assert_eq!(stored, [0, 2]);
+}
+
+#[tokio::test]
 async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reported() {
     let app = spawn_app().await;
     let Some(db) = app.database_path() else {

@@ -47,12 +47,12 @@ pub async fn respond(
     let settings = settings().await?;
     let db = Db::open().await?;
     let timeout = ctx.config.ollama_timeout;
-    // The rate limit's count (left to this handler by the pipeline) and the conversation's
-    // read go to SQLite together on this connection: one wait on the path to the first token
-    // instead of two. Nothing is stored or asked before the count has let the request in.
+    // The rate limit (left to this handler by the pipeline) is checked with a read that goes
+    // to SQLite together with the conversation's, on this connection: nothing waits for a
+    // write before Ollama is asked. The request is counted when its question is stored.
     let count = async {
         match &ctx.rate_limit {
-            Some(pending) => pending.count(&db).await,
+            Some(pending) => pending.check(&db).await,
             None => Ok(None),
         }
     };
@@ -116,6 +116,7 @@ async fn answer(
         prepared.clone(),
         settings,
         timeout,
+        ctx.rate_limit.clone(),
     );
     let call = {
         let (base, model) = (base.clone(), prepared.model.clone());

@@ -5,22 +5,28 @@ use crate::generation::{Prepared, stale_before, too_many};
 use crate::settings::Settings;
 use chat_core::conversation::MessageView;
 use chat_core::spin::conversations::{NewMessage, insert_message};
+use chat_core::spin::ratelimit::Pending;
 use chat_core::spin::{Db, Value, task};
 use chat_core::{Error, ErrorCode, time};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Stores the question (unless it is an existing one) and the placeholder answer, and
-/// registers the generation, in one write transaction that re-checks the per-user limit.
+/// registers the generation, in one write transaction that counts the request against the
+/// rate limit and re-checks the per-user limit.
 async fn store(
     db: &Db,
     user_id: &str,
     p: &Prepared,
     settings: &Settings,
     timeout: Duration,
+    rate_limit: Option<&Pending>,
 ) -> Result<(), Error> {
     let cid = p.conversation.id.as_str();
     db.transaction(async |db| {
+        if let Some(limit) = rate_limit {
+            limit.record(db).await?;
+        }
         // Register the generation, if the caller is under the limit: one statement that
         // counts and inserts (the transaction keeps the count true until commit).
         let max = settings.max_concurrent_generations;
@@ -95,22 +101,22 @@ impl Stored {
         p: Arc<Prepared>,
         settings: Arc<Settings>,
         timeout: Duration,
+        rate_limit: Option<Pending>,
     ) -> Self {
         Self(StoreState::NotStarted(Box::new(move || {
             let (tx, rx) = futures::channel::oneshot::channel();
             spin_sdk::wasip3::spawn(async move {
-                let stored =
-                    store(&db, &user_id, &p, &settings, timeout)
-                        .await
-                        .map_err(|e| match e.code() {
-                            // Said to the client (as a status or as `event: error`).
-                            ErrorCode::Internal => Error::new(
-                                ErrorCode::Internal,
-                                "Your message could not be saved. Try again.",
-                            )
-                            .with_cause(e.internal_cause().unwrap_or_default()),
-                            _ => e,
-                        });
+                let stored = store(&db, &user_id, &p, &settings, timeout, rate_limit.as_ref())
+                    .await
+                    .map_err(|e| match e.code() {
+                        // Said to the client (as a status or as `event: error`).
+                        ErrorCode::Internal => Error::new(
+                            ErrorCode::Internal,
+                            "Your message could not be saved. Try again.",
+                        )
+                        .with_cause(e.internal_cause().unwrap_or_default()),
+                        _ => e,
+                    });
                 let _ = tx.send(stored);
             });
             rx

@@ -72,10 +72,14 @@ pub async fn try_count(db: &Db, key: &str, limit: u32, window: u32, now: i64) ->
     }
 }
 
-/// A count the pipeline leaves to the route's handler (in [`super::RequestContext`]), for it
-/// to run alongside its own first statement on the same connection: asking the model waits
-/// for one trip to SQLite instead of two. The handler must run it before it stores or asks
-/// anything, and return [`stamp`]ed results.
+/// A count the pipeline leaves to the route's handler (in [`super::RequestContext`]), so that
+/// asking the model waits for no write: the handler [`check`](Pending::check)s the counter
+/// with a read alongside its own first statement, and [`record`](Pending::record)s the
+/// request in the transaction that stores what it asks (as the per-user limit on running
+/// generations is checked, then enforced). Counting stays exact: a request that slipped past
+/// the check (the caller's other requests at the same moment) is refused by the record, and
+/// its store rolled back. The handler must check before it asks anything, record with what
+/// it stores, and return [`stamp`]ed results.
 #[derive(Debug, Clone)]
 pub struct Pending {
     pub(crate) class: Class,
@@ -85,14 +89,46 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Counts the request (see [`try_count`]): `Err(429)` over the limit, `Ok(None)` when it
-    /// could not be counted and is let through.
-    pub async fn count(&self, db: &Db) -> Result<Option<Quota>, Error> {
+    /// Where the caller would stand with this request, from the counter as committed:
+    /// `Err(429)` over the limit, `Ok(None)` if it could not be read (the record still
+    /// counts). A read: a write would wait for SQLite's lock, and on an app that was idle
+    /// (no connection open, so no WAL file) pay for a new WAL's first sync, ~1 ms here.
+    pub async fn check(&self, db: &Db) -> Result<Option<Quota>, Error> {
         let now = super::auth::now_unix();
-        match try_count(db, &self.key, self.limit, self.window, now).await {
-            Some(q) if q.exceeded() => Err(q.error(self.class)),
-            counted => Ok(counted),
+        let counter: Result<Option<Counter>, Error> = db
+            .query_opt(
+                "SELECT count, window_start FROM rate_limits WHERE key = ?",
+                vec![Value::Text(self.key.clone())],
+            )
+            .await;
+        let counter = match counter {
+            Ok(c) => c,
+            Err(e) => {
+                super::log::warn("rate limit not checked", e.internal_cause());
+                return Ok(None);
+            }
+        };
+        let window = i64::from(self.window);
+        let (count, start) = match counter {
+            Some(c) if c.window_start + window > now => (c.count, c.window_start),
+            _ => (0, now),
+        };
+        let quota = Quota::new(self.limit, self.window, count + 1, start, now);
+        if quota.exceeded() {
+            return Err(quota.error(self.class));
         }
+        Ok(Some(quota))
+    }
+
+    /// Counts the request, inside the transaction that stores what it asks: `Err(429)` (and
+    /// the transaction rolled back) if it is over the limit after all.
+    pub async fn record(&self, db: &Db) -> Result<Quota, Error> {
+        let now = super::auth::now_unix();
+        let quota = count(db, &self.key, self.limit, self.window, now).await?;
+        if quota.exceeded() {
+            return Err(quota.error(self.class));
+        }
+        Ok(quota)
     }
 }
 
