@@ -2,7 +2,9 @@
 //! atomically, so concurrent requests on any instance or replica (libSQL) never slip past the
 //! limit. A window starts with a key's first request and lasts `window` seconds; the first
 //! request after it starts a new one. (The key-value store has no TTL, and its increment is
-//! a file-synced write per request in Spin's default store; this upsert is not.)
+//! a file-synced write per request in Spin's default store; this upsert is not.) The pipeline
+//! counts before routing ([`try_count`]); asking the model is counted by its handler
+//! ([`Pending`]).
 
 use super::Value;
 use super::db::{Db, FromRow, Row};
