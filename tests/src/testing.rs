@@ -340,6 +340,14 @@ pub async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>
     }
 }
 
+/// A response header's value, if it is there and is text.
+pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
 /// A response's status and JSON body (a non-JSON body comes back as a JSON string).
 pub async fn body(resp: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
     let status = resp.status();

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, expect, expect_error, spawn_app, spawn_app_with,
+    AppConfig, SendExt, TestApp, TestUser, expect, expect_error, header, spawn_app, spawn_app_with,
 };
 use std::time::{Duration, Instant};
 
@@ -817,24 +817,23 @@ async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
     expect_error(stop, 404, "NOT_FOUND").await;
 }
 
-fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
-
-#[tokio::test]
-async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stored() {
-    // Arrange: two questions per window for each user.
+/// An app where each user may ask the model twice an hour (`None` against an external app,
+/// whose limits the tests cannot set).
+async fn two_questions_per_window() -> Option<TestApp> {
     let app = app_with(&[
         ("rate_limit_chat", "2"),
         ("rate_limit_window_seconds", "3600"),
     ])
     .await;
-    if app.is_external() {
+    (!app.is_external()).then_some(app)
+}
+
+#[tokio::test]
+async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stored() {
+    // Arrange: two questions per window for each user.
+    let Some(app) = two_questions_per_window().await else {
         return; // needs its own limits
-    }
+    };
     let chat = Chat::new(&app).await;
     // Titled, so that no title is asked for on the side.
     let id = chat.conversation(json!({"title": "limits"})).await;
@@ -899,14 +898,9 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
 #[tokio::test]
 async fn questions_asked_at_once_at_the_edge_of_the_limit_are_counted_exactly() {
     // Arrange: two questions per window, one of them asked.
-    let app = app_with(&[
-        ("rate_limit_chat", "2"),
-        ("rate_limit_window_seconds", "3600"),
-    ])
-    .await;
-    if app.is_external() {
+    let Some(app) = two_questions_per_window().await else {
         return; // needs its own limits
-    }
+    };
     let chat = Chat::new(&app).await;
     let first = chat.conversation(json!({"title": "first"})).await;
     let whole = |content: &str| json!({"content": content, "stream": false});

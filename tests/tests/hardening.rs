@@ -4,7 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestUser, eventually, expect, expect_error, spawn_app, spawn_app_with,
+    AppConfig, SendExt, TestUser, eventually, expect, expect_error, header, spawn_app,
+    spawn_app_with,
 };
 
 fn vars(pairs: &[(&str, &str)]) -> AppConfig {
@@ -15,13 +16,6 @@ fn vars(pairs: &[(&str, &str)]) -> AppConfig {
             .collect(),
         ..Default::default()
     }
-}
-
-fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
 }
 
 // ---- Rate limits ----
