@@ -27,8 +27,8 @@ use spin_sdk::sqlite::{Connection, Value};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
-/// Idle connections of this instance.
-static IDLE: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
+/// Idle connections of this instance, and whether each is [configured](Db::configure).
+static IDLE: Mutex<Vec<(Connection, bool)>> = Mutex::new(Vec::new());
 /// As many as Spin runs requests at once in an instance; Spin allows 256 per instance.
 const MAX_IDLE: usize = 16;
 /// How long one try of a statement waits for SQLite's write lock (`PRAGMA busy_timeout`,
@@ -68,6 +68,8 @@ impl From<Error> for Failed {
 
 pub struct Db {
     conn: Option<Connection>,
+    /// [`Db::configure`] has run on this connection.
+    configured: AtomicBool,
     /// A transaction is open (`BEGIN` ran, no `COMMIT`/`ROLLBACK` has succeeded since).
     in_transaction: AtomicBool,
     /// Statements started and not seen to finish (a dropped future cuts one off).
@@ -82,7 +84,7 @@ impl Drop for Db {
         if let (Some(conn), Ok(mut idle)) = (self.conn.take(), IDLE.lock())
             && idle.len() < MAX_IDLE
         {
-            idle.push(conn);
+            idle.push((conn, self.configured.load(Ordering::Relaxed)));
         }
     }
 }
@@ -160,7 +162,9 @@ struct Tries {
 
 impl Tries {
     fn new(db: &Db, sql: &str) -> Self {
-        let retried = !db.in_transaction.load(Ordering::Relaxed) || starts_with(sql, "BEGIN");
+        // An unconfigured connection (a read so far) waits SQLite's default 5 s in one try.
+        let retried = db.configured.load(Ordering::Relaxed)
+            && (!db.in_transaction.load(Ordering::Relaxed) || starts_with(sql, "BEGIN"));
         Self {
             left: if retried { TRIES } else { 1 },
         }
@@ -224,30 +228,42 @@ impl Db {
         }))
     }
 
-    /// A `Db` over `conn`, with nothing open.
-    fn from_conn(conn: Connection) -> Self {
+    /// A `Db` over `conn` (and whether it is configured), with nothing open.
+    fn from_conn((conn, configured): (Connection, bool)) -> Self {
         Self {
             conn: Some(conn),
+            configured: AtomicBool::new(configured),
             in_transaction: AtomicBool::new(false),
             busy: AtomicU32::new(0),
         }
     }
 
-    /// A new connection, migrated and set up: its first statement reads the whole schema.
-    async fn connect() -> Result<Connection, Error> {
+    /// A new connection, migrated: its first statement reads the whole schema.
+    async fn connect() -> Result<(Connection, bool), Error> {
         let conn = Connection::open_default()
             .await
             .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
         migrate::ensure(&conn).await?;
-        // Per connection, so set once here: connections stay in the instance (see `IDLE`).
-        // Backends without PRAGMAs (libSQL remote) refuse them and keep their own
-        // durability and timeouts; that is fine.
-        // - With WAL (set once by the migrator; it stays with the file), NORMAL syncs at
-        //   checkpoints instead of at every commit: a commit costs no fsync, and an app crash
-        //   still loses nothing (a power loss may lose the last commits, never corrupt).
-        //   Without it, each commit's fsync holds the write lock for milliseconds.
-        // - A short wait for the write lock per try: statements are tried again instead
-        //   (see [`TRIES`]), and a rate-limit count gives up after one.
+        Ok((conn, false))
+    }
+
+    /// Sets up this connection for writing, once (it stays in the instance, see `IDLE`):
+    /// before its first write, so that a request that only reads (a chat send until Ollama
+    /// is asked) does not wait for it. Backends without PRAGMAs (libSQL remote) refuse them
+    /// and keep their own durability and timeouts; that is fine.
+    /// - With WAL (set once by the migrator; it stays with the file), `synchronous = NORMAL`
+    ///   syncs at checkpoints instead of at every commit: a commit costs no fsync, and an app
+    ///   crash still loses nothing (a power loss may lose the last commits, never corrupt).
+    ///   Without it, each commit's fsync holds the write lock for milliseconds.
+    /// - A short wait for the write lock per try: statements are tried again instead (see
+    ///   [`TRIES`]), and a rate-limit count gives up after one.
+    async fn configure(&self) {
+        if self.configured.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let Ok(conn) = self.conn() else {
+            return;
+        };
         for pragma in [
             "PRAGMA synchronous = NORMAL".to_string(),
             format!("PRAGMA busy_timeout = {WAIT_MS}"),
@@ -256,7 +272,6 @@ impl Db {
                 let _ = r.collect().await;
             }
         }
-        Ok(conn)
     }
 
     /// When this instance has no connection idle: the work of opening one and leaving it idle,
@@ -285,6 +300,7 @@ impl Db {
 
     /// Runs a statement; returns the number of rows it changed.
     pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+        self.configure().await;
         let mut params = params;
         let mut tries = Tries::new(self, sql);
         let changed = loop {
@@ -333,6 +349,9 @@ impl Db {
 
     /// Runs a query and maps every row.
     pub async fn query<T: FromRow>(&self, sql: &str, params: Vec<Value>) -> Result<Vec<T>, Error> {
+        if !starts_with(sql, "SELECT") {
+            self.configure().await; // a write (`INSERT … RETURNING`, `WITH …`)
+        }
         let mut params = params;
         let mut tries = Tries::new(self, sql);
         let rows = loop {
@@ -352,6 +371,7 @@ impl Db {
         sql: &str,
         params: Vec<Value>,
     ) -> Result<Option<T>, Error> {
+        self.configure().await;
         let rows = self.rows(sql, params).await.map_err(|f| f.error)?;
         Ok(rows.map()?.into_iter().next())
     }
