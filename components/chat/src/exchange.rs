@@ -16,18 +16,28 @@ use std::sync::Arc;
 
 /// The request's choices.
 pub struct Ask<'a> {
-    pub question: Question<'a>,
-    pub model: Option<String>,
-    pub options: Option<serde_json::Value>,
-    pub stream: bool,
-}
-
-/// [`Ask`] with its model and options parsed.
-struct Parsed<'a> {
     question: Question<'a>,
     model: Option<ModelName>,
     options: Option<ModelOptions>,
     stream: bool,
+}
+
+impl<'a> Ask<'a> {
+    /// The body's choices, parsed (`422` for a bad model name or options); streamed unless
+    /// `stream` is `false`.
+    pub fn parse(
+        question: Question<'a>,
+        model: Option<String>,
+        options: Option<serde_json::Value>,
+        stream: Option<bool>,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            question,
+            model: model.as_deref().map(ModelName::parse).transpose()?,
+            options: options.map(ModelOptions::parse).transpose()?.flatten(),
+            stream: stream.unwrap_or(true),
+        })
+    }
 }
 
 #[derive(Serialize)]
@@ -42,8 +52,6 @@ pub async fn respond(
     conversation_id: &str,
     ask: Ask<'_>,
 ) -> Result<Response, Error> {
-    let requested_model = ask.model.as_deref().map(ModelName::parse).transpose()?;
-    let requested_options = ask.options.map(ModelOptions::parse).transpose()?.flatten();
     let settings = settings().await?;
     let db = Db::open().await?;
     let timeout = ctx.config.ollama_timeout;
@@ -62,18 +70,10 @@ pub async fn respond(
     );
     let quota = quota?;
     let answered = match loaded {
-        Ok(loaded) => {
-            let asked = Parsed {
-                question: ask.question,
-                model: requested_model,
-                options: requested_options,
-                stream: ask.stream,
-            };
-            answer(ctx, user_id, db, loaded, asked, settings).await
-        }
+        Ok(loaded) => answer(ctx, user_id, db, loaded, ask, settings).await,
         Err(e) => Err(e),
     };
-    ratelimit::stamp(quota, answered)
+    Ok(ratelimit::stamp(quota, answered))
 }
 
 /// Plans the answer to `loaded` and gives it, streamed or whole.
@@ -82,7 +82,7 @@ async fn answer(
     user_id: &str,
     db: Db,
     loaded: generation::Loaded,
-    ask: Parsed<'_>,
+    ask: Ask<'_>,
     settings: Arc<crate::settings::Settings>,
 ) -> Result<Response, Error> {
     let config = ctx.config.clone();

@@ -137,6 +137,14 @@ impl Quota {
         self.used > i64::from(self.limit)
     }
 
+    /// `Ok(self)` within the limit, else the `429` for `class` ([`Quota::error`]).
+    pub fn enforce(self, class: Class) -> Result<Self, Error> {
+        if self.exceeded() {
+            return Err(self.error(class));
+        }
+        Ok(self)
+    }
+
     pub fn remaining(&self) -> i64 {
         (i64::from(self.limit) - self.used).max(0)
     }

@@ -26,11 +26,6 @@ pub async fn post(
     ApiJson(b): ApiJson<Body>,
 ) -> Result<Response, Error> {
     chat_core::conversation::check_content(&b.content, "content")?;
-    let ask = Ask {
-        question: Question::New(&b.content),
-        model: b.model,
-        options: b.options,
-        stream: b.stream.unwrap_or(true),
-    };
+    let ask = Ask::parse(Question::New(&b.content), b.model, b.options, b.stream)?;
     exchange::respond(&ctx, &principal.user_id, &conversation_id, ask).await
 }

@@ -25,11 +25,6 @@ pub async fn post(
     body: Option<ApiJson<Body>>,
 ) -> Result<Response, Error> {
     let b = body.map(|ApiJson(b)| b).unwrap_or_default();
-    let ask = Ask {
-        question: Question::Last,
-        model: b.model,
-        options: b.options,
-        stream: b.stream.unwrap_or(true),
-    };
+    let ask = Ask::parse(Question::Last, b.model, b.options, b.stream)?;
     exchange::respond(&ctx, &principal.user_id, &conversation_id, ask).await
 }

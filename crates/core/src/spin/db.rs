@@ -7,9 +7,9 @@
 //! answers `changes()` by taking that lock on the instance's event loop: a second task's
 //! `changes()` would stall every task of the instance, including the one holding the write lock
 //! the first is waiting for (seen as a 5 s deadlock). Give a concurrent task its own `Db`.
-//! Within one task, queries (not `execute`, which asks for `changes()`) may run at once on a
-//! `Db` (`futures::join!`): their trips to the blocking threads overlap, and the connection's
-//! lock takes them in turn.
+//! Within one task, reads (`SELECT` through `query`; not `execute`, which asks for
+//! `changes()`) may run at once on a `Db` (`futures::join!`): their trips to the blocking
+//! threads overlap, and the connection's lock takes them in turn.
 //!
 //! A statement that finds the database locked by another writer is tried again, up to about
 //! 5 s in all (what Spin's connections wait by default): each connection waits only

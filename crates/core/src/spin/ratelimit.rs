@@ -10,8 +10,7 @@ use super::Value;
 use super::db::{Db, FromRow, Row};
 use crate::error::Error;
 use crate::ratelimit::{Class, Quota};
-use axum::response::Response;
-use http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 
 struct Counter {
     count: i64,
@@ -115,47 +114,29 @@ impl Pending {
             Some(c) if c.window_start + window > now => (c.count, c.window_start),
             _ => (0, now),
         };
-        let quota = Quota::new(self.limit, self.window, count + 1, start, now);
-        if quota.exceeded() {
-            return Err(quota.error(self.class));
-        }
-        Ok(Some(quota))
+        Quota::new(self.limit, self.window, count + 1, start, now)
+            .enforce(self.class)
+            .map(Some)
     }
 
     /// Counts the request, inside the transaction that stores what it asks: `Err(429)` (and
     /// the transaction rolled back) if it is over the limit after all.
     pub async fn record(&self, db: &Db) -> Result<Quota, Error> {
         let now = super::auth::now_unix();
-        let quota = count(db, &self.key, self.limit, self.window, now).await?;
-        if quota.exceeded() {
-            return Err(quota.error(self.class));
-        }
-        Ok(quota)
+        count(db, &self.key, self.limit, self.window, now)
+            .await?
+            .enforce(self.class)
     }
 }
 
-/// `answered` with the rate-limit headers of `quota`, as the pipeline adds them to the
-/// requests it counts itself.
-pub fn stamp(quota: Option<Quota>, answered: Result<Response, Error>) -> Result<Response, Error> {
-    let Some(quota) = quota else {
-        return answered;
-    };
-    match answered {
-        Ok(mut response) => {
-            for (name, value) in quota.headers() {
-                if let Ok(v) = HeaderValue::from_str(&value) {
-                    response.headers_mut().insert(name, v);
-                }
-            }
-            Ok(response)
-        }
-        Err(mut e) => {
-            for (name, value) in quota.headers() {
-                e = e.header(name, value);
-            }
-            Err(e)
-        }
+/// `answered` as a response carrying `quota`, which the pipeline turns into the rate-limit
+/// headers as for the requests it counts itself.
+pub fn stamp(quota: Option<Quota>, answered: Result<Response, Error>) -> Response {
+    let mut response = answered.into_response();
+    if let Some(quota) = quota {
+        response.extensions_mut().insert(quota);
     }
+    response
 }
 
 /// Forgets `key`'s counter (e.g. a username's failures after a good login).

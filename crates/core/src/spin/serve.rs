@@ -75,7 +75,12 @@ pub async fn serve(
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, v);
     }
-    if let Some(quota) = &seen.quota {
+    // Counted here, or by the handler (`ratelimit::stamp`).
+    let quota = seen
+        .quota
+        .or_else(|| response.extensions().get::<Quota>().copied());
+    let headers = response.headers_mut();
+    if let Some(quota) = quota {
         for (name, value) in quota.headers() {
             if let Ok(v) = HeaderValue::from_str(&value) {
                 headers.insert(name, v);
@@ -186,10 +191,7 @@ async fn rate_limit(
         return Ok(None);
     };
     seen.quota = Some(quota);
-    if quota.exceeded() {
-        return Err(quota.error(class));
-    }
-    Ok(None)
+    quota.enforce(class).map(|_| None)
 }
 
 /// What the pipeline makes of a request before routing: an answer already (a preflight), or
