@@ -511,6 +511,27 @@ async fn migrations_apply_exactly_once_under_concurrent_first_requests_one_insta
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warm_instance_serves_more_requests_at_once_than_it_has_idle_connections() {
+    // Arrange: one request warms an instance (migrated, one idle connection).
+    let app = spawn_app().await;
+    let warm = app.get("/health/ready").go().await;
+    assert_eq!(warm.status(), StatusCode::OK);
+
+    // Act: twelve at once on that instance; all but one open a connection of their own.
+    let requests = (0..12).map(|_| app.get("/health/ready").send());
+    let responses = futures::future::join_all(requests).await;
+
+    // Assert
+    for resp in responses {
+        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status();
+        let body = json(resp).await;
+        assert_eq!(status, StatusCode::OK, "{body}\n{}", app.component_logs());
+        assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_applied_migration_is_refused_loudly() {
     // A database where migration 1 was applied from different contents.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
