@@ -181,6 +181,117 @@ async fn a_writer_holding_the_database_lets_requests_through_uncounted_instead_o
     expect_error(me().go().await, 429, "RATE_LIMITED").await;
 }
 
+/// The rate-limit counters in the database file: key -> count.
+fn counters(db: &std::path::Path) -> std::collections::HashMap<String, i64> {
+    let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
+    let mut stmt = conn
+        .prepare("SELECT key, count FROM rate_limits")
+        .unwrap_or_else(|e| panic!("{e}"));
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|rows| rows.collect())
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn counters_of_ended_windows_are_deleted_when_a_new_caller_is_counted() {
+    // Arrange: Alice's and Bob's counters; Alice's window ended an hour ago.
+    let app = spawn_app_with(vars(&[("rate_limit_general", "5")])).await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let (alice, bob) = (
+        TestUser::registered(&app).await,
+        TestUser::registered(&app).await,
+    );
+    let me = |user: &TestUser| app.authed(Method::GET, "/api/auth/me", &user.access_token);
+    for _ in 0..3 {
+        expect(me(&alice).go().await, 200).await;
+    }
+    expect(me(&bob).go().await, 200).await;
+    let alices = format!("rl:general:u:{}", alice.id);
+    let bobs = format!("rl:general:u:{}", bob.id);
+    assert_eq!(counters(&db).get(&alices), Some(&3));
+    rusqlite::Connection::open(&db)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE rate_limits SET window_start = window_start - 3600,
+                        expires_at = expires_at - 3600 WHERE key = ?",
+                [&alices],
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Act: a caller not counted before.
+    let carol = TestUser::registered(&app).await;
+    expect(me(&carol).go().await, 200).await;
+
+    // Assert: Alice's ended counter is gone; the live ones stay; Alice starts a new window.
+    let left = counters(&db);
+    assert_eq!(left.get(&alices), None, "{left:?}");
+    assert_eq!(left.get(&bobs), Some(&1), "{left:?}");
+    assert_eq!(left.get(&format!("rl:general:u:{}", carol.id)), Some(&1));
+    let resp = me(&alice).go().await;
+    assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("4"));
+    expect(resp, 200).await;
+}
+
+#[tokio::test]
+async fn a_new_caller_deletes_a_bounded_batch_of_ended_counters() {
+    // Arrange: Alice's live counters, and 1,000 counters of other addresses whose windows
+    // ended an hour ago.
+    let app = spawn_app_with(vars(&[("rate_limit_general", "5")])).await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let alice = TestUser::registered(&app).await;
+    let me = |user: &TestUser| app.authed(Method::GET, "/api/auth/me", &user.access_token);
+    expect(me(&alice).go().await, 200).await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let mut conn = rusqlite::Connection::open(&db).unwrap_or_else(|e| panic!("{e}"));
+    let tx = conn.transaction().unwrap_or_else(|e| panic!("{e}"));
+    for i in 0..1000 {
+        tx.execute(
+            "INSERT INTO rate_limits (key, window_start, count, expires_at) VALUES (?, ?, 1, ?)",
+            rusqlite::params![
+                format!("rl:general:ip:10.0.{}.{}", i / 256, i % 256),
+                now - 3660,
+                now - 3600
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+    tx.commit().unwrap_or_else(|e| panic!("{e}"));
+    let before = counters(&db);
+    let live: Vec<String> = before
+        .keys()
+        .filter(|k| !k.starts_with("rl:general:ip:10.0."))
+        .cloned()
+        .collect();
+    assert!(!live.is_empty(), "{before:?}");
+
+    // Act: Bob's first request inserts his counter (his sign-up counted under an address
+    // already known, Alice's).
+    let bob = TestUser::registered(&app).await;
+    expect(me(&bob).go().await, 200).await;
+
+    // Assert: one batch of ended counters went, no live one; the rest wait for later callers.
+    let after = counters(&db);
+    let deleted = before.len() + 1 - after.len();
+    assert!(
+        (64 - live.len() - 1..=64).contains(&deleted),
+        "{deleted} deleted of {} with {} live",
+        before.len(),
+        live.len()
+    );
+    for key in &live {
+        assert!(after.contains_key(key), "live counter {key} deleted");
+    }
+    assert_eq!(after.get(&format!("rl:general:u:{}", bob.id)), Some(&1));
+}
+
 // ---- Metrics and logs ----
 
 /// The value of the sample `series` (`name{labels}`) in a Prometheus text page.

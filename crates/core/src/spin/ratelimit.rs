@@ -26,10 +26,14 @@ impl FromRow for Counter {
     }
 }
 
-const UPSERT: &str = "INSERT INTO rate_limits (key, window_start, count) VALUES (?1, ?2, 1)
+/// Counts under `?1` at `?2` (now) in windows of `?3` seconds. The row's end of window lets
+/// a later new key's insert delete it once the window is over (migration 0006).
+const UPSERT: &str = "INSERT INTO rate_limits (key, window_start, count, expires_at)
+     VALUES (?1, ?2, 1, ?2 + ?3)
      ON CONFLICT(key) DO UPDATE SET
          count = CASE WHEN window_start + ?3 > ?2 THEN count + 1 ELSE 1 END,
-         window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END
+         window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END,
+         expires_at = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END + ?3
      RETURNING count, window_start";
 
 fn params(key: &str, window: u32, now: i64) -> Vec<Value> {
