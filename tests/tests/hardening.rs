@@ -111,6 +111,38 @@ async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_
 }
 
 #[tokio::test]
+async fn a_refused_sign_in_says_when_its_own_limit_resets_not_the_address_budget() {
+    // Arrange: two failures allowed per username in a long window; the address's budget for
+    // sign-in requests (counted by the pipeline) is far from spent.
+    let app = spawn_app_with(vars(&[
+        ("rate_limit_auth", "100"),
+        ("login_max_failures", "2"),
+        ("login_window_seconds", "3600"),
+    ]))
+    .await;
+    let user = TestUser::registered(&app).await;
+    for _ in 0..2 {
+        let resp = user.login_request(&app, "wrong password here").await;
+        expect_error(resp, 401, "INVALID_CREDENTIALS").await;
+    }
+
+    // Act
+    let resp = user.login_request(&app, &user.password).await;
+
+    // Assert: every header describes the username's limit, which refused the request.
+    let retry_after = header(&resp, "retry-after").unwrap_or_default();
+    let seconds: u32 = retry_after.parse().unwrap_or(0);
+    assert!(
+        (3500..=3600).contains(&seconds),
+        "retry-after {retry_after}"
+    );
+    assert_eq!(header(&resp, "ratelimit-limit").as_deref(), Some("2"));
+    assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("0"));
+    assert_eq!(header(&resp, "ratelimit-reset"), Some(retry_after));
+    expect_error(resp, 429, "RATE_LIMITED").await;
+}
+
+#[tokio::test]
 async fn each_user_and_each_api_key_has_its_own_budget() {
     let app = spawn_app_with(vars(&[("rate_limit_general", "3")])).await;
     if app.is_external() {

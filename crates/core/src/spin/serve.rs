@@ -75,10 +75,12 @@ pub async fn serve(
     if let Ok(v) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, v);
     }
-    // Counted here, or by the handler (`ratelimit::stamp`).
+    // Counted here, or by the handler (`ratelimit::stamp`). A response refused by a limit of
+    // its own (sign-in failures per username) already says where that one stands.
     let quota = seen
         .quota
-        .or_else(|| response.extensions().get::<Quota>().copied());
+        .or_else(|| response.extensions().get::<Quota>().copied())
+        .filter(|_| !response.headers().contains_key("ratelimit-limit"));
     let headers = response.headers_mut();
     if let Some(quota) = quota {
         for (name, value) in quota.headers() {
