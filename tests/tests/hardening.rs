@@ -207,9 +207,20 @@ async fn a_writer_holding_the_database_lets_requests_through_uncounted_instead_o
         .unwrap_or_else(|e| panic!("{e}"));
 
     // Assert: the counter could not be written, so the request went through (before the
-    // writer was done) without rate-limit headers; once the writer is done, counting resumes.
+    // writer was done) without rate-limit headers, and the operator is told; once the writer
+    // is done, counting resumes.
     assert_eq!(header(&held, "ratelimit-limit"), None);
     expect(held, 200).await;
+    eventually("the warning that a request went uncounted", async || {
+        let logs = app.component_logs();
+        logs.lines()
+            .any(|l| {
+                l.contains("\"level\":\"warn\"")
+                    && l.contains("rate limit not counted; request let through")
+            })
+            .then_some(())
+    })
+    .await;
     expect_error(me().go().await, 429, "RATE_LIMITED").await;
 }
 
