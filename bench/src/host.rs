@@ -19,6 +19,15 @@ pub const FAKE: &str = "__fake_ollama";
 pub const TOKENS: usize = 50;
 pub const TOKEN_DELAY: Duration = Duration::from_millis(20);
 
+/// `BENCH_FIRST_TOKEN_MS`: how long the fake Ollama takes to answer (its response head and
+/// first token), as real Ollama reads the prompt first; 0 (at once) unless set.
+pub fn first_token_delay() -> Duration {
+    std::env::var("BENCH_FIRST_TOKEN_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::ZERO, Duration::from_millis)
+}
+
 /// The app's host process (0: none, e.g. `--url`), whose CPU time the loads report.
 static HOST_PID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
@@ -234,6 +243,7 @@ pub fn fake_main() -> Result<()> {
         let config = FakeOllamaConfig {
             tokens: TOKENS,
             token_delay: TOKEN_DELAY,
+            first_byte_delay: first_token_delay(),
             ..FakeOllamaConfig::default()
         };
         let fake = FakeOllama::start_on(addr.parse()?, config).await?;

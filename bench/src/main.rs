@@ -42,6 +42,8 @@ usage: cargo run --release -p bench [-- options]
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
                           `metrics=off`, or `rate_limit_general=0` to measure without counting)
+  BENCH_FIRST_TOKEN_MS=N  the fake Ollama answers after N ms (its head and first token), as
+                          real Ollama does once it has read the prompt; 0 unless set
 ";
 
 /// The sections of the report, in order.

@@ -54,8 +54,8 @@ impl Report {
         self.notes.push(n);
     }
 
-    pub fn section(&mut self, name: &str) {
-        self.sections.push((name.to_string(), Vec::new()));
+    pub fn section(&mut self, name: impl Into<String>) {
+        self.sections.push((name.into(), Vec::new()));
     }
 
     fn push(&mut self, row: Row) {
