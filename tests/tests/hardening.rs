@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestUser, eventually, expect, expect_error, header, spawn_app,
+    AppConfig, SendExt, TestApp, TestUser, eventually, expect, expect_error, header, spawn_app,
     spawn_app_with,
 };
 
@@ -108,6 +108,63 @@ async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_
     let resp = app.get("/health").go().await;
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(header(&resp, "ratelimit-limit"), None);
+}
+
+/// Registers a new user, the request said to be forwarded for `addr` (when given).
+async fn register_from(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::Response {
+    let user = TestUser::generate();
+    let mut req = app
+        .post("/api/auth/register")
+        .json(&json!({ "username": user.username, "password": user.password }));
+    if let Some(addr) = forwarded_for {
+        req = req.header("x-forwarded-for", addr);
+    }
+    req.go().await
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_budget() {
+    // Arrange: two sign-in requests per address; the test client (127.0.0.1) is the proxy.
+    let app = spawn_app_with(vars(&[
+        ("rate_limit_auth", "2"),
+        ("trusted_proxies", "127.0.0.0/8, ::1"),
+    ]))
+    .await;
+    if app.is_external() {
+        return;
+    }
+    for _ in 0..2 {
+        expect(register_from(&app, Some("203.0.113.9")).await, 201).await;
+    }
+
+    // Act
+    let same = register_from(&app, Some("6.6.6.6, 203.0.113.9")).await;
+    let other = register_from(&app, Some("198.51.100.7")).await;
+
+    // Assert: the client's own forged entry (left) changes nothing; another client is
+    // counted apart, and the proxy's own requests too.
+    expect_error(same, 429, "RATE_LIMITED").await;
+    assert_eq!(header(&other, "ratelimit-remaining").as_deref(), Some("1"));
+    expect(other, 201).await;
+    expect(register_from(&app, None).await, 201).await;
+}
+
+#[tokio::test]
+async fn forwarded_addresses_are_ignored_unless_the_proxy_is_trusted() {
+    // Arrange: no trusted proxies (the default).
+    let app = spawn_app_with(vars(&[("rate_limit_auth", "2")])).await;
+    if app.is_external() {
+        return;
+    }
+    for addr in ["203.0.113.1", "203.0.113.2"] {
+        expect(register_from(&app, Some(addr)).await, 201).await;
+    }
+
+    // Act: a client claiming yet another address.
+    let resp = register_from(&app, Some("203.0.113.3")).await;
+
+    // Assert: all three came from the one connecting address, which has spent its budget.
+    expect_error(resp, 429, "RATE_LIMITED").await;
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ pub struct Config {
     pub rate_limits: crate::ratelimit::Limits,
     /// Count requests, logins and answers for `/metrics` (the `metrics` variable, `on`/`off`).
     pub metrics: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
+    pub trusted_proxies: crate::client_addr::TrustedProxies,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -106,6 +108,12 @@ impl Config {
                 });
             }
         };
+        let trusted_proxies =
+            crate::client_addr::TrustedProxies::parse(&get("trusted_proxies").unwrap_or_default())
+                .map_err(|reason| ConfigError {
+                    name: "trusted_proxies",
+                    reason,
+                })?;
         Ok(Self {
             ollama_url,
             default_model,
@@ -116,6 +124,7 @@ impl Config {
             log_level,
             rate_limits,
             metrics,
+            trusted_proxies,
         })
     }
 }
@@ -168,6 +177,7 @@ mod tests {
             ("rate_limit_general", "many"),
             ("rate_limit_chat", "99999999999"),
             ("metrics", "maybe"),
+            ("trusted_proxies", "10.0.0.0/8, ingress"),
         ];
         for (name, value) in table {
             assert_eq!(config(&[(name, value)]).err().map(|e| e.name), Some(name));

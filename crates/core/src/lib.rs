@@ -3,6 +3,7 @@
 //! HTTP serving, SQLite, key-value and variables.
 
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod conversation;
 pub mod cors;

@@ -17,7 +17,8 @@ pub struct RequestContext {
     pub request_id: String,
     pub config: Arc<Config>,
     pub component: &'static str,
-    /// `spin-client-addr` without the port.
+    /// The client's address: `spin-client-addr` without the port, or the forwarded client
+    /// behind a trusted proxy (see `client_addr`).
     pub client_ip: Option<String>,
     /// `spin-full-url`, for links the app hands out.
     pub full_url: Option<String>,

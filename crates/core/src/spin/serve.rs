@@ -264,14 +264,18 @@ async fn prepare(
         *r.status_mut() = StatusCode::NO_CONTENT;
         return Ok(Prepared::Answer(r));
     }
-    let client_ip = parts
-        .headers
-        .get("spin-client-addr")
-        .and_then(|v| v.to_str().ok())
-        .map(|a| match a.rsplit_once(':') {
-            Some((ip, _)) => ip.trim_matches(['[', ']']).to_string(),
-            None => a.to_string(),
-        });
+    let client_ip = crate::client_addr::client_addr(
+        parts
+            .headers
+            .get("spin-client-addr")
+            .and_then(|v| v.to_str().ok()),
+        parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok()),
+        &config.trusted_proxies,
+    );
     let pending_count = rate_limit(&mut parts, &config, client_ip.as_deref(), seen, warm).await?;
     // Import takes a whole export, so it has its own, larger limit.
     let limit = if parts.method == Method::POST && parts.uri.path() == IMPORT_PATH {

@@ -26,7 +26,7 @@ pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, E
     }
 }
 
-const NAMES: [&str; 12] = [
+const NAMES: [&str; 13] = [
     "ollama_url",
     "default_model",
     "cors_origins",
@@ -39,6 +39,7 @@ const NAMES: [&str; 12] = [
     "rate_limit_general",
     "rate_limit_window_seconds",
     "metrics",
+    "trusted_proxies",
 ];
 
 /// The config, read from variables on an instance's first request. Spin may reuse an
