@@ -477,6 +477,19 @@ fn chat_core_versions() -> Vec<i64> {
     versions
 }
 
+/// Sends `n` readiness probes at once; each must find the database working.
+async fn all_ready_at_once(app: &TestApp, n: usize) {
+    let requests = (0..n).map(|_| app.get("/health/ready").send());
+    let responses = futures::future::join_all(requests).await;
+    for resp in responses {
+        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
+        let status = resp.status();
+        let body = json(resp).await;
+        assert_eq!(status, StatusCode::OK, "{body}\n{}", app.component_logs());
+        assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
+    }
+}
+
 async fn twenty_concurrent_first_requests(reuse: ReuseConfig) {
     let app = spawn_app_with(AppConfig {
         reuse: Some(reuse),
@@ -487,16 +500,7 @@ async fn twenty_concurrent_first_requests(reuse: ReuseConfig) {
         return;
     }
 
-    let requests = (0..20).map(|_| app.get("/health/ready").send());
-    let responses = futures::future::join_all(requests).await;
-
-    for resp in responses {
-        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
-        let status = resp.status();
-        let body = json(resp).await;
-        assert_eq!(status, StatusCode::OK, "{body}\n{}", app.component_logs());
-        assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
-    }
+    all_ready_at_once(&app, 20).await;
     assert_migrations_applied_once(&app).await;
 }
 
@@ -517,18 +521,9 @@ async fn a_warm_instance_serves_more_requests_at_once_than_it_has_idle_connectio
     let warm = app.get("/health/ready").go().await;
     assert_eq!(warm.status(), StatusCode::OK);
 
-    // Act: twelve at once on that instance; all but one open a connection of their own.
-    let requests = (0..12).map(|_| app.get("/health/ready").send());
-    let responses = futures::future::join_all(requests).await;
-
-    // Assert
-    for resp in responses {
-        let resp = resp.unwrap_or_else(|e| panic!("{e}"));
-        let status = resp.status();
-        let body = json(resp).await;
-        assert_eq!(status, StatusCode::OK, "{body}\n{}", app.component_logs());
-        assert_eq!(body["checks"]["sqlite"]["status"], "ok", "{body}");
-    }
+    // Act and assert: twelve at once on that instance; all but one open a connection of
+    // their own.
+    all_ready_at_once(&app, 12).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
