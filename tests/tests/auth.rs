@@ -290,6 +290,100 @@ async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
     .await
 }
 
+/// A count from the database file: `SELECT COUNT(*) FROM {from}` with `params` bound.
+fn count_rows(db: &std::path::Path, from: &str, params: &[&str]) -> i64 {
+    rusqlite::Connection::open(db)
+        .and_then(|c| {
+            c.query_row(
+                &format!("SELECT COUNT(*) FROM {from}"),
+                rusqlite::params_from_iter(params),
+                |r| r.get(0),
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+const SPENT_OF_USER: &str =
+    "spent_refresh_tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = ?1)";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_sessions_go_with_their_spent_tokens_when_someone_signs_in() {
+    // Arrange: Alice's session (one token spent) ended long ago; Bob's is live.
+    let app = spawn_app().await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let alice = TestUser::registered(&app).await;
+    let (status, _) = body(refresh(&app, &alice.refresh_token).await).await;
+    assert_eq!(status, 200);
+    let bob = TestUser::registered(&app).await;
+    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&alice.id]), 1);
+    rusqlite::Connection::open(&db)
+        .and_then(|c| {
+            c.execute(
+                "UPDATE sessions SET expires_at = '2001-01-01T00:00:00.000Z' WHERE user_id = ?1",
+                [&alice.id],
+            )
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    // Act: anyone signs in.
+    TestUser::registered(&app).await;
+
+    // Assert
+    assert_eq!(
+        count_rows(&db, "sessions WHERE user_id = ?1", &[&alice.id]),
+        0
+    );
+    assert_eq!(
+        count_rows(
+            &db,
+            "spent_refresh_tokens WHERE session_id NOT IN (SELECT id FROM sessions)",
+            &[]
+        ),
+        0,
+        "spent tokens left without their session"
+    );
+    assert_eq!(
+        count_rows(&db, "sessions WHERE user_id = ?1", &[&bob.id]),
+        1
+    );
+    assert_eq!(me(&app, &bob.access_token).await.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_keeps_its_hundred_latest_spent_tokens_and_a_replay_of_one_still_ends_it() {
+    // Arrange: 103 refreshes in one session (no sign-in limit for the test's one address).
+    let app = app_with(&[("rate_limit_auth", "0")]).await;
+    let Some(db) = app.database_path() else {
+        return; // needs the database file (not available against an external app)
+    };
+    let user = TestUser::registered(&app).await;
+    let mut spent = Vec::new();
+    let mut current = user.refresh_token.clone();
+    for _ in 0..103 {
+        let (status, b) = body(refresh(&app, &current).await).await;
+        assert_eq!(status, 200, "{b}");
+        spent.push(std::mem::replace(
+            &mut current,
+            b["refresh_token"].as_str().unwrap_or_default().to_string(),
+        ));
+    }
+
+    // Assert: the oldest three are forgotten (refused, the session unharmed)...
+    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&user.id]), 100);
+    expect(refresh(&app, &spent[0]).await, 401, "UNAUTHENTICATED").await;
+    let (status, b) = body(refresh(&app, &current).await).await;
+    assert_eq!(status, 200, "{b}");
+    spent.push(std::mem::replace(
+        &mut current,
+        b["refresh_token"].as_str().unwrap_or_default().to_string(),
+    ));
+    // ...while replaying one still kept ends the session.
+    expect(refresh(&app, &spent[50]).await, 401, "UNAUTHENTICATED").await;
+    expect(refresh(&app, &current).await, 401, "UNAUTHENTICATED").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     let app = spawn_app().await;
