@@ -52,7 +52,7 @@ pub fn client_addr<'a>(
     let Ok(mut nearest) = peer_ip.parse::<IpAddr>() else {
         return Some(peer_ip.to_string());
     };
-    if trusted.0.is_empty() {
+    if !trusted.trusts(nearest) {
         return Some(canonical(nearest).to_string());
     }
     let entries: Vec<&str> = forwarded_for

@@ -149,11 +149,14 @@ impl Quota {
         (i64::from(self.limit) - self.used).max(0)
     }
 
+    /// The first of the headers: a response that has it already says where it stands.
+    pub const LIMIT_HEADER: &'static str = "ratelimit-limit";
+
     /// `ratelimit-limit`, `ratelimit-remaining`, `ratelimit-reset`.
     pub fn headers(&self) -> [(HeaderName, String); 3] {
         [
             (
-                HeaderName::from_static("ratelimit-limit"),
+                HeaderName::from_static(Self::LIMIT_HEADER),
                 self.limit.to_string(),
             ),
             (

@@ -80,7 +80,7 @@ pub async fn serve(
     let quota = seen
         .quota
         .or_else(|| response.extensions().get::<Quota>().copied())
-        .filter(|_| !response.headers().contains_key("ratelimit-limit"));
+        .filter(|_| !response.headers().contains_key(Quota::LIMIT_HEADER));
     let headers = response.headers_mut();
     if let Some(quota) = quota {
         for (name, value) in quota.headers() {
