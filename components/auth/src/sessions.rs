@@ -141,9 +141,10 @@ pub async fn refresh(db: &Db, presented: &str) -> Result<Refreshed, Error> {
     // Only one of two concurrent refreshes with the same token can swap it; the other finds
     // it spent, which is what a replay looks like.
     let swapped = db
-        .execute(
+        .changed(
             "UPDATE sessions SET refresh_hash = ?, last_used_at = ?, expires_at = ?
-              WHERE id = ? AND refresh_hash = ? AND revoked_at IS NULL",
+              WHERE id = ? AND refresh_hash = ? AND revoked_at IS NULL
+             RETURNING 1",
             vec![
                 Value::Text(sha256_hex(&next)),
                 Value::Text(now.clone()),

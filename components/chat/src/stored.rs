@@ -31,11 +31,12 @@ async fn store(
         // counts and inserts (the transaction keeps the count true until commit).
         let max = settings.max_concurrent_generations;
         let registered = db
-            .execute(
+            .changed(
                 "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
                  SELECT ?1, ?2, ?3, ?4, ?4
                   WHERE (SELECT COUNT(*) FROM generations
-                          WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6",
+                          WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
+                 RETURNING 1",
                 vec![
                     Value::Text(p.assistant.id.clone()),
                     Value::Text(user_id.into()),

@@ -1,9 +1,9 @@
 //! `DELETE /api/auth/keys/{id}`: revoke an API key; it stops working at once.
 
 use crate::audit::{self, Client};
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, RequestContext, Value};
 
@@ -11,14 +11,15 @@ pub async fn delete(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
     let now = chat_core::time::now_rfc3339();
     let changed = db
-        .execute(
+        .changed(
             "UPDATE api_keys SET valid_until = ?
-              WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+              WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)
+             RETURNING 1",
             vec![
                 Value::Text(now.clone()),
                 Value::Text(id.clone()),

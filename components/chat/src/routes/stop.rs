@@ -3,8 +3,8 @@
 //! Answers `204` once the partial answer is stored (or after 5 s at most); `404` if nothing is
 //! running.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, FromRow, RequestContext, Row, Value};
 use chat_core::{Error, conversation::is_id};
@@ -21,7 +21,7 @@ impl FromRow for Running {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    Path(conversation_id): Path<String>,
+    IdPath(conversation_id): IdPath,
 ) -> Result<StatusCode, Error> {
     let none = || Error::not_found("Running generation");
     if !is_id(&conversation_id) {
@@ -42,9 +42,10 @@ pub async fn post(
         p
     };
     let flagged = db
-        .execute(
+        .changed(
             "UPDATE generations SET stop_requested = 1
-              WHERE conversation_id = ? AND user_id = ? AND heartbeat_at > ?",
+              WHERE conversation_id = ? AND user_id = ? AND heartbeat_at > ?
+             RETURNING 1",
             live(),
         )
         .await?;

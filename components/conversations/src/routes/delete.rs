@@ -1,23 +1,23 @@
 //! `DELETE /api/conversations/{id}`: the conversation, its messages, tags and share link
 //! (the last three by trigger, in the same statement).
 
-use axum::extract::Path;
 use axum::http::StatusCode;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, Value};
 use chat_core::{Error, conversation::is_id};
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, Error> {
     if !is_id(&id) {
         return Err(Error::not_found("Conversation"));
     }
     let db = Db::open().await?;
     let deleted = db
-        .execute(
-            "DELETE FROM conversations WHERE id = ? AND user_id = ?",
+        .changed(
+            "DELETE FROM conversations WHERE id = ? AND user_id = ? RETURNING 1",
             vec![Value::Text(id), Value::Text(principal.user_id.clone())],
         )
         .await?;

@@ -1,23 +1,23 @@
 //! `DELETE /api/conversations/{id}/share`: the link stops working at once. `404` when the
 //! conversation is not the caller's or has no link.
 
-use axum::extract::Path;
 use axum::http::StatusCode;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, Value};
 use chat_core::{Error, conversation::is_id};
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, Error> {
     if !is_id(&id) {
         return Err(Error::not_found("Share link"));
     }
     let db = Db::open().await?;
     let removed = db
-        .execute(
-            "DELETE FROM share_links WHERE conversation_id = ? AND user_id = ?",
+        .changed(
+            "DELETE FROM share_links WHERE conversation_id = ? AND user_id = ? RETURNING 1",
             vec![Value::Text(id), Value::Text(principal.user_id.clone())],
         )
         .await?;

@@ -3,13 +3,15 @@
 //! (Spin may run several requests at once in one instance).
 //!
 //! Never use one `Db` from two tasks at once. Spin runs a statement on a blocking thread that
-//! holds the connection's lock, also while it waits for SQLite's write lock (up to 5 s), and it
-//! answers `changes()` by taking that lock on the instance's event loop: a second task's
-//! `changes()` would stall every task of the instance, including the one holding the write lock
-//! the first is waiting for (seen as a 5 s deadlock). Give a concurrent task its own `Db`.
-//! Within one task, reads (`SELECT` through `query`; not `execute`, which asks for
-//! `changes()`) may run at once on a `Db` (`futures::join!`): their trips to the blocking
-//! threads overlap, and the connection's lock takes them in turn.
+//! holds the connection's lock, also while it waits for SQLite's write lock (up to 5 s), and
+//! other calls on the connection (`changes()`, which the app no longer makes) take that lock
+//! on the instance's event loop, stalling every task of the instance (seen as a 5 s
+//! deadlock). Give a concurrent task its own `Db`. Within one task, reads (`SELECT` through
+//! `query`) may run at once on a `Db` (`futures::join!`): their trips to the blocking threads
+//! overlap, and the connection's lock takes them in turn.
+//!
+//! What a write changed is learnt from its `RETURNING` rows ([`Db::changed`]), never from
+//! `changes()`: on Spin's libSQL backend that count is stale (see `changed`).
 //!
 //! A statement that finds the database locked by another writer is tried again, up to about
 //! 5 s in all (what Spin's connections wait by default): each connection waits only
@@ -26,11 +28,18 @@ use crate::error::Error;
 use spin_sdk::sqlite::{Connection, Value};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
-/// Idle connections of this instance, and whether each is [configured](Db::configure).
-static IDLE: Mutex<Vec<(Connection, bool)>> = Mutex::new(Vec::new());
+/// Idle connections of this instance: whether each is [configured](Db::configure), and since
+/// when it is idle.
+static IDLE: Mutex<Vec<(Connection, bool, Instant)>> = Mutex::new(Vec::new());
+/// How long a connection may stay idle and still be used. A libSQL server (`sqld`, Turso)
+/// expires a stream after 10 s without a request, and Spin's libSQL client then fails every
+/// later statement on that connection; an instance that stays busy can keep a connection
+/// idle that long behind newer ones.
+const MAX_IDLE: Duration = Duration::from_secs(5);
 /// As many as Spin runs requests at once in an instance; Spin allows 256 per instance.
-const MAX_IDLE: usize = 16;
+const MAX_IDLE_CONNECTIONS: usize = 16;
 /// How long one try of a statement waits for SQLite's write lock (`PRAGMA busy_timeout`,
 /// set on every new connection). Writes take tens of microseconds, so only a long
 /// transaction (a big import) holds the lock this long.
@@ -82,9 +91,13 @@ impl Drop for Db {
             return; // closed: SQLite rolls back whatever was left open
         }
         if let (Some(conn), Ok(mut idle)) = (self.conn.take(), IDLE.lock())
-            && idle.len() < MAX_IDLE
+            && idle.len() < MAX_IDLE_CONNECTIONS
         {
-            idle.push((conn, self.configured.load(Ordering::Relaxed)));
+            idle.push((
+                conn,
+                self.configured.load(Ordering::Relaxed),
+                Instant::now(),
+            ));
         }
     }
 }
@@ -221,7 +234,11 @@ pub trait FromRow: Sized {
 impl Db {
     /// Opens the default database, migrated to this build's schema.
     pub async fn open() -> Result<Self, Error> {
-        let reused = IDLE.lock().ok().and_then(|mut idle| idle.pop());
+        let reused = IDLE.lock().ok().and_then(|mut idle| {
+            let now = Instant::now();
+            idle.retain(|(_, _, since)| now.duration_since(*since) < MAX_IDLE);
+            idle.pop().map(|(conn, configured, _)| (conn, configured))
+        });
         Ok(Self::from_conn(match reused {
             Some(c) => c,
             None => Self::connect().await?,
@@ -298,21 +315,23 @@ impl Db {
             .ok_or_else(|| Error::internal("database connection already closed"))
     }
 
-    /// Runs a statement; returns the number of rows it changed.
-    pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+    /// Runs a statement. It says nothing of how many rows it changed: Spin's libSQL backend
+    /// answers `changes()` with a stale count, so a caller that needs to know what a write
+    /// touched uses [`Db::changed`] (`RETURNING`) instead.
+    pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<(), Error> {
         self.configure().await;
         let mut params = params;
         let mut tries = Tries::new(self, sql);
-        let changed = loop {
+        let done = loop {
             self.busy.fetch_add(1, Ordering::Relaxed);
-            let changed = self.execute_inner(sql, tries.params(&mut params)).await;
+            let done = self.execute_inner(sql, tries.params(&mut params)).await;
             self.busy.fetch_sub(1, Ordering::Relaxed);
-            match changed {
+            match done {
                 Err(f) if tries.again(&f) => continue,
                 done => break done.map_err(|f| f.error),
             }
         };
-        if changed.is_ok() {
+        if done.is_ok() {
             if starts_with(sql, "BEGIN") {
                 self.in_transaction.store(true, Ordering::Relaxed);
             } else if ["COMMIT", "ROLLBACK", "END"]
@@ -322,29 +341,38 @@ impl Db {
                 self.in_transaction.store(false, Ordering::Relaxed);
             }
         }
-        changed
+        done
     }
 
-    async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<u64, Failed> {
-        let counts_rows = ![
-            "BEGIN",
-            "COMMIT",
-            "ROLLBACK",
-            "END",
-            "PRAGMA",
-            "SAVEPOINT",
-            "RELEASE",
-        ]
-        .iter()
-        .any(|k| starts_with(sql, k));
-        let conn = self.conn()?;
-        let result = conn
+    async fn execute_inner(&self, sql: &str, params: Vec<Value>) -> Result<(), Failed> {
+        let result = self
+            .conn()?
             .execute(sql, params)
             .await
             .map_err(|e| Failed::new(e, sql))?;
-        result.result().await.map_err(|e| Failed::new(e, sql))?;
-        // Statements that change no rows skip the host call.
-        Ok(if counts_rows { conn.changes().await } else { 0 })
+        result.result().await.map_err(|e| Failed::new(e, sql))
+    }
+
+    /// Runs a write that ends in `RETURNING …` and returns how many rows it changed (the rows
+    /// it returned). This is how the app learns what a write did, on every backend: Spin's
+    /// libSQL client updates the count behind `changes()` only for statements it sends
+    /// through its `execute`, and Spin sends every statement through `query`, so there
+    /// `changes()` answers 0 (or an older statement's count) after an `UPDATE`.
+    pub async fn changed(&self, sql: &str, params: Vec<Value>) -> Result<u64, Error> {
+        debug_assert!(
+            sql.to_ascii_uppercase().contains("RETURNING"),
+            "Db::changed needs a statement with RETURNING: {sql}"
+        );
+        self.configure().await;
+        let mut params = params;
+        let mut tries = Tries::new(self, sql);
+        let rows = loop {
+            match self.rows(sql, tries.params(&mut params)).await {
+                Err(f) if tries.again(&f) => continue,
+                done => break done.map_err(|f| f.error)?,
+            }
+        };
+        Ok(rows.rows.len() as u64)
     }
 
     /// Runs a query and maps every row.
@@ -397,11 +425,11 @@ impl Db {
     /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so check-then-write sequences
     /// cannot interleave with another writer. End it with [`Db::commit`] or [`Db::rollback`].
     pub async fn begin(&self) -> Result<(), Error> {
-        self.execute("BEGIN IMMEDIATE", vec![]).await.map(|_| ())
+        self.execute("BEGIN IMMEDIATE", vec![]).await
     }
 
     pub async fn commit(&self) -> Result<(), Error> {
-        self.execute("COMMIT", vec![]).await.map(|_| ())
+        self.execute("COMMIT", vec![]).await
     }
 
     /// Best effort: used on error paths, where the original error matters more.
