@@ -5,6 +5,7 @@
 pub mod build;
 pub mod engine;
 pub mod fake_ollama;
+pub mod hrana;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;

@@ -2,7 +2,8 @@
 //! variable providers and the state directory, with Spin's path rules: a `spin` key-value
 //! store's relative `path` is resolved from the config file's folder, a `spin` SQLite
 //! database's from the working directory. Unknown top-level keys are rejected, as Spin does.
-//! Only the local (`spin`) backends exist here; Redis and libSQL entries are reported as such.
+//! The local (`spin`) backends exist here, and libSQL (`type = "libsql"`, `url`, `token`) for
+//! SQLite, through Spin's own client; Redis entries are reported as not available.
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -55,6 +56,15 @@ struct RawProvider {
     rest: toml::Table,
 }
 
+/// Where a SQLite database lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DatabaseConfig {
+    /// `type = "spin"`: a file, or memory (`None`).
+    Spin(StorePath),
+    /// `type = "libsql"`.
+    LibSql { url: String, token: String },
+}
+
 /// Where a store lives: a file, or memory (`None`).
 pub type StorePath = Option<PathBuf>;
 
@@ -72,7 +82,7 @@ pub enum VariablesProvider {
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     pub key_value_stores: BTreeMap<String, StorePath>,
-    pub sqlite_databases: BTreeMap<String, StorePath>,
+    pub sqlite_databases: BTreeMap<String, DatabaseConfig>,
     pub variables_providers: Vec<VariablesProvider>,
     pub state_dir: Option<PathBuf>,
     pub log_dir: Option<PathBuf>,
@@ -116,9 +126,13 @@ impl RuntimeConfig {
                 .insert(label, path.map(|p| config_dir.join(p)));
         }
         for (label, store) in raw.sqlite_database {
-            let path = local_store_path(&store, "sqlite_database", &label)?;
-            out.sqlite_databases
-                .insert(label, path.map(|p| working_dir.join(p)));
+            let database = if store.kind == "libsql" {
+                libsql_database(&store, &label)?
+            } else {
+                let path = local_store_path(&store, "sqlite_database", &label)?;
+                DatabaseConfig::Spin(path.map(|p| working_dir.join(p)))
+            };
+            out.sqlite_databases.insert(label, database);
         }
         for provider in raw.variables_provider {
             out.variables_providers.push(match provider.kind.as_str() {
@@ -162,6 +176,31 @@ impl RuntimeConfig {
         }
         Ok(out)
     }
+}
+
+/// `[sqlite_database.x] type = "libsql"` with `url` (http or https, as Spin checks) and `token`.
+fn libsql_database(store: &RawStore, label: &str) -> Result<DatabaseConfig> {
+    let text = |key: &str| {
+        store
+            .rest
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .with_context(|| format!("[sqlite_database.{label}] type = \"libsql\" needs `{key}`"))
+    };
+    for key in store.rest.keys() {
+        if key != "url" && key != "token" {
+            bail!("[sqlite_database.{label}]: unknown key {key:?}");
+        }
+    }
+    let url = text("url")?;
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        bail!("[sqlite_database.{label}] url must start with https:// or http://: {url:?}");
+    }
+    Ok(DatabaseConfig::LibSql {
+        url,
+        token: text("token")?,
+    })
 }
 
 fn local_store_path(store: &RawStore, section: &str, label: &str) -> Result<Option<PathBuf>> {
@@ -210,7 +249,9 @@ mod tests {
         );
         assert_eq!(
             cfg.sqlite_databases.get("default"),
-            Some(&Some(PathBuf::from("/work/data/app.db")))
+            Some(&DatabaseConfig::Spin(Some(PathBuf::from(
+                "/work/data/app.db"
+            ))))
         );
     }
 
@@ -228,6 +269,31 @@ mod tests {
         // Spin's quirk: the key defaults to false once the table is there.
         assert!(!pooling("[outbound_http]"));
         assert!(RuntimeConfig::parse("[outbound_http]\npooling = true", w, w).is_err());
+    }
+
+    #[test]
+    fn libsql_databases_need_a_url_and_a_token() {
+        let w = Path::new("/w");
+        let cfg = RuntimeConfig::parse(
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"http://127.0.0.1:8080\"\ntoken = \"t\"",
+            w,
+            w,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            cfg.sqlite_databases.get("default"),
+            Some(&DatabaseConfig::LibSql {
+                url: "http://127.0.0.1:8080".into(),
+                token: "t".into()
+            })
+        );
+        for bad in [
+            "[sqlite_database.default]\ntype = \"libsql\"\ntoken = \"t\"",
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"libsql://x\"\ntoken = \"t\"",
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"http://x\"",
+        ] {
+            assert!(RuntimeConfig::parse(bad, w, w).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -6,9 +6,9 @@ use crate::engine::{self, Ctx};
 use crate::manifest::{Manifest, Part, parse_template};
 use crate::outbound::{AllowedHost, OutboundClient, OutboundHooks};
 use crate::routes::{RouteMatch, Router};
-use crate::runtime_config::{RuntimeConfig, VariablesProvider};
+use crate::runtime_config::{DatabaseConfig, RuntimeConfig, VariablesProvider};
 use crate::spin_apis::{ComponentGrants, SpinState};
-use crate::stores::{Location, Stores};
+use crate::stores::{Database, Location, Stores};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
@@ -224,7 +224,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
             }
         }
         for name in &spec.sqlite_databases {
-            if stores.sqlite_location(name).is_none() {
+            if stores.sqlite_database(name).is_none() {
                 bail!("component {id:?} uses SQLite database {name:?}, which is not configured");
             }
         }
@@ -360,8 +360,17 @@ fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Stores {
         Some(p) => Location::Path(p.clone()),
         None => Location::InMemory,
     };
-    for (label, path) in &runtime.sqlite_databases {
-        stores.add_sqlite(label, location(path));
+    for (label, database) in &runtime.sqlite_databases {
+        stores.add_sqlite(
+            label,
+            match database {
+                DatabaseConfig::Spin(path) => Database::Local(location(path)),
+                DatabaseConfig::LibSql { url, token } => Database::LibSql {
+                    url: url.clone(),
+                    token: token.clone(),
+                },
+            },
+        );
     }
     for (label, path) in &runtime.key_value_stores {
         stores.add_kv(label, location(path));
@@ -369,7 +378,7 @@ fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Stores {
     if !runtime.sqlite_databases.contains_key("default") {
         stores.add_sqlite(
             "default",
-            location(&state_dir.map(|d| d.join("sqlite_db.db"))),
+            Database::Local(location(&state_dir.map(|d| d.join("sqlite_db.db")))),
         );
     }
     if !runtime.key_value_stores.contains_key("default") {

@@ -1,7 +1,9 @@
-//! The storage behind `spin:sqlite` and `spin:key-value`, as Spin's local backends do it:
-//! every `open` of a SQLite database gets its own connection to the database file (or its own
-//! in-memory database when there is no state directory), and each key-value store label is a
-//! partition of one SQLite file (`spin_key_value` table) shared by all instances.
+//! The storage behind `spin:sqlite` and `spin:key-value`, as Spin's backends do it: every
+//! `open` of a SQLite database gets its own connection to the database file (or its own
+//! in-memory database when there is no state directory), or, for `type = "libsql"`, its own
+//! client of Spin's libSQL backend (the `libsql` crate Spin uses, used as Spin uses it); each
+//! key-value store label is a partition of one SQLite file (`spin_key_value` table) shared by
+//! all instances.
 
 use crate::spin_apis::{kv, sqlite};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -32,10 +34,21 @@ impl Location {
     }
 }
 
+/// Where a SQLite database lives.
+#[derive(Debug, Clone)]
+pub enum Database {
+    Local(Location),
+    /// A libSQL server (`sqld`, Turso), reached over Hrana-over-HTTP.
+    LibSql {
+        url: String,
+        token: String,
+    },
+}
+
 /// All configured databases and key-value stores of one running app.
 #[derive(Debug, Default)]
 pub struct Stores {
-    sqlite: HashMap<String, Location>,
+    sqlite: HashMap<String, Database>,
     kv: HashMap<String, Arc<KvBackend>>,
     stats: Arc<QueryStats>,
 }
@@ -77,8 +90,8 @@ impl QueryStats {
 }
 
 impl Stores {
-    pub fn add_sqlite(&mut self, label: &str, location: Location) {
-        self.sqlite.insert(label.to_string(), location);
+    pub fn add_sqlite(&mut self, label: &str, database: Database) {
+        self.sqlite.insert(label.to_string(), database);
     }
 
     pub fn add_kv(&mut self, label: &str, location: Location) {
@@ -92,9 +105,10 @@ impl Stores {
     }
 
     pub fn sqlite_connection(&self, label: &str) -> Option<SqliteConnection> {
-        self.sqlite.get(label).map(|location| SqliteConnection {
-            location: location.clone(),
+        self.sqlite.get(label).map(|database| SqliteConnection {
+            database: database.clone(),
             conn: OnceLock::new(),
+            remote: tokio::sync::OnceCell::new(),
             stats: self.stats.clone(),
         })
     }
@@ -110,7 +124,7 @@ impl Stores {
         })
     }
 
-    pub fn sqlite_location(&self, label: &str) -> Option<&Location> {
+    pub fn sqlite_database(&self, label: &str) -> Option<&Database> {
         self.sqlite.get(label)
     }
 }
@@ -121,12 +135,21 @@ fn lock(conn: &Shared) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// One guest-side `connection`: opened lazily on first use, like Spin's in-process SQLite.
-#[derive(Debug)]
+/// One guest-side `connection`: opened lazily on first use, like Spin's in-process SQLite and
+/// its `LazyLibSqlConnection`.
 pub struct SqliteConnection {
-    location: Location,
+    database: Database,
     conn: OnceLock<Shared>,
+    remote: tokio::sync::OnceCell<libsql::Connection>,
     stats: Arc<QueryStats>,
+}
+
+impl std::fmt::Debug for SqliteConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteConnection")
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteConnection {
@@ -134,11 +157,27 @@ impl SqliteConnection {
         if let Some(c) = self.conn.get() {
             return Ok(c.clone());
         }
-        let c = self
-            .location
+        let location = match &self.database {
+            Database::Local(l) => l,
+            Database::LibSql { .. } => return Err(sqlite::Error::InvalidConnection),
+        };
+        let c = location
             .open()
             .map_err(|e| sqlite::Error::Io(e.to_string()))?;
         Ok(self.conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
+    }
+
+    /// The libSQL client, created on first use as Spin does (a failure is `InvalidConnection`).
+    async fn remote(&self, url: &str, token: &str) -> Result<&libsql::Connection, sqlite::Error> {
+        self.remote
+            .get_or_try_init(|| async {
+                let db = libsql::Builder::new_remote(url.to_string(), token.to_string())
+                    .build()
+                    .await?;
+                db.connect()
+            })
+            .await
+            .map_err(|_| sqlite::Error::InvalidConnection)
     }
 
     pub async fn query(
@@ -146,6 +185,12 @@ impl SqliteConnection {
         statement: String,
         parameters: Vec<sqlite::Value>,
     ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
+        if let Database::LibSql { url, token } = &self.database {
+            let started = std::time::Instant::now();
+            let result = self.remote_query(url, token, &statement, parameters).await;
+            self.stats.record(&statement, started.elapsed());
+            return result;
+        }
         let conn = self.shared()?;
         let started = std::time::Instant::now();
         let stats = self.stats.clone();
@@ -166,18 +211,82 @@ impl SqliteConnection {
         .map_err(|e| sqlite::Error::Io(e.to_string()))?
     }
 
+    /// A statement through Spin's libSQL backend: `libsql::Connection::query` for every
+    /// statement, whatever it is, as Spin's `LibSqlConnection` does.
+    async fn remote_query(
+        &self,
+        url: &str,
+        token: &str,
+        statement: &str,
+        parameters: Vec<sqlite::Value>,
+    ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
+        let conn = self.remote(url, token).await?;
+        let io = |e: libsql::Error| sqlite::Error::Io(e.to_string());
+        let params: Vec<libsql::Value> = parameters.into_iter().map(to_libsql).collect();
+        let mut rows = conn.query(statement, params).await.map_err(io)?;
+        let count = rows.column_count();
+        let columns = (0..count)
+            .map(|i| rows.column_name(i).unwrap_or("").to_string())
+            .collect();
+        let mut out = Vec::new();
+        let mut size = 0usize;
+        while let Some(row) = rows.next().await.map_err(io)? {
+            let values = (0..count)
+                .map(|i| row.get_value(i).map(from_libsql))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(io)?;
+            size += values.iter().map(value_size).sum::<usize>();
+            if size > MAX_RESULT_BYTES {
+                return Err(sqlite::Error::Io(format!(
+                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                )));
+            }
+            out.push(values);
+        }
+        Ok((columns, out))
+    }
+
     pub async fn changes(&self) -> u64 {
-        match self.shared() {
-            Ok(c) => lock(&c).changes(),
-            Err(_) => 0,
+        match &self.database {
+            Database::LibSql { .. } => self.remote.get().map_or(0, libsql::Connection::changes),
+            Database::Local(_) => match self.shared() {
+                Ok(c) => lock(&c).changes(),
+                Err(_) => 0,
+            },
         }
     }
 
     pub async fn last_insert_rowid(&self) -> i64 {
-        match self.shared() {
-            Ok(c) => lock(&c).last_insert_rowid(),
-            Err(_) => 0,
+        match &self.database {
+            Database::LibSql { .. } => self
+                .remote
+                .get()
+                .map_or(0, libsql::Connection::last_insert_rowid),
+            Database::Local(_) => match self.shared() {
+                Ok(c) => lock(&c).last_insert_rowid(),
+                Err(_) => 0,
+            },
         }
+    }
+}
+
+fn to_libsql(v: sqlite::Value) -> libsql::Value {
+    match v {
+        sqlite::Value::Integer(i) => libsql::Value::Integer(i),
+        sqlite::Value::Real(r) => libsql::Value::Real(r),
+        sqlite::Value::Text(t) => libsql::Value::Text(t),
+        sqlite::Value::Blob(b) => libsql::Value::Blob(b),
+        sqlite::Value::Null => libsql::Value::Null,
+    }
+}
+
+fn from_libsql(v: libsql::Value) -> sqlite::Value {
+    match v {
+        libsql::Value::Null => sqlite::Value::Null,
+        libsql::Value::Integer(i) => sqlite::Value::Integer(i),
+        libsql::Value::Real(r) => sqlite::Value::Real(r),
+        libsql::Value::Text(t) => sqlite::Value::Text(t),
+        libsql::Value::Blob(b) => sqlite::Value::Blob(b),
     }
 }
 

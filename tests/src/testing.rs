@@ -2,8 +2,14 @@
 //! state, a fake Ollama), or — when `APP_URL` is set — points the same tests at an app that is
 //! already running, e.g. a real `spin up`. Tests that need to configure the app themselves
 //! ask [`TestApp::is_external`] and skip there.
+//!
+//! `SPIN_TEST_HOST_SQLITE=libsql` runs the same tests with the app's database on libSQL, as a
+//! scale-out deployment has it: each test gets a libSQL server of its own ([`HranaServer`])
+//! and a runtime config with `type = "libsql"`, so every statement goes through Spin's libSQL
+//! client and over HTTP.
 
 use crate::fake_ollama::FakeOllama;
+use crate::hrana::HranaServer;
 use crate::server::{ComponentOutput, ReuseConfig, RunningApp, UpOptions};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -55,7 +61,14 @@ pub struct TestApp {
     pub ollama: Option<FakeOllama>,
     pub app: Option<RunningApp>,
     pub state_dir: Option<PathBuf>,
+    /// The libSQL server holding the app's database (`SPIN_TEST_HOST_SQLITE=libsql`).
+    pub libsql: Option<HranaServer>,
     _temp: Option<tempfile::TempDir>,
+}
+
+/// Whether this run puts the app's database on libSQL (`SPIN_TEST_HOST_SQLITE=libsql`).
+pub fn on_libsql() -> bool {
+    std::env::var("SPIN_TEST_HOST_SQLITE").is_ok_and(|v| v == "libsql")
 }
 
 /// Starts the app with the defaults: Spin's instance reuse, a temp state dir, a fake Ollama.
@@ -81,6 +94,7 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
             ollama: None,
             app: None,
             state_dir: None,
+            libsql: None,
             _temp: None,
         });
     }
@@ -105,7 +119,25 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
     );
     options.listen = "127.0.0.1:0".parse()?;
     options.state_dir = Some(state_dir.clone());
-    options.runtime_config_file = config.runtime_config;
+    let mut libsql = None;
+    options.runtime_config_file = match config.runtime_config {
+        None if on_libsql() => {
+            let server = HranaServer::start(&state_dir.join("libsql.db"), "test-token").await?;
+            let file = temp.path().join("runtime-config.toml");
+            std::fs::create_dir_all(&state_dir)?;
+            std::fs::write(
+                &file,
+                format!(
+                    "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"{}\"\ntoken = \"{}\"\n",
+                    server.url(),
+                    server.token()
+                ),
+            )?;
+            libsql = Some(server);
+            Some(file)
+        }
+        other => other,
+    };
     options.working_dir = Some(temp.path().to_path_buf());
     options.env = Some(Default::default());
     options.output = ComponentOutput::Files;
@@ -137,6 +169,7 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
         ollama,
         app: Some(app),
         state_dir: Some(state_dir),
+        libsql,
         _temp: Some(temp),
     })
 }
@@ -175,8 +208,12 @@ impl TestApp {
         out
     }
 
-    /// The app's SQLite database file (for assertions on what was stored).
+    /// The app's SQLite database file (for assertions on what was stored), also when it is
+    /// served by libSQL.
     pub fn database_path(&self) -> Option<PathBuf> {
+        if let Some(server) = &self.libsql {
+            return Some(server.path().to_path_buf());
+        }
         self.state_dir.as_ref().map(|d| d.join("sqlite_db.db"))
     }
 }
