@@ -51,6 +51,7 @@ pub fn build_components(manifest: &Path) -> Result<()> {
         }
     }
     for ((workdir, base), packages) in merged {
+        ensure_target(&workdir, &base)?;
         let mut command = base.clone();
         for p in &packages {
             command.push_str(" -p ");
@@ -81,6 +82,65 @@ fn split_package(command: &str) -> Option<(String, String)> {
     Some((rest.join(" "), package))
 }
 
+/// `--target T` of a cargo command.
+fn target_of(command: &str) -> Option<&str> {
+    let mut words = command.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "--target" {
+            return words.next();
+        }
+        if let Some(t) = w.strip_prefix("--target=") {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Makes sure the toolchain cargo uses in `workdir` has the standard library for the command's
+/// `--target`. rustup installs the targets rust-toolchain.toml lists only when it installs the
+/// toolchain itself, so a machine that already had the toolchain lacks them and the build fails
+/// with "can't find crate for `core`". Adds it with rustup (as `.ci/run` did), or stops with
+/// the command to run.
+fn ensure_target(workdir: &Path, command: &str) -> Result<()> {
+    let Some(target) = target_of(command) else {
+        return Ok(());
+    };
+    let sysroot = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .current_dir(workdir)
+        .output()
+        .context("running rustc --print sysroot")?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
+    if sysroot
+        .join("lib/rustlib")
+        .join(target)
+        .join("lib")
+        .is_dir()
+    {
+        return Ok(());
+    }
+    let add = format!("rustup target add {target}");
+    eprintln!(
+        "the toolchain at {} has no {target} target: {add}",
+        sysroot.display()
+    );
+    match Command::new("rustup")
+        .args(["target", "add", target])
+        .current_dir(workdir)
+        .status()
+    {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => bail!(
+            "`{add}` failed ({s}); run it in {} and try again",
+            workdir.display()
+        ),
+        Err(e) => bail!(
+            "the Rust toolchain has no {target} target and rustup could not be run ({e}): \
+             install the target (with rustup: `{add}`) and try again"
+        ),
+    }
+}
+
 fn run(workdir: &Path, command: &str) -> Result<()> {
     let status = Command::new("sh")
         .arg("-c")
@@ -96,7 +156,20 @@ fn run(workdir: &Path, command: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_package;
+    use super::{split_package, target_of};
+
+    #[test]
+    fn target_is_read_from_the_command() {
+        assert_eq!(
+            target_of("cargo build --target wasm32-wasip2 --release"),
+            Some("wasm32-wasip2")
+        );
+        assert_eq!(
+            target_of("cargo build --target=wasm32-wasip2"),
+            Some("wasm32-wasip2")
+        );
+        assert_eq!(target_of("cargo build --release"), None);
+    }
 
     #[test]
     fn package_flag_is_split_off() {
