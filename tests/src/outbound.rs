@@ -158,10 +158,8 @@ impl tower_service::Service<Uri> for Connector {
             };
             match tokio::time::timeout(limit, TcpStream::connect(target)).await {
                 Err(_) => Err(ErrorCode::ConnectionTimeout),
-                Ok(Ok(stream)) => {
-                    let _ = stream.set_nodelay(true);
-                    Ok(TokioIo::new(stream))
-                }
+                // As Spin's connector: no socket options, so Nagle's algorithm stays on.
+                Ok(Ok(stream)) => Ok(TokioIo::new(stream)),
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::AddrNotAvailable => Err(dns_error()),
                 Ok(Err(e)) if e.to_string().starts_with("failed to lookup address") => {
                     Err(dns_error())
