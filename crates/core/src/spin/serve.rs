@@ -17,12 +17,17 @@ use axum::body::Body;
 use axum::extract::MatchedPath;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use std::sync::Arc;
 use std::time::Instant;
 use tower_service::Service;
 
 const X_REQUEST_ID: &str = "x-request-id";
+/// How much of a refused request's body is read (and dropped) before the refusal is sent. A
+/// response sent while the client is still sending is often lost: the server closes the
+/// connection with unread data, the client's TCP stack gets a reset, and the client sees a
+/// cut connection instead of the 413 or 429. Past this much, the connection is cut anyway.
+const DRAIN_BYTES: usize = 8 << 20;
 const IMPORT_PATH: &str = "/api/conversations/import";
 /// Routes that never touch the database (nor count against a rate limit).
 const WITHOUT_DATABASE: [&str; 3] = ["/health", "/info", "/openapi.json"];
@@ -276,7 +281,14 @@ async fn prepare(
             .filter_map(|v| v.to_str().ok()),
         &config.trusted_proxies,
     );
-    let pending_count = rate_limit(&mut parts, &config, client_ip.as_deref(), seen, warm).await?;
+    let pending_count =
+        match rate_limit(&mut parts, &config, client_ip.as_deref(), seen, warm).await {
+            Ok(p) => p,
+            Err(e) => {
+                drain(body, DRAIN_BYTES).await;
+                return Err(e);
+            }
+        };
     // Import takes a whole export, so it has its own, larger limit.
     let limit = if parts.method == Method::POST && parts.uri.path() == IMPORT_PATH {
         config.import_limit_bytes
@@ -296,17 +308,18 @@ async fn prepare(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        drain(body, DRAIN_BYTES).await;
         return Err(too_large());
     }
-    let bytes = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
-        Err(e) => {
+    let bytes = match read_body(body, limit).await {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return Err(too_large()),
+        Err(cause) => {
             return Err(Error::new(
                 ErrorCode::InvalidJson,
                 "The request body could not be read.",
             )
-            .with_cause(e));
+            .with_cause(cause));
         }
     };
     // Every route takes JSON: a body must say so and must parse (its shape is checked by the
@@ -341,6 +354,47 @@ async fn prepare(
         parts,
         Body::from(bytes),
     )))
+}
+
+/// The body, or `None` when it is longer than `limit` (then the rest is read and dropped, up
+/// to [`DRAIN_BYTES`] in all, so that the client hears the 413).
+async fn read_body<B>(body: B, limit: usize) -> Result<Option<bytes::Bytes>, String>
+where
+    B: http_body::Body<Data = bytes::Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut body = body;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| e.to_string())?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen > limit {
+            drain(body, DRAIN_BYTES.saturating_sub(seen)).await;
+            return Ok(None);
+        }
+        kept.extend_from_slice(&data);
+    }
+    Ok(Some(kept.freeze()))
+}
+
+/// Reads and drops what is left of a body, up to `bound` bytes.
+async fn drain<B>(mut body: B, bound: usize)
+where
+    B: http_body::Body + Unpin,
+{
+    let mut left = bound;
+    while left > 0 {
+        let Some(Ok(frame)) = body.frame().await else {
+            return;
+        };
+        if let Some(data) = frame.data_ref() {
+            left = left.saturating_sub(bytes::Buf::remaining(data));
+        }
+    }
 }
 
 /// Writes the envelope for error responses: ours (an [`Error`] in the extensions) and axum's
