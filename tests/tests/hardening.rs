@@ -1115,6 +1115,61 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         ),
     ];
 
+    // Path parameters that cannot be an id name nothing, on every route that has one: not
+    // UTF-8 once decoded, overlong, control characters, another alphabet.
+    let mut table = table;
+    let long = "a".repeat(300);
+    for bad in [
+        "%FF%FE",
+        long.as_str(),
+        "a%00b",
+        "a%0Ab",
+        "%1B%5B31m",
+        "%C3%A9t%C3%A9",
+    ] {
+        for (method, path) in [
+            (Method::GET, "/api/conversations/{}"),
+            (Method::PATCH, "/api/conversations/{}"),
+            (Method::DELETE, "/api/conversations/{}"),
+            (Method::GET, "/api/conversations/{}/messages"),
+            (Method::GET, "/api/conversations/{}/export"),
+            (Method::POST, "/api/conversations/{}/share"),
+            (Method::DELETE, "/api/conversations/{}/share"),
+            (Method::GET, "/api/shared/{}"),
+            (Method::POST, "/api/chat/{}/messages"),
+            (Method::POST, "/api/chat/{}/regenerate"),
+            (Method::POST, "/api/chat/{}/stop"),
+            (Method::DELETE, "/api/auth/sessions/{}"),
+            (Method::DELETE, "/api/auth/keys/{}"),
+            (Method::POST, "/api/auth/keys/{}/rotate"),
+            (Method::PATCH, "/api/admin/users/{}"),
+            (Method::DELETE, "/api/admin/users/{}"),
+        ] {
+            let body = match method {
+                Method::PATCH => json_bytes(json!({"title": "t", "status": "active"})),
+                Method::POST => json_bytes(json!({"content": "hi", "stream": false})),
+                _ => vec![],
+            };
+            table.push(Torture {
+                what: "a path parameter that cannot be an id",
+                method,
+                path: path.replace("{}", bad),
+                body,
+                status: 404,
+                code: "NOT_FOUND",
+            });
+        }
+    }
+    // A model name is not an id, but one that is not UTF-8 names no model either.
+    table.push(torture(
+        "a model name that is not UTF-8",
+        Method::GET,
+        "/api/models/%FF%FE",
+        vec![],
+        404,
+        "NOT_FOUND",
+    ));
+
     // Act + Assert: each answer is the envelope with the right status and code.
     for case in &table {
         let resp = app
@@ -1128,8 +1183,16 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| {
             panic!("{}: not JSON: {}", case.what, &text[..text.len().min(200)])
         });
-        assert_eq!(status, case.status, "{}: {body}", case.what);
-        assert_eq!(body["error"]["code"], case.code, "{}: {body}", case.what);
+        assert_eq!(
+            status, case.status,
+            "{} ({} {}): {body}",
+            case.what, case.method, case.path
+        );
+        assert_eq!(
+            body["error"]["code"], case.code,
+            "{} ({} {}): {body}",
+            case.what, case.method, case.path
+        );
         assert!(body["request_id"].is_string(), "{}: {body}", case.what);
     }
 

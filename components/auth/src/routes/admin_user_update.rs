@@ -5,10 +5,10 @@
 use crate::admin::{self, AccountChange};
 use crate::audit::{self, Client};
 use crate::users::UserEnvelope;
-use axum::extract::Path;
 use axum::http::HeaderMap;
 use chat_core::Error;
 use chat_core::auth::Role;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Admin;
 use chat_core::spin::{ApiJson, Db, RequestContext};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ pub async fn patch(
     Admin(admin): Admin,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiJson(body): ApiJson<Body>,
 ) -> Result<ApiJson<UserEnvelope>, Error> {
     let role = body

@@ -3,9 +3,9 @@
 
 use crate::audit::{self, Client};
 use crate::keys::{self, KeyCreated};
-use axum::extract::Path;
 use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, Db, FromRow, RequestContext, Row, Value};
 use serde::Deserialize;
@@ -37,7 +37,7 @@ pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, ApiJson<KeyCreated>), Error> {
     let body: Body = if body.is_empty() {

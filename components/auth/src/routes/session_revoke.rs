@@ -1,9 +1,9 @@
 //! `DELETE /api/auth/sessions/{id}`: end one of your sessions (another user's is `404`).
 
 use crate::sessions;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, FromRow, Row, Value};
 
@@ -17,7 +17,7 @@ impl FromRow for Found {
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
     let mine: Option<Found> = db

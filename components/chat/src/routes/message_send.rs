@@ -3,9 +3,9 @@
 
 use crate::exchange::{self, Ask};
 use crate::generation::Question;
-use axum::extract::Path;
 use axum::response::Response;
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ pub struct Body {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    Path(conversation_id): Path<String>,
+    IdPath(conversation_id): IdPath,
     ApiJson(b): ApiJson<Body>,
 ) -> Result<Response, Error> {
     chat_core::conversation::check_content(&b.content, "content")?;

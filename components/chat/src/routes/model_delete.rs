@@ -1,17 +1,17 @@
 //! `DELETE /api/models/{name}` (admins): removes a model from Ollama.
 
 use crate::{models, upstream};
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chat_core::Error;
 use chat_core::conversation::ModelName;
+use chat_core::spin::ApiPath;
 use chat_core::spin::RequestContext;
 use chat_core::spin::auth::Admin;
 
 pub async fn delete(
     _: Admin,
     ctx: RequestContext,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, Error> {
     let name = ModelName::parse_field(&name, "name")?;
     let cfg = &ctx.config;

@@ -2,9 +2,9 @@
 //! MODEL_NOT_FOUND` when it is not installed).
 
 use crate::upstream;
-use axum::extract::Path;
 use chat_core::Error;
 use chat_core::conversation::ModelName;
+use chat_core::spin::ApiPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 use serde_json::Value;
@@ -12,7 +12,7 @@ use serde_json::Value;
 pub async fn get(
     _: Authenticated,
     ctx: RequestContext,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> Result<ApiJson<Value>, Error> {
     let name = ModelName::parse_field(&name, "name")?;
     let cfg = &ctx.config;

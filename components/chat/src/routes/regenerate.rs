@@ -3,9 +3,9 @@
 
 use crate::exchange::{self, Ask};
 use crate::generation::Question;
-use axum::extract::Path;
 use axum::response::Response;
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ pub struct Body {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    Path(conversation_id): Path<String>,
+    IdPath(conversation_id): IdPath,
     body: Option<ApiJson<Body>>,
 ) -> Result<Response, Error> {
     let b = body.map(|ApiJson(b)| b).unwrap_or_default();

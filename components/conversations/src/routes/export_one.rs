@@ -1,11 +1,11 @@
 //! `GET /api/conversations/{id}/export?format=json|markdown`: one conversation as a download,
 //! JSON in the export format (importable) or Markdown (for reading).
 
-use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::export::{self, ExportDocument, ExportedConversation};
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::{all_messages, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db};
@@ -28,7 +28,7 @@ pub struct Query {
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiQuery(q): ApiQuery<Query>,
 ) -> Result<Response, Error> {
     let db = Db::open().await?;

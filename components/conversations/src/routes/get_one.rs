@@ -1,15 +1,15 @@
 //! `GET /api/conversations/{id}`: one conversation of the caller.
 
 use super::create::Envelope;
-use axum::extract::Path;
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db};
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<ApiJson<Envelope>, Error> {
     let db = Db::open().await?;
     let row = owned(&db, &principal.user_id, &id).await?;

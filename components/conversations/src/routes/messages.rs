@@ -1,9 +1,9 @@
 //! `GET /api/conversations/{id}/messages`: the conversation's messages, oldest first, in
 //! pages. The cursor is the last message's position, scoped to the caller and conversation.
 
-use axum::extract::Path;
 use chat_core::Error;
 use chat_core::conversation::MessageView;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::{Authenticated, key_pepper};
 use chat_core::spin::conversations::{MESSAGE_COLUMNS, MessageRow, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
@@ -24,7 +24,7 @@ pub struct Body {
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiQuery(q): ApiQuery<Query>,
 ) -> Result<ApiJson<Body>, Error> {
     let limit = chat_core::cursor::limit(q.limit)?;

@@ -2,9 +2,9 @@
 //! link (the old one stops working): the token is shown only here, so it cannot be re-shown.
 
 use crate::shares;
-use axum::extract::Path;
 use axum::http::StatusCode;
 use chat_core::Error;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
@@ -19,7 +19,7 @@ pub struct Link {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<(StatusCode, ApiJson<Link>), Error> {
     let db = Db::open().await?;
     let uid = principal.user_id.as_str();

@@ -1,9 +1,9 @@
 //! `GET /api/shared/{token}`: a shared conversation, without sign-in. Shows the title, the
 //! model and the messages (role, content, time), nothing about the owner, nothing else.
 
-use axum::extract::Path;
 use chat_core::Error;
 use chat_core::auth::secrets::sha256_hex;
+use chat_core::spin::IdPath;
 use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow, all_messages};
 use chat_core::spin::{ApiJson, Db, Value};
 use serde::Serialize;
@@ -23,7 +23,7 @@ pub struct SharedMessage {
     created_at: String,
 }
 
-pub async fn get(Path(token): Path<String>) -> Result<ApiJson<Shared>, Error> {
+pub async fn get(IdPath(token): IdPath) -> Result<ApiJson<Shared>, Error> {
     let not_found = || Error::not_found("Shared conversation");
     // Tokens are 43 base64url characters; anything else cannot match.
     if token.len() != 43

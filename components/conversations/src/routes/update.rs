@@ -3,10 +3,10 @@
 
 use super::create::Envelope;
 use crate::fields;
-use axum::extract::Path;
 use chat_core::Error;
 use chat_core::conversation::{ModelName, ModelOptions, SystemPrompt, Tags, Title};
 use chat_core::json::Patch;
+use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, Value};
@@ -37,7 +37,7 @@ fn not_null(field: &str) -> Error {
 
 pub async fn patch(
     Authenticated(principal): Authenticated,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     ApiJson(b): ApiJson<Body>,
 ) -> Result<ApiJson<Envelope>, Error> {
     // Validate everything before touching the row.

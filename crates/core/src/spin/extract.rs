@@ -1,5 +1,6 @@
 //! axum extractors that answer in the contract's terms: [`ApiJson`] for bodies, [`ApiQuery`]
-//! for query strings, [`RequestContext`] for the request id and config.
+//! for query strings, [`ApiPath`] and [`IdPath`] for path parameters, [`RequestContext`] for
+//! the request id and config.
 
 use crate::config::Config;
 use crate::error::{Error, ErrorCode};
@@ -117,6 +118,44 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
                 )
                 .detail("field", field)
             })
+    }
+}
+
+/// Path parameters. One that axum cannot decode (not UTF-8 after percent-decoding) names
+/// nothing: `404 NOT_FOUND` in the envelope, not axum's plain-text 400.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+fn nothing_here() -> Error {
+    Error::new(ErrorCode::NotFound, "Nothing was found at this path.")
+}
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(v)| ApiPath(v))
+            .map_err(|e| nothing_here().with_cause(e.body_text()))
+    }
+}
+
+/// The one path parameter of a route, an id or token the app handed out. Anything that cannot
+/// be one (see [`crate::ids::could_be_id`]) is `404 NOT_FOUND` before any lookup.
+#[derive(Debug, Clone)]
+pub struct IdPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        let ApiPath(id) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        if crate::ids::could_be_id(&id) {
+            Ok(IdPath(id))
+        } else {
+            Err(nothing_here())
+        }
     }
 }
 

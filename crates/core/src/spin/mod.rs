@@ -16,7 +16,7 @@ pub mod task;
 pub mod vars;
 
 pub use db::{Db, FromRow, Row};
-pub use extract::{ApiJson, ApiQuery, RequestContext};
+pub use extract::{ApiJson, ApiPath, ApiQuery, IdPath, RequestContext};
 pub use kv::Kv;
 pub use serve::serve;
 pub use spin_sdk::sqlite::Value;
