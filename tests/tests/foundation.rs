@@ -333,6 +333,46 @@ async fn body_limit_follows_its_variable_even_without_content_length() {
     assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }
 
+/// A client that sends a body over the limit hears the 413, not a cut connection: the app
+/// reads (and drops) the rest of the body before it answers. Under Spin, a response sent while
+/// the client was still sending reached it in 29 of 33 tries at 300 KiB and 0 of 5 at 2 MiB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_limit_body_always_gets_its_413() {
+    let app = spawn_app().await;
+    let user = spin_test_host::testing::TestUser::registered(&app).await;
+    let client = reqwest::Client::new();
+
+    for size in [300 * 1024, 2 << 20] {
+        let body = format!("{{\"title\":\"{}\"}}", "x".repeat(size));
+        let mut heard = 0;
+        let mut failures = Vec::new();
+        for _ in 0..100 {
+            let sent = client
+                .post(app.at("/api/conversations"))
+                .bearer_auth(&user.access_token)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await;
+            match sent {
+                Ok(resp) if resp.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                    let v = json(resp).await;
+                    assert_eq!(v["error"]["code"], "PAYLOAD_TOO_LARGE", "{v}");
+                    heard += 1;
+                }
+                Ok(resp) => failures.push(format!("status {}", resp.status())),
+                Err(e) => failures.push(format!("{e:?}")),
+            }
+        }
+        assert_eq!(
+            heard,
+            100,
+            "{size} bytes: {:?}",
+            &failures[..failures.len().min(3)]
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_preflight_is_answered_for_allowed_origins_only() {
     let app = spawn_app_with(AppConfig {
@@ -615,12 +655,11 @@ async fn spin_well_known_health_is_served_by_the_host() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_document_has_every_route_of_the_contract() {
-    // The contract lives beside the repository (shared/API.md); skip if it is not there.
-    let contract = spin_test_host::testing::workspace_dir().join("../shared/API.md");
-    let Ok(text) = std::fs::read_to_string(&contract) else {
-        eprintln!("skipped: {} not found", contract.display());
-        return;
-    };
+    // The project's API reference (docs/API.md, the contract's routes as this build serves
+    // them) must be there, and every route in it must be in /openapi.json.
+    let reference = spin_test_host::testing::workspace_dir().join("docs/API.md");
+    let text = std::fs::read_to_string(&reference)
+        .unwrap_or_else(|e| panic!("{}: {e}", reference.display()));
     let app = spawn_app().await;
     let doc = json(app.get("/openapi.json").go().await).await;
 
@@ -646,7 +685,7 @@ async fn openapi_document_has_every_route_of_the_contract() {
     for (method, path) in routes {
         assert!(
             doc["paths"][&path][&method].is_object(),
-            "{method} {path} is in API.md but not in /openapi.json"
+            "{method} {path} is in docs/API.md but not in /openapi.json"
         );
     }
 }
