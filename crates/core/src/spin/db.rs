@@ -27,12 +27,12 @@ use super::migrate;
 use crate::error::Error;
 use spin_sdk::sqlite::{Connection, Value};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Idle connections of this instance: whether each is [configured](Db::configure), and since
 /// when it is idle.
-static IDLE: Mutex<Vec<(Connection, bool, Instant)>> = Mutex::new(Vec::new());
+static IDLE: Mutex<Vec<(Connection, u8, Instant)>> = Mutex::new(Vec::new());
 /// How long a connection may stay idle and still be used. A libSQL server (`sqld`, Turso)
 /// expires a stream after 10 s without a request, and Spin's libSQL client then fails every
 /// later statement on that connection; an instance that stays busy can keep a connection
@@ -47,6 +47,14 @@ const WAIT_MS: u32 = 100;
 /// Tries of a statement that keeps finding the database locked: 5 s in all, rusqlite's
 /// `busy_timeout`, which Spin's connections keep and statements waited before.
 const TRIES: u32 = 5_000 / WAIT_MS;
+
+/// How a connection is set up ([`Db::configure`]): not yet; with a short wait for the write
+/// lock per try (statements tried again); or the backend refused the PRAGMAs and keeps its own
+/// wait (Spin's libSQL client refuses every PRAGMA before it reaches the server), so one try
+/// waits as long as the backend does.
+const UNCONFIGURED: u8 = 0;
+const SHORT_WAITS: u8 = 1;
+const OWN_WAITS: u8 = 2;
 
 /// A statement's failure, and whether it was for want of the write lock (`SQLITE_BUSY`).
 struct Failed {
@@ -78,7 +86,8 @@ impl From<Error> for Failed {
 pub struct Db {
     conn: Option<Connection>,
     /// [`Db::configure`] has run on this connection.
-    configured: AtomicBool,
+    /// [`UNCONFIGURED`], [`SHORT_WAITS`] or [`OWN_WAITS`].
+    configured: AtomicU8,
     /// A transaction is open (`BEGIN` ran, no `COMMIT`/`ROLLBACK` has succeeded since).
     in_transaction: AtomicBool,
     /// Statements started and not seen to finish (a dropped future cuts one off).
@@ -175,8 +184,9 @@ struct Tries {
 
 impl Tries {
     fn new(db: &Db, sql: &str) -> Self {
-        // An unconfigured connection (a read so far) waits SQLite's default 5 s in one try.
-        let retried = db.configured.load(Ordering::Relaxed)
+        // An unconfigured connection (a read so far) waits SQLite's default 5 s in one try,
+        // and so does every statement where the backend keeps its own wait (libSQL).
+        let retried = db.configured.load(Ordering::Relaxed) == SHORT_WAITS
             && (!db.in_transaction.load(Ordering::Relaxed) || starts_with(sql, "BEGIN"));
         Self {
             left: if retried { TRIES } else { 1 },
@@ -245,29 +255,30 @@ impl Db {
         }))
     }
 
-    /// A `Db` over `conn` (and whether it is configured), with nothing open.
-    fn from_conn((conn, configured): (Connection, bool)) -> Self {
+    /// A `Db` over `conn` (and how it is configured), with nothing open.
+    fn from_conn((conn, configured): (Connection, u8)) -> Self {
         Self {
             conn: Some(conn),
-            configured: AtomicBool::new(configured),
+            configured: AtomicU8::new(configured),
             in_transaction: AtomicBool::new(false),
             busy: AtomicU32::new(0),
         }
     }
 
     /// A new connection, migrated: its first statement reads the whole schema.
-    async fn connect() -> Result<(Connection, bool), Error> {
+    async fn connect() -> Result<(Connection, u8), Error> {
         let conn = Connection::open_default()
             .await
             .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
         migrate::ensure(&conn).await?;
-        Ok((conn, false))
+        Ok((conn, UNCONFIGURED))
     }
 
     /// Sets up this connection for writing, once (it stays in the instance, see `IDLE`):
     /// before its first write, so that a request that only reads (a chat send until Ollama
     /// is asked) does not wait for it. Backends without PRAGMAs (libSQL remote) refuse them
-    /// and keep their own durability and timeouts; that is fine.
+    /// and keep their own durability and timeouts: then a statement is tried once, waiting as
+    /// long as the backend does for the write lock (a held lock costs 5 s, not 50 tries of it).
     /// - With WAL (set once by the migrator; it stays with the file), `synchronous = NORMAL`
     ///   syncs at checkpoints instead of at every commit: a commit costs no fsync, and an app
     ///   crash still loses nothing (a power loss may lose the last commits, never corrupt).
@@ -275,19 +286,35 @@ impl Db {
     /// - A short wait for the write lock per try: statements are tried again instead (see
     ///   [`TRIES`]), and a rate-limit count gives up after one.
     async fn configure(&self) {
-        if self.configured.swap(true, Ordering::Relaxed) {
+        // Taken at once (short waits until told otherwise): one task configures.
+        if self
+            .configured
+            .compare_exchange(
+                UNCONFIGURED,
+                SHORT_WAITS,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_err()
+        {
             return;
         }
         let Ok(conn) = self.conn() else {
             return;
         };
-        for pragma in [
-            "PRAGMA synchronous = NORMAL".to_string(),
-            format!("PRAGMA busy_timeout = {WAIT_MS}"),
+        let mut short_waits = false;
+        for (pragma, is_wait) in [
+            ("PRAGMA synchronous = NORMAL".to_string(), false),
+            (format!("PRAGMA busy_timeout = {WAIT_MS}"), true),
         ] {
-            if let Ok(r) = conn.execute(&pragma, vec![]).await {
-                let _ = r.collect().await;
-            }
+            let done = match conn.execute(&pragma, vec![]).await {
+                Ok(r) => r.collect().await.is_ok(),
+                Err(_) => false,
+            };
+            short_waits |= is_wait && done;
+        }
+        if !short_waits {
+            self.configured.store(OWN_WAITS, Ordering::Relaxed);
         }
     }
 
