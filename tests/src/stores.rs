@@ -187,8 +187,18 @@ impl SqliteConnection {
     ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
         if let Database::LibSql { url, token } = &self.database {
             let started = std::time::Instant::now();
+            crate::trace::event(|| format!("libsql begin {}", crate::trace::short(&statement, 70)));
             let result = self.remote_query(url, token, &statement, parameters).await;
             self.stats.record(&statement, started.elapsed());
+            crate::trace::event(|| {
+                let error = result.as_ref().err().map(|e| format!(": {e:?}"));
+                format!(
+                    "libsql end   {} ({} µs){}",
+                    crate::trace::short(&statement, 40),
+                    started.elapsed().as_micros(),
+                    error.unwrap_or_default()
+                )
+            });
             return result;
         }
         let conn = self.shared()?;

@@ -122,7 +122,7 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
     let mut libsql = None;
     options.runtime_config_file = match config.runtime_config {
         None if on_libsql() => {
-            let server = HranaServer::start(&state_dir.join("libsql.db"), "test-token").await?;
+            let server = HranaServer::start(&state_dir.join("sqlite_db.db"), "test-token").await?;
             let file = temp.path().join("runtime-config.toml");
             std::fs::create_dir_all(&state_dir)?;
             std::fs::write(
