@@ -391,15 +391,19 @@ impl Db {
             "Db::changed needs a statement with RETURNING: {sql}"
         );
         self.configure().await;
+        Ok(self.rows_tried(sql, params).await?.rows.len() as u64)
+    }
+
+    /// A query, tried again while the database is locked (see [`Tries`]).
+    async fn rows_tried(&self, sql: &str, params: Vec<Value>) -> Result<Rows, Error> {
         let mut params = params;
         let mut tries = Tries::new(self, sql);
-        let rows = loop {
+        loop {
             match self.rows(sql, tries.params(&mut params)).await {
                 Err(f) if tries.again(&f) => continue,
-                done => break done.map_err(|f| f.error)?,
+                done => return done.map_err(|f| f.error),
             }
-        };
-        Ok(rows.rows.len() as u64)
+        }
     }
 
     /// Runs a query and maps every row.
@@ -407,15 +411,7 @@ impl Db {
         if !starts_with(sql, "SELECT") {
             self.configure().await; // a write (`INSERT … RETURNING`, `WITH …`)
         }
-        let mut params = params;
-        let mut tries = Tries::new(self, sql);
-        let rows = loop {
-            match self.rows(sql, tries.params(&mut params)).await {
-                Err(f) if tries.again(&f) => continue,
-                done => break done.map_err(|f| f.error)?,
-            }
-        };
-        rows.map()
+        self.rows_tried(sql, params).await?.map()
     }
 
     /// Like [`Db::query_opt`], but one try: when another writer holds the database for more
