@@ -133,6 +133,8 @@ pub struct RecordedRequest {
     pub path: String,
     /// The body, if it was JSON.
     pub body: Option<Value>,
+    /// The `Expect` header, if any.
+    pub expect: Option<String>,
 }
 
 /// One `/api/chat` call (pushed when the call arrives, updated as chunks go out).
@@ -577,6 +579,10 @@ fn times(d: Duration, n: usize) -> Duration {
 async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let expect = req
+        .headers()
+        .get(header::EXPECT)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let bytes = match req.into_body().collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => Bytes::new(),
@@ -589,6 +595,7 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
             method: method.to_string(),
             path: path.clone(),
             body: body.clone(),
+            expect,
         });
         let index = is_chat.then(|| {
             s.chats.push(ChatStreamRecord {

@@ -237,6 +237,40 @@ async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
 }
 
 #[tokio::test]
+async fn every_request_to_ollama_with_a_body_asks_for_100_continue() {
+    // Spin's outbound client keeps Nagle's algorithm on and reuses connections, so a body
+    // written after the request head waits for Ollama's delayed ACK (~40 ms to the first
+    // token). `Expect: 100-continue` makes Ollama answer the head as soon as it reads the
+    // body, and that answer releases it (docs/BENCHMARKS.md has the figures).
+    let app = spawn_app().await;
+    let chat = Chat::new(&app).await;
+    let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
+    expect(
+        chat.send(&id, json!({"content": "hi", "stream": false}))
+            .await,
+        201,
+    )
+    .await;
+    chat.eventually("a title", async || {
+        chat.get(&id).await["title"].as_str().map(str::to_string)
+    })
+    .await;
+
+    let sent = ollama(&app).requests();
+    let with_body: Vec<_> = sent.iter().filter(|r| r.body.is_some()).collect();
+    assert!(with_body.len() >= 2, "a chat and a title: {sent:?}");
+    for r in with_body {
+        assert_eq!(
+            r.expect.as_deref(),
+            Some("100-continue"),
+            "{} {}",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[tokio::test]
 async fn each_token_leaves_before_the_next_is_produced() {
     let app = spawn_app().await;
     let fake = ollama(&app);
