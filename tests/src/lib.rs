@@ -12,6 +12,7 @@ pub mod routes;
 pub mod runtime_config;
 pub mod server;
 pub mod spin_apis;
+pub mod spin_bin;
 pub mod stores;
 pub mod testing;
 pub mod trace;

@@ -73,7 +73,7 @@ fn cheap_random() -> u64 {
 }
 
 /// Spin 4's defaults for WASI 0.3 components.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ReuseConfig {
     pub max_instance_reuse_count: Range<usize>,
     pub max_instance_concurrent_reuse_count: Range<usize>,

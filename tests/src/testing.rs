@@ -1,7 +1,8 @@
 //! Helpers for black-box tests: [`spawn_app`] starts the real components in this host (temp
-//! state, a fake Ollama), or — when `APP_URL` is set — points the same tests at an app that is
-//! already running, e.g. a real `spin up`. Tests that need to configure the app themselves
-//! ask [`TestApp::is_external`] and skip there.
+//! state, a fake Ollama); with `SPIN_BIN=/path/to/spin` it starts a real `spin up` per test
+//! with the same options instead ([`SpinProcess`]); with `APP_URL` it points the same tests at
+//! an app that is already running. Tests that need a fresh database, their own settings or the
+//! fake Ollama ask [`TestApp::is_external`] and skip there, saying why ([`skip`]).
 //!
 //! `SPIN_TEST_HOST_SQLITE=libsql` runs the same tests with the app's database on libSQL, as a
 //! scale-out deployment has it: each test gets a libSQL server of its own ([`HranaServer`])
@@ -11,6 +12,7 @@
 use crate::fake_ollama::FakeOllama;
 use crate::hrana::HranaServer;
 use crate::server::{ComponentOutput, ReuseConfig, RunningApp, UpOptions};
+use crate::spin_bin::{SpinProcess, spin_bin};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -60,6 +62,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub ollama: Option<FakeOllama>,
     pub app: Option<RunningApp>,
+    /// The real `spin up` serving the app (`SPIN_BIN`).
+    pub spin: Option<SpinProcess>,
     pub state_dir: Option<PathBuf>,
     /// The libSQL server holding the app's database (`SPIN_TEST_HOST_SQLITE=libsql`).
     pub libsql: Option<HranaServer>,
@@ -93,6 +97,7 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
             client,
             ollama: None,
             app: None,
+            spin: None,
             state_dir: None,
             libsql: None,
             _temp: None,
@@ -160,6 +165,19 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
     options
         .variables
         .push(("ollama_url".to_string(), ollama_url));
+    if let Some(bin) = spin_bin() {
+        let spin = SpinProcess::start(&bin, &options).await?;
+        return Ok(TestApp {
+            url: spin.url().to_string(),
+            client,
+            ollama,
+            app: None,
+            spin: Some(spin),
+            state_dir: Some(state_dir),
+            libsql,
+            _temp: Some(temp),
+        });
+    }
     let app = crate::server::up(options)
         .await
         .context("starting the host")?;
@@ -168,6 +186,7 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
         client,
         ollama,
         app: Some(app),
+        spin: None,
         state_dir: Some(state_dir),
         libsql,
         _temp: Some(temp),
@@ -175,9 +194,25 @@ async fn try_spawn(config: AppConfig) -> Result<TestApp> {
 }
 
 impl TestApp {
-    /// True when the tests target an app started elsewhere (`APP_URL`).
+    /// True when the tests target an app started elsewhere (`APP_URL`): its database is not
+    /// fresh, its settings are its own, and there is no fake Ollama to control.
     pub fn is_external(&self) -> bool {
-        self.app.is_none()
+        self.app.is_none() && self.spin.is_none()
+    }
+
+    /// True, after saying so on stderr, when this test cannot run against an app started
+    /// elsewhere (`APP_URL`) because it `needs` what only a test's own app has: a fresh
+    /// database, settings of its own, the fake Ollama's controls, the app's files.
+    pub fn skip_external(&self, needs: &str) -> bool {
+        let skip = self.is_external();
+        if skip {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            eprintln!("skipped {test} against APP_URL: it needs {needs}");
+        }
+        skip
     }
 
     pub fn at(&self, path: &str) -> String {

@@ -51,6 +51,9 @@ async fn admin_and_user(app: &TestApp) -> (TestUser, TestUser) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn first_user_is_admin_and_later_users_are_not() {
     let app = spawn_app().await;
+    if app.skip_external("a fresh database (its first user is the admin)") {
+        return;
+    }
 
     let first = TestUser::generate();
     let (status, b) = body(first.register_request(&app).await).await;
@@ -198,6 +201,9 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
     let app = app_with(&[("signup", "approval")]).await;
+    if app.skip_external("settings of its own (signup) and a fresh database") {
+        return;
+    }
     let admin = TestUser::registered(&app).await; // the first user is always let in
 
     let pending = TestUser::generate();
@@ -236,6 +242,9 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn closed_signup_refuses_everyone_after_the_first_user() {
     let app = app_with(&[("signup", "closed")]).await;
+    if app.skip_external("settings of its own (signup) and a fresh database") {
+        return;
+    }
     TestUser::registered(&app).await;
 
     expect(
@@ -249,6 +258,9 @@ async fn closed_signup_refuses_everyone_after_the_first_user() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
     let app = spawn_app().await;
+    if app.skip_external("a fresh database (its first user is the admin)") {
+        return;
+    }
     let (admin, user) = admin_and_user(&app).await;
     let key = create_key(&app, &user.access_token, "laptop").await;
     assert_eq!(me(&app, &key).await.status(), 200);
@@ -523,7 +535,7 @@ fn b64(v: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_and_tampered_tokens_are_refused() {
     let app = app_with(&[]).await;
-    if app.is_external() {
+    if app.skip_external("settings of its own (jwt_secret, to forge tokens)") {
         return;
     }
     TestUser::registered(&app).await; // the admin; the token under test is a plain user's
@@ -741,6 +753,9 @@ async fn admin_routes_are_for_admins_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
     let app = spawn_app().await;
+    if app.skip_external("a fresh database (its first user is the admin)") {
+        return;
+    }
     let (admin, user) = admin_and_user(&app).await;
     let path = format!("/api/admin/users/{}", admin.id);
 
@@ -801,6 +816,9 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_user_removes_their_data() {
     let app = spawn_app().await;
+    if app.skip_external("a fresh database (its first user is the admin)") {
+        return;
+    }
     let (admin, user) = admin_and_user(&app).await;
     let key = create_key(&app, &user.access_token, "k").await;
 
@@ -854,6 +872,9 @@ async fn deleting_a_user_removes_their_data() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
     let app = spawn_app().await;
+    if app.skip_external("a fresh database (its first user is the admin)") {
+        return;
+    }
     let admin = TestUser::registered(&app).await;
     for _ in 0..4 {
         TestUser::registered(&app).await;
@@ -1010,7 +1031,7 @@ async fn changing_the_password_ends_every_other_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_failed_logins_are_limited_until_the_window_passes() {
     let app = app_with(&[("login_max_failures", "3"), ("login_window_seconds", "2")]).await;
-    if app.is_external() {
+    if app.skip_external("settings of its own (login_max_failures, login_window_seconds)") {
         return;
     }
     let user = TestUser::registered(&app).await;
@@ -1050,7 +1071,7 @@ async fn concurrent_failed_logins_cannot_slip_past_the_limit() {
         ("login_window_seconds", "3600"),
     ])
     .await;
-    if app.is_external() {
+    if app.skip_external("settings of its own (login_max_failures, login_window_seconds)") {
         return;
     }
     let user = TestUser::registered(&app).await;
@@ -1089,6 +1110,9 @@ async fn a_generated_signing_secret_is_shared_by_all_instances() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_for_admins_and_the_metrics_token() {
     let app = app_with(&[("metrics_token", "scrape-me")]).await;
+    if app.skip_external("settings of its own (metrics_token) and a fresh database") {
+        return;
+    }
     let (admin, user) = admin_and_user(&app).await;
 
     let by_admin = app

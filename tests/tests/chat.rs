@@ -154,20 +154,34 @@ fn tokens(n: usize) -> String {
     (0..n).map(|i| format!("tok{i} ")).collect()
 }
 
-async fn app_with(vars: &[(&str, &str)]) -> TestApp {
-    spawn_app_with(AppConfig {
-        variables: vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..AppConfig::default()
-    })
-    .await
+/// The app and the fake Ollama it talks to, or `None` against `APP_URL` (every test here
+/// checks what the fake received or sent, or sets its pace and faults).
+async fn chat_app() -> Option<TestApp> {
+    only_with_fake_ollama(spawn_app().await)
+}
+
+async fn app_with(vars: &[(&str, &str)]) -> Option<TestApp> {
+    only_with_fake_ollama(
+        spawn_app_with(AppConfig {
+            variables: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..AppConfig::default()
+        })
+        .await,
+    )
+}
+
+fn only_with_fake_ollama(app: TestApp) -> Option<TestApp> {
+    (!app.skip_external("the fake Ollama")).then_some(app)
 }
 
 #[tokio::test]
 async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let chat = Chat::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
 
@@ -242,7 +256,9 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue() {
     // written after the request head waits for Ollama's delayed ACK (~40 ms to the first
     // token). `Expect: 100-continue` makes Ollama answer the head as soon as it reads the
     // body, and that answer releases it (docs/BENCHMARKS.md has the figures).
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let chat = Chat::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
     expect(
@@ -272,7 +288,9 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue() {
 
 #[tokio::test]
 async fn each_token_leaves_before_the_next_is_produced() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let fake = ollama(&app);
     fake.set_tokens(12);
     fake.set_token_delay(Duration::from_millis(40));
@@ -298,7 +316,9 @@ async fn each_token_leaves_before_the_next_is_produced() {
 
 #[tokio::test]
 async fn non_streamed_answers_come_as_one_object() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let chat = Chat::new(&app).await;
     let id = chat.conversation(json!({})).await;
     let b = expect(
@@ -322,11 +342,14 @@ async fn non_streamed_answers_come_as_one_object() {
 
 #[tokio::test]
 async fn model_and_options_follow_body_then_conversation_then_default_with_history() {
-    let app = app_with(&[
+    let Some(app) = app_with(&[
         ("default_model", "qwen3:0.6b"),
         ("history_max_messages", "3"),
     ])
-    .await;
+    .await
+    else {
+        return;
+    };
     let fake = ollama(&app);
     fake.set_tokens(2);
     let chat = Chat::new(&app).await;
@@ -393,7 +416,9 @@ async fn model_and_options_follow_body_then_conversation_then_default_with_histo
 
 #[tokio::test]
 async fn thinking_models_stream_their_reasoning_and_it_is_stored() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     ollama(&app).set_tokens(5);
     let chat = Chat::new(&app).await;
     let id = chat.conversation(json!({"model": "qwen3:0.6b"})).await;
@@ -425,9 +450,13 @@ async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question()
         ..AppConfig::default()
     })
     .await;
-    let slow = app_with(&[("ollama_timeout_seconds", "1")]).await;
+    let Some(slow) = app_with(&[("ollama_timeout_seconds", "1")]).await else {
+        return;
+    };
     ollama(&slow).set_fault(FaultMode::SlowFirstByte(Duration::from_secs(3)));
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let cases: Vec<(&TestApp, Option<FaultMode>, u16, &str)> = vec![
         (&down, None, 503, "OLLAMA_UNAVAILABLE"),
         (&app, Some(FaultMode::ModelNotFound), 404, "MODEL_NOT_FOUND"),
@@ -457,7 +486,9 @@ async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question()
 
 #[tokio::test]
 async fn failures_mid_stream_end_with_an_error_event_and_keep_the_partial_answer() {
-    let app = app_with(&[("ollama_timeout_seconds", "1")]).await;
+    let Some(app) = app_with(&[("ollama_timeout_seconds", "1")]).await else {
+        return;
+    };
     let fake = ollama(&app);
     let chat = Chat::new(&app).await;
     let cases = [
@@ -503,7 +534,9 @@ async fn failures_mid_stream_end_with_an_error_event_and_keep_the_partial_answer
 
 #[tokio::test]
 async fn stop_ends_a_running_answer_from_another_request() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let fake = ollama(&app);
     fake.set_tokens(200);
     fake.set_token_delay(Duration::from_millis(25));
@@ -558,7 +591,9 @@ async fn stop_ends_a_running_answer_from_another_request() {
 
 #[tokio::test]
 async fn regenerate_adds_a_new_answer_to_the_last_question() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     ollama(&app).set_tokens(4);
     let chat = Chat::new(&app).await;
     let id = chat.conversation(json!({"title": "kept"})).await;
@@ -599,7 +634,9 @@ async fn regenerate_adds_a_new_answer_to_the_last_question() {
 
 #[tokio::test]
 async fn a_client_that_leaves_mid_stream_loses_nothing() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let fake = ollama(&app);
     fake.set_tokens(30);
     fake.set_token_delay(Duration::from_millis(20));
@@ -624,7 +661,9 @@ async fn a_client_that_leaves_mid_stream_loses_nothing() {
 
 #[tokio::test]
 async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
-    let app = app_with(&[("max_concurrent_generations", "1")]).await;
+    let Some(app) = app_with(&[("max_concurrent_generations", "1")]).await else {
+        return;
+    };
     let fake = ollama(&app);
     fake.set_tokens(40);
     fake.set_token_delay(Duration::from_millis(20));
@@ -668,7 +707,9 @@ async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
 
 #[tokio::test]
 async fn chat_routes_validate_input_and_hide_other_users_conversations() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let alice = Chat::new(&app).await;
     let bob = Chat::new(&app).await;
     let id = alice.conversation(json!({})).await;
@@ -717,7 +758,9 @@ async fn chat_routes_validate_input_and_hide_other_users_conversations() {
 
 #[tokio::test]
 async fn models_are_listed_shown_pulled_and_deleted() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let admin = Chat::new(&app).await; // the first user is the admin
     let user = Chat::new(&app).await;
     let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
@@ -802,6 +845,9 @@ async fn models_answer_503_when_ollama_is_down() {
         ..AppConfig::default()
     })
     .await;
+    if app.skip_external("an Ollama address of its own") {
+        return;
+    }
     let user = Chat::new(&app).await;
     expect_error(
         user.req(Method::GET, "/api/models").go().await,
@@ -813,11 +859,14 @@ async fn models_answer_503_when_ollama_is_down() {
 
 #[tokio::test]
 async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
-    let app = app_with(&[
+    let Some(app) = app_with(&[
         ("max_concurrent_generations", "1"),
         ("ollama_timeout_seconds", "5"),
     ])
-    .await;
+    .await
+    else {
+        return;
+    };
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
@@ -851,15 +900,13 @@ async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
     expect_error(stop, 404, "NOT_FOUND").await;
 }
 
-/// An app where each user may ask the model twice an hour (`None` against an external app,
-/// whose limits the tests cannot set).
+/// An app where each user may ask the model twice an hour (`None` against `APP_URL`).
 async fn two_questions_per_window() -> Option<TestApp> {
-    let app = app_with(&[
+    app_with(&[
         ("rate_limit_chat", "2"),
         ("rate_limit_window_seconds", "3600"),
     ])
-    .await;
-    (!app.is_external()).then_some(app)
+    .await
 }
 
 #[tokio::test]
@@ -963,7 +1010,9 @@ async fn questions_asked_at_once_at_the_edge_of_the_limit_are_counted_exactly() 
 
 #[tokio::test]
 async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reported() {
-    let app = spawn_app().await;
+    let Some(app) = chat_app().await else {
+        return;
+    };
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
