@@ -459,6 +459,52 @@ async fn messages_are_listed_oldest_first_in_pages() {
     expect_error(r, 400, "VALIDATION_ERROR").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_through_search_results_gives_each_once_while_others_write() {
+    // Arrange: two of alice's conversations match, one better than the other.
+    let app = spawn_app().await;
+    let alice = Client::new(&app).await;
+    let bob = Client::new(&app).await;
+    let strong = alice
+        .seeded(
+            "Kubernetes",
+            &[
+                ("user", "kubernetes pods"),
+                ("assistant", "kubernetes nodes"),
+            ],
+        )
+        .await;
+    let weak = alice
+        .seeded(
+            "Notes",
+            &[(
+                "user",
+                "a long note that mentions kubernetes once among many other words",
+            )],
+        )
+        .await;
+    let first = alice.list("?q=kubernetes&limit=1").await;
+    assert_eq!(ids(found_items(&first)), vec![strong.clone()]);
+    let cursor = first["next_cursor"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+
+    // Act: another user writes a lot, which moves every BM25 score (its statistics are
+    // the whole index's), then alice asks for the next page.
+    let messages: Vec<Value> = (0..400)
+        .map(|i| json!({"role": "user", "content": format!("unrelated words number {i}")}))
+        .collect();
+    let doc = json!({"conversations": [{"title": "bulk", "messages": messages}]});
+    expect(bob.import(&doc).await, 201).await;
+    let second = alice
+        .list(&format!("?q=kubernetes&limit=1&cursor={cursor}"))
+        .await;
+
+    // Assert: the next result, not the first one again nor nothing.
+    assert_eq!(ids(found_items(&second)), vec![weak], "{second}");
+}
+
 #[tokio::test]
 async fn search_ranks_matches_with_snippets_and_stays_in_scope() {
     let app = spawn_app().await;

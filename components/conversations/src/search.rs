@@ -1,7 +1,8 @@
 //! Full-text search (`GET /api/conversations?q=`): message contents and titles through
 //! FTS5, ranked by BM25 summed per conversation (title hits weigh double), each result with a
 //! `snippet` of its best hit. Only the caller's index entries are read: the owner is a token
-//! of the index. Pagination is keyset on (score, id), signed and scoped to the query.
+//! of the index. Pagination is keyset on (score, id), signed and scoped to the query, with the
+//! last result's score read anew for each page (scores move as anyone writes).
 
 use crate::listing::{Filter, Page};
 use chat_core::Error;
@@ -80,8 +81,15 @@ pub async fn page(
     let in_titles = query.fts5(user_id, "title");
     let (mut sql, mut params) = filter.sql(user_id);
     if let Some((score, id)) = after {
-        sql.push_str(" AND (r.score, c.id) > (?, ?)");
-        params.extend([Value::Real(score), Value::Text(id)]);
+        // After the last result's score as it is now, not as the cursor has it: BM25 reads
+        // statistics of the whole index, which move whenever anyone writes, so a stored
+        // score went stale and the next page repeated or skipped results. The cursor's
+        // score is the fallback when that conversation no longer matches.
+        sql.push_str(
+            " AND (r.score, c.id) > \
+             (COALESCE((SELECT score FROM ranked WHERE cid = ?), ?), ?)",
+        );
+        params.extend([Value::Text(id.clone()), Value::Real(score), Value::Text(id)]);
     }
     let mut all = vec![
         Value::Text(in_messages.clone()),
