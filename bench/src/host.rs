@@ -1,5 +1,6 @@
 //! The app under test: the test host in a child process of this binary (so its start-up and
-//! memory are its own, as `spin up`'s would be), or an app already running (`--url`).
+//! memory are its own, as `spin up`'s would be), a real `spin up` (`--spin-bin`), or an app
+//! already running (`--url`).
 
 use crate::Options;
 use crate::report::Report;
@@ -69,6 +70,11 @@ impl Drop for Fake {
 }
 
 fn stop(child: &mut Child) {
+    // `spin up` runs its trigger as a child in the same process group (see `spawn_spin`).
+    let _ = Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -127,6 +133,16 @@ async fn spawn_serving_with(
     if let Some(cache) = cache {
         command.env("SPIN_TEST_HOST_CACHE_DIR", cache);
     }
+    let (child, rx) = read_serving(command)?;
+    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
+        .await?
+        .context("the child process did not start within 120 s")?;
+    Ok((child, url))
+}
+
+/// Starts `command` (stdout piped) and reads its output on a thread of its own; the receiver
+/// gets the URL of its `Serving http://...` line (this binary's, or Spin's, coloured or not).
+fn read_serving(mut command: Command) -> Result<(Child, std::sync::mpsc::Receiver<String>)> {
     let mut child = command.spawn().context("starting a child process")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -135,15 +151,15 @@ async fn spawn_serving_with(
             .lines()
             .map_while(Result::ok)
         {
-            if let Some(url) = line.strip_prefix("Serving ") {
-                let _ = tx.send(url.trim().to_string());
+            if let (Some(s), Some(h)) = (line.find("Serving"), line.find("http://"))
+                && s < h
+            {
+                let url = line[h..].split_whitespace().next().unwrap_or_default();
+                let _ = tx.send(url.trim_end_matches('/').to_string());
             }
         }
     });
-    let url = tokio::task::spawn_blocking(move || rx.recv_timeout(Duration::from_secs(120)))
-        .await?
-        .context("the child process did not start within 120 s")?;
-    Ok((child, url))
+    Ok((child, rx))
 }
 
 impl Target {
@@ -164,6 +180,25 @@ impl Target {
         testing::ensure_built()?;
         let fake = Fake::start("127.0.0.1:0").await?;
         let state = tempfile::tempdir()?;
+        if let Some(bin) = &options.spin_bin {
+            report.note(format!("host: {} ({})", spin_version(bin), bin.display()));
+            let cache = spin_cache_config(state.path())?;
+            let (cold, (mut first, _)) = spawn_spin(bin, state.path(), &cache, &fake.url).await?;
+            report.startup("start-up to healthy, first start (compiling)", cold);
+            stop(&mut first);
+            let _ = std::fs::remove_dir_all(state.path().join("state"));
+            let (warm, (child, url)) = spawn_spin(bin, state.path(), &cache, &fake.url).await?;
+            report.startup("start-up to healthy, compiled code cached", warm);
+            return Ok((
+                Target {
+                    url,
+                    child: Some(child),
+                    _state: Some(state),
+                },
+                fake,
+            ));
+        }
+        report.note("host: the Spin-compatible test host (spin-test-host)".to_string());
         // Cold: a new compiled-code cache, so all four components are compiled (Spin's first
         // start on a machine). Warm: the same cache again (every later start).
         let cache = state.path().join("cache");
@@ -186,8 +221,9 @@ impl Target {
     /// Reads the host's memory and stops it.
     pub fn finish(mut self, report: &mut Report) -> Result<()> {
         if let Some(child) = &mut self.child {
-            let status =
-                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            // Under `spin up`, the process serving is its trigger child.
+            let pid = host_pid().unwrap_or(child.id());
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
             let field = |name: &str| {
                 status
                     .lines()
@@ -271,38 +307,110 @@ pub fn child_main() -> Result<()> {
         options.state_dir = Some(state.into());
         options.env = Some(Default::default());
         options.output = ComponentOutput::Files;
-        options.variables = [
-            ("ollama_url", ollama.as_str()),
-            ("default_model", "llama3.2:1b"),
-            ("jwt_secret", "bench-secret-not-for-production"),
-            // Many logins and registrations come from 127.0.0.1.
-            ("login_max_attempts_per_ip", "1000000"),
-            ("login_max_failures", "1000000"),
-            // Counted, as in a default deployment, but never refused: the bench is one
-            // client pushing as hard as it can (`rate_limit_*=0` in `--compare` or
-            // `BENCH_VARIABLES` measures without counting).
-            ("rate_limit_auth", "1000000000"),
-            ("rate_limit_chat", "1000000000"),
-            ("rate_limit_general", "1000000000"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-        // `BENCH_VARIABLES=metrics=off,rate_limit_general=600` compares settings.
-        for pair in std::env::var("BENCH_VARIABLES")
-            .unwrap_or_default()
-            .split(',')
-        {
-            if let Some((k, v)) = pair.split_once('=') {
-                options
-                    .variables
-                    .push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
+        options.variables = bench_variables(&ollama);
         let app = up(options).await?;
         println!("Serving {}", app.url());
         app.wait().await
     })
+}
+
+/// The app's variables in the bench: the fake Ollama, limits that one client never reaches,
+/// and `BENCH_VARIABLES` (e.g. `metrics=off,rate_limit_general=600`) on top.
+fn bench_variables(ollama: &str) -> Vec<(String, String)> {
+    let mut variables: Vec<(String, String)> = [
+        ("ollama_url", ollama),
+        ("default_model", "llama3.2:1b"),
+        ("jwt_secret", "bench-secret-not-for-production"),
+        // Many logins and registrations come from 127.0.0.1.
+        ("login_max_attempts_per_ip", "1000000"),
+        ("login_max_failures", "1000000"),
+        // Counted, as in a default deployment, but never refused: the bench is one
+        // client pushing as hard as it can (`rate_limit_*=0` in `--compare` or
+        // `BENCH_VARIABLES` measures without counting).
+        ("rate_limit_auth", "1000000000"),
+        ("rate_limit_chat", "1000000000"),
+        ("rate_limit_general", "1000000000"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    for pair in std::env::var("BENCH_VARIABLES")
+        .unwrap_or_default()
+        .split(',')
+    {
+        if let Some((k, v)) = pair.split_once('=') {
+            variables.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    variables
+}
+
+/// `spin --version`'s line, to name the host in the report.
+fn spin_version(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "spin (version unknown)".to_string())
+}
+
+/// A Wasmtime cache configuration for `spin up --cache` with its directory in `dir`, so the
+/// first start compiles and the second loads, as the test host's cold and warm starts do.
+fn spin_cache_config(dir: &Path) -> Result<std::path::PathBuf> {
+    let file = dir.join("wasmtime-cache.toml");
+    let cache = dir.join("cache");
+    std::fs::write(
+        &file,
+        format!(
+            "[cache]\nenabled = true\ndirectory = {:?}\n",
+            cache.to_string_lossy()
+        ),
+    )?;
+    Ok(file)
+}
+
+/// Starts `bin up` with the bench's variables; returns the time until `/health/ready`
+/// answered 200. The trigger process it starts becomes the host whose CPU and memory count.
+async fn spawn_spin(
+    bin: &Path,
+    dir: &Path,
+    cache: &Path,
+    ollama: &str,
+) -> Result<(Duration, (Child, String))> {
+    use std::os::unix::process::CommandExt;
+    let started = Instant::now();
+    let mut command = Command::new(bin);
+    command
+        .arg("up")
+        .arg("--from")
+        .arg(testing::workspace_dir().join("spin.toml"))
+        .args(["--listen", "127.0.0.1:0", "--quiet"])
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .arg("--cache")
+        .arg(cache);
+    for (k, v) in bench_variables(ollama) {
+        command.arg("--variable").arg(format!("{k}={v}"));
+    }
+    command
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let (child, url) = read_serving(command)?;
+    let url = tokio::task::spawn_blocking(move || url.recv_timeout(Duration::from_secs(120)))
+        .await?
+        .context("`spin up` printed no URL within 120 s")?;
+    let trigger = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .ok()
+        .and_then(|c| c.split_whitespace().next()?.parse().ok())
+        .unwrap_or(child.id());
+    HOST_PID.store(trigger, std::sync::atomic::Ordering::Relaxed);
+    wait_ready(&url, Duration::from_secs(120)).await?;
+    Ok((started.elapsed(), (child, url)))
 }
 
 /// A host of its own with `variables` (`NAME=VALUE,...`), for comparing settings.

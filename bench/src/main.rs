@@ -29,6 +29,9 @@ usage: cargo run --release -p bench [-- options]
                           that --fake-ollama starts
   --fake-ollama ADDR      with --url: serve the fake Ollama on ADDR (e.g. 127.0.0.1:11435)
                           and point the app's `ollama_url` at it
+  --spin-bin PATH         serve the app with a real Spin (`PATH up`, the bench's variables,
+                          a state dir and compiled-code cache of its own) instead of the
+                          test host; the report names the host and its version
 
   --compare 'A|B'         what a setting costs: two hosts, variables A and B (e.g.
                           'metrics=on|metrics=off'), 1-second list loads alternating
@@ -58,6 +61,8 @@ pub struct Options {
     pub url: Option<String>,
     pub fake_ollama: Option<std::net::SocketAddr>,
     pub compare: Option<String>,
+    /// Serve the app with this Spin binary instead of the test host.
+    pub spin_bin: Option<std::path::PathBuf>,
     /// Sections to run (`None`: all).
     pub only: Option<Vec<String>>,
 }
@@ -80,6 +85,7 @@ impl Options {
             url: None,
             fake_ollama: None,
             compare: None,
+            spin_bin: None,
             only: None,
         };
         let mut args = std::env::args().skip(1);
@@ -96,6 +102,7 @@ impl Options {
                 "--url" => o.url = Some(value()?.trim_end_matches('/').to_string()),
                 "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
                 "--compare" => o.compare = Some(value()?),
+                "--spin-bin" => o.spin_bin = Some(std::fs::canonicalize(value()?)?),
                 "--only" => {
                     let parts: Vec<String> =
                         value()?.split(',').map(|p| p.trim().to_string()).collect();
@@ -113,6 +120,9 @@ impl Options {
         }
         if o.url.is_some() != o.fake_ollama.is_some() {
             bail!("--url and --fake-ollama go together\n{USAGE}");
+        }
+        if o.spin_bin.is_some() && (o.url.is_some() || o.compare.is_some()) {
+            bail!("--spin-bin starts its own app: not with --url or --compare\n{USAGE}");
         }
         o.seconds = o.seconds.clamp(1, 120);
         o.streams = o.streams.clamp(1, 1_000);
