@@ -176,18 +176,22 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinApis {
         sqlite::Error,
     > {
         let conn = accessor.with(|mut access| access.get().connection(this.rep()))?;
-        // Rows are collected on the host, then handed over as one stream: the guest sees the
-        // same values, columns and errors as with Spin's incremental stream.
-        let (columns, rows) = conn.query(statement, parameters).await?;
-        let rows: Vec<sqlite::RowResult> = rows
-            .into_iter()
-            .map(|values| sqlite::RowResult { values })
-            .collect();
+        // As Spin: rows reach the guest one per stream read, as the statement yields them,
+        // and a statement that fails to start still answers with its (empty) columns, the
+        // error coming through the future.
+        let crate::stores::RowStream {
+            columns,
+            rows,
+            done,
+        } = conn.query_streamed(statement, parameters).await?;
         accessor
             .with(|mut access| {
-                let stream = StreamReader::new(&mut access, rows)?;
-                let done = FutureReader::new(&mut access, async {
-                    wasmtime::Result::<Result<(), sqlite::Error>>::Ok(Ok(()))
+                let stream = StreamReader::new(&mut access, OneRowAtATime(rows))?;
+                let done = FutureReader::new(&mut access, async move {
+                    wasmtime::Result::<Result<(), sqlite::Error>>::Ok(
+                        done.await
+                            .unwrap_or_else(|e| Err(sqlite::Error::Io(e.to_string()))),
+                    )
                 })?;
                 wasmtime::Result::Ok((columns, stream, done))
             })
@@ -212,6 +216,38 @@ impl<T> sqlite::HostConnectionWithStore<T> for SpinApis {
         match accessor.with(|mut access| access.get().connection(this.rep())) {
             Ok(c) => c.changes().await,
             Err(_) => 0,
+        }
+    }
+}
+
+/// Rows for the guest, one per read whatever the read could take, as Spin's
+/// `spin_wasi_async::stream::producer` delivers them.
+struct OneRowAtATime(tokio::sync::mpsc::Receiver<Vec<sqlite::Value>>);
+
+impl<D> wasmtime::component::StreamProducer<D> for OneRowAtATime {
+    type Item = sqlite::RowResult;
+    type Buffer = Option<sqlite::RowResult>;
+
+    fn poll_produce<'a>(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        store: wasmtime::StoreContextMut<'a, D>,
+        mut destination: wasmtime::component::Destination<'a, Self::Item, Self::Buffer>,
+        finish: bool,
+    ) -> std::task::Poll<wasmtime::Result<wasmtime::component::StreamResult>> {
+        use std::task::Poll;
+        use wasmtime::component::StreamResult;
+        if destination.remaining(store) == Some(0) {
+            return Poll::Ready(Ok(StreamResult::Completed));
+        }
+        match self.get_mut().0.poll_recv(cx) {
+            Poll::Ready(Some(values)) => {
+                destination.set_buffer(Some(sqlite::RowResult { values }));
+                Poll::Ready(Ok(StreamResult::Completed))
+            }
+            Poll::Ready(None) => Poll::Ready(Ok(StreamResult::Dropped)),
+            Poll::Pending if finish => Poll::Ready(Ok(StreamResult::Cancelled)),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

@@ -221,6 +221,68 @@ impl SqliteConnection {
         .map_err(|e| sqlite::Error::Io(e.to_string()))?
     }
 
+    /// A statement as Spin's `query_async` runs it for `execute`: the columns first (empty
+    /// when the statement fails to start, the error then coming through `done`), then the rows
+    /// one at a time through a channel of 4 while the statement runs (on a blocking thread
+    /// holding the connection for local SQLite; on a task for libSQL), then the outcome.
+    pub async fn query_streamed(
+        &self,
+        statement: String,
+        parameters: Vec<sqlite::Value>,
+    ) -> Result<RowStream, sqlite::Error> {
+        let (cols_tx, cols_rx) = tokio::sync::oneshot::channel();
+        let (rows_tx, rows) = tokio::sync::mpsc::channel(4);
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        let stats = self.stats.clone();
+        let started = std::time::Instant::now();
+        let finish = move |statement: &str, result: &Result<(), sqlite::Error>, what: &str| {
+            stats.record(statement, started.elapsed());
+            crate::trace::event(|| {
+                let error = result.as_ref().err().map(|e| format!(": {e:?}"));
+                format!(
+                    "{what} end   {} ({} µs){}",
+                    crate::trace::short(statement, 40),
+                    started.elapsed().as_micros(),
+                    error.unwrap_or_default()
+                )
+            });
+        };
+        match &self.database {
+            Database::LibSql { url, token } => {
+                crate::trace::event(|| {
+                    format!("libsql begin {}", crate::trace::short(&statement, 70))
+                });
+                let conn = self.remote(url, token).await?.clone();
+                tokio::spawn(async move {
+                    let result =
+                        stream_remote(&conn, &statement, parameters, cols_tx, rows_tx).await;
+                    finish(&statement, &result, "libsql");
+                    let _ = done_tx.send(result);
+                });
+            }
+            Database::Local(_) => {
+                let conn = self.shared()?;
+                crate::trace::event(|| {
+                    format!("sqlite begin {}", crate::trace::short(&statement, 70))
+                });
+                tokio::task::spawn_blocking(move || {
+                    let result =
+                        stream_local(&lock(&conn), &statement, parameters, cols_tx, &rows_tx);
+                    finish(&statement, &result, "sqlite");
+                    let _ = done_tx.send(result);
+                });
+            }
+        }
+        let columns = cols_rx
+            .await
+            .map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        Ok(RowStream {
+            columns,
+            rows,
+            done,
+        })
+    }
+
     /// A statement through Spin's libSQL backend: `libsql::Connection::query` for every
     /// statement, whatever it is, as Spin's `LibSqlConnection` does.
     async fn remote_query(
@@ -332,6 +394,101 @@ fn run_query(
         out.push(values);
     }
     Ok((columns, out))
+}
+
+/// What `execute` hands the guest: the columns, the rows as they come, and the outcome.
+pub struct RowStream {
+    pub columns: Vec<String>,
+    pub rows: tokio::sync::mpsc::Receiver<Vec<sqlite::Value>>,
+    pub done: tokio::sync::oneshot::Receiver<Result<(), sqlite::Error>>,
+}
+
+type ColumnsTx = tokio::sync::oneshot::Sender<Vec<String>>;
+type RowsTx = tokio::sync::mpsc::Sender<Vec<sqlite::Value>>;
+
+fn row_too_large(values: &[sqlite::Value]) -> Option<sqlite::Error> {
+    (values.iter().map(value_size).sum::<usize>() > MAX_RESULT_BYTES).then(|| {
+        sqlite::Error::Io(format!(
+            "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+        ))
+    })
+}
+
+fn stream_local(
+    conn: &rusqlite::Connection,
+    statement: &str,
+    parameters: Vec<sqlite::Value>,
+    cols_tx: ColumnsTx,
+    rows_tx: &RowsTx,
+) -> Result<(), sqlite::Error> {
+    let mut stmt = match conn.prepare_cached(statement) {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = cols_tx.send(Vec::new());
+            return Err(io(e));
+        }
+    };
+    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+    let count = columns.len();
+    cols_tx
+        .send(columns)
+        .map_err(|_| sqlite::Error::Io("column send error".into()))?;
+    let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(io)?;
+    while let Some(row) = rows.next().map_err(io)? {
+        let values = (0..count)
+            .map(|i| row.get_ref(i).map(from_sql))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        if let Some(e) = row_too_large(&values) {
+            return Err(e);
+        }
+        rows_tx
+            .blocking_send(values)
+            .map_err(|_| sqlite::Error::Io("row send error".into()))?;
+    }
+    Ok(())
+}
+
+async fn stream_remote(
+    conn: &libsql::Connection,
+    statement: &str,
+    parameters: Vec<sqlite::Value>,
+    cols_tx: ColumnsTx,
+    rows_tx: RowsTx,
+) -> Result<(), sqlite::Error> {
+    let io = |e: libsql::Error| sqlite::Error::Io(e.to_string());
+    let params: Vec<libsql::Value> = parameters.into_iter().map(to_libsql).collect();
+    let mut rows = match conn.query(statement, params).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = cols_tx.send(Vec::new());
+            return Err(io(e));
+        }
+    };
+    let count = rows.column_count();
+    let columns = (0..count)
+        .map(|i| rows.column_name(i).unwrap_or("").to_string())
+        .collect();
+    cols_tx
+        .send(columns)
+        .map_err(|_| sqlite::Error::Io("column send error".into()))?;
+    while let Some(row) = rows.next().await.map_err(io)? {
+        let values = (0..count)
+            .map(|i| row.get_value(i).map(from_libsql))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(io)?;
+        if let Some(e) = row_too_large(&values) {
+            return Err(e);
+        }
+        rows_tx
+            .send(values)
+            .await
+            .map_err(|_| sqlite::Error::Io("row send error".into()))?;
+    }
+    Ok(())
 }
 
 fn to_sql(v: sqlite::Value) -> SqlValue {
