@@ -74,11 +74,12 @@ pub async fn page(
     }
     params.push(Value::Integer(i64::from(limit) + 1));
     let mut rows: Vec<ConversationRow> = db
-        .query(
+        .query_packed(
             &format!(
                 "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {sql}
                  ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
             ),
+            CONVERSATION_COLUMNS,
             params,
         )
         .await?;
