@@ -192,10 +192,138 @@ impl Quota {
     }
 }
 
+/// Counts of the `general` class that an instance has added to a shared counter ahead of
+/// use, so that most requests count without a write (each write takes SQLite's one write
+/// lock: under load that lock, not the work, set the pace). A key's first count in an
+/// instance adds 1; each refill adds twice the last block, up to [`max_block`]. Counts left
+/// when the window ends or the instance goes are never handed out, so a caller can be
+/// refused a little early (up to a block per instance, more while refills race), never let
+/// past the limit. Limits under 100 are counted one by one.
+#[derive(Debug, Default)]
+pub struct Leases {
+    by_key: std::collections::HashMap<String, Lease>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Lease {
+    window_start: i64,
+    /// Ranges of counts not yet handed out (`next..=last`), oldest first.
+    left: std::collections::VecDeque<(i64, i64)>,
+    block: i64,
+}
+
+/// The largest block for `limit`: a fiftieth of it, at most 16 (12 for the default 600).
+pub fn max_block(limit: u32) -> i64 {
+    i64::from(limit / 50).clamp(1, 16)
+}
+
+impl Leases {
+    /// Keys held at most; past it, all are dropped (their next counts write again).
+    const MAX_KEYS: usize = 1024;
+
+    /// The next count under `key` from a block added earlier, as `(count, window_start)`, if
+    /// one is left and its window has not ended.
+    pub fn take(&mut self, key: &str, window: u32, now: i64) -> Option<(i64, i64)> {
+        let lease = self.by_key.get_mut(key)?;
+        if lease.window_start + i64::from(window) <= now {
+            lease.left.clear();
+            return None;
+        }
+        let (next, last) = lease.left.front_mut()?;
+        let count = *next;
+        *next += 1;
+        if *next > *last {
+            lease.left.pop_front();
+        }
+        Some((count, lease.window_start))
+    }
+
+    /// How much the next write for `key` adds: 1 the first time, then twice the last block.
+    pub fn next_block(&self, key: &str, limit: u32) -> i64 {
+        self.by_key
+            .get(key)
+            .map_or(1, |l| (l.block * 2).min(max_block(limit)))
+    }
+
+    /// A write added `block` to `key`'s counter, which now stands at `count` in the window
+    /// from `window_start`: this request takes the block's first count (returned), the rest
+    /// are kept for the next requests (after what is left of earlier blocks).
+    pub fn grant(&mut self, key: &str, block: i64, count: i64, window_start: i64) -> i64 {
+        if self.by_key.len() >= Self::MAX_KEYS && !self.by_key.contains_key(key) {
+            self.by_key.clear();
+        }
+        let lease = self.by_key.entry(key.to_string()).or_default();
+        if lease.window_start != window_start {
+            lease.left.clear();
+            lease.window_start = window_start;
+        }
+        lease.block = block;
+        let first = count - block + 1;
+        if first < count {
+            lease.left.push_back((first + 1, count));
+        }
+        first
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::principal::Role;
+
+    #[test]
+    fn leases_count_one_by_one_then_in_growing_blocks_within_the_window() {
+        let mut leases = Leases::default();
+        let (key, limit, window) = ("rl:general:u:a", 600, 60);
+        // The first count writes 1 and keeps nothing.
+        assert_eq!(leases.take(key, window, 100), None);
+        assert_eq!(leases.next_block(key, limit), 1);
+        assert_eq!(leases.grant(key, 1, 1, 100), 1);
+        assert_eq!(leases.take(key, window, 100), None);
+        // Then 2, 4, 8, 12 (the cap for 600), each handed out in order.
+        let mut counted = vec![1];
+        let mut shared = 1;
+        for expected_block in [2, 4, 8, 12, 12] {
+            let block = leases.next_block(key, limit);
+            assert_eq!(block, expected_block);
+            shared += block;
+            counted.push(leases.grant(key, block, shared, 100));
+            while let Some((c, start)) = leases.take(key, window, 101) {
+                assert_eq!(start, 100);
+                counted.push(c);
+            }
+        }
+        assert_eq!(
+            counted,
+            (1..=shared).collect::<Vec<_>>(),
+            "each count once, in order"
+        );
+        // Two refills that raced (both found nothing left): both blocks are handed out.
+        let mut raced = Leases::default();
+        raced.grant(key, 1, 1, 100);
+        assert_eq!(raced.grant(key, 2, 3, 100), 2);
+        assert_eq!(raced.grant(key, 2, 5, 100), 4);
+        let rest: Vec<i64> =
+            std::iter::from_fn(|| raced.take(key, window, 100).map(|t| t.0)).collect();
+        assert_eq!(rest, vec![3, 5]);
+        // A new window: nothing left to take.
+        let block = leases.next_block(key, limit);
+        leases.grant(key, block, 30 + block, 100);
+        assert_eq!(leases.take(key, window, 160), None);
+    }
+
+    #[test]
+    fn small_limits_are_counted_one_by_one() {
+        let mut leases = Leases::default();
+        for limit in [1, 3, 50, 99] {
+            assert_eq!(max_block(limit), 1);
+            leases.grant("k", 1, 1, 0);
+            assert_eq!(leases.next_block("k", limit), 1);
+            assert_eq!(leases.take("k", 60, 1), None);
+        }
+        assert_eq!(max_block(600), 12);
+        assert_eq!(max_block(100_000), 16);
+    }
 
     #[test]
     fn routes_fall_in_their_class() {

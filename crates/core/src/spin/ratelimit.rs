@@ -9,7 +9,7 @@
 use super::Value;
 use super::db::{Db, FromRow, Row};
 use crate::error::Error;
-use crate::ratelimit::{Class, Quota};
+use crate::ratelimit::{Class, Leases, Quota};
 use axum::response::{IntoResponse, Response};
 
 struct Counter {
@@ -26,22 +26,31 @@ impl FromRow for Counter {
     }
 }
 
-/// Counts under `?1` at `?2` (now) in windows of `?3` seconds. The row's end of window lets
-/// a later new key's insert delete it once the window is over (migration 0006).
+/// Adds `?4` under `?1` at `?2` (now) in windows of `?3` seconds. The row's end of window
+/// lets a later new key's insert delete it once the window is over (migration 0006).
 const UPSERT: &str = "INSERT INTO rate_limits (key, window_start, count, expires_at)
-     VALUES (?1, ?2, 1, ?2 + ?3)
+     VALUES (?1, ?2, ?4, ?2 + ?3)
      ON CONFLICT(key) DO UPDATE SET
-         count = CASE WHEN window_start + ?3 > ?2 THEN count + 1 ELSE 1 END,
+         count = CASE WHEN window_start + ?3 > ?2 THEN count + ?4 ELSE ?4 END,
          window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END,
          expires_at = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END + ?3
      RETURNING count, window_start";
 
-fn params(key: &str, window: u32, now: i64) -> Vec<Value> {
+fn params(key: &str, window: u32, now: i64, add: i64) -> Vec<Value> {
     vec![
         Value::Text(key.into()),
         Value::Integer(now),
         Value::Integer(i64::from(window)),
+        Value::Integer(add),
     ]
+}
+
+/// This instance's counts added ahead of use (the `general` class only, see [`Leases`]).
+static LEASES: std::sync::Mutex<Option<Leases>> = std::sync::Mutex::new(None);
+
+fn with_leases<T>(f: impl FnOnce(&mut Leases) -> T) -> Option<T> {
+    let mut guard = LEASES.lock().ok()?;
+    Some(f(guard.get_or_insert_with(Leases::default)))
 }
 
 fn quota(counter: Option<Counter>, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
@@ -52,7 +61,7 @@ fn quota(counter: Option<Counter>, limit: u32, window: u32, now: i64) -> Result<
 /// Counts one request under `key` and tells where it stands against `limit`, waiting as long
 /// as any write for the database (brute-force counters must not be skipped).
 pub async fn count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Result<Quota, Error> {
-    let counter = db.query_opt(UPSERT, params(key, window, now)).await?;
+    let counter = db.query_opt(UPSERT, params(key, window, now, 1)).await?;
     quota(counter, limit, window, now)
 }
 
@@ -61,10 +70,48 @@ pub async fn count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Res
 /// (availability over strictness; logged). Only a long transaction (a big import) holds the
 /// lock that long, and requests should not stall behind it for the sake of a counter.
 pub async fn try_count(db: &Db, key: &str, limit: u32, window: u32, now: i64) -> Option<Quota> {
-    let counted = match db.query_opt_briefly(UPSERT, params(key, window, now)).await {
+    let counted = match db
+        .query_opt_briefly(UPSERT, params(key, window, now, 1))
+        .await
+    {
         Ok(counter) => quota(counter, limit, window, now),
         Err(e) => Err(e),
     };
+    let_through(counted)
+}
+
+/// Like [`try_count`], for the `general` class: from a block this instance added earlier
+/// when one is left (no write), else adding a new block ([`Leases`]). `db` is opened only
+/// for a write.
+pub async fn try_count_leased<F>(
+    db: impl FnOnce() -> F,
+    key: &str,
+    limit: u32,
+    window: u32,
+    now: i64,
+) -> Option<Quota>
+where
+    F: Future<Output = Result<Db, Error>>,
+{
+    if let Some(Some((count, start))) = with_leases(|l| l.take(key, window, now)) {
+        return Some(Quota::new(limit, window, count, start, now));
+    }
+    let block = with_leases(|l| l.next_block(key, limit)).unwrap_or(1);
+    let counted = async {
+        let counter: Option<Counter> = db()
+            .await?
+            .query_opt_briefly(UPSERT, params(key, window, now, block))
+            .await?;
+        let c = counter.ok_or_else(|| Error::internal("rate-limit upsert returned no row"))?;
+        let count =
+            with_leases(|l| l.grant(key, block, c.count, c.window_start)).unwrap_or(c.count);
+        Ok(Quota::new(limit, window, count, c.window_start, now))
+    }
+    .await;
+    let_through(counted)
+}
+
+fn let_through(counted: Result<Quota, Error>) -> Option<Quota> {
     match counted {
         Ok(q) => Some(q),
         Err(e) => {

@@ -183,18 +183,22 @@ async fn rate_limit(
             window: config.rate_limits.window_seconds,
         }));
     }
-    // The connection a new instance is opening (see `handle`), rather than a second one.
-    let _ = warm.await;
-    let db = Db::open().await?;
-    let Some(quota) = ratelimit::try_count(
-        &db,
-        &subject.key(class),
-        limit,
+    let (key, window, now) = (
+        subject.key(class),
         config.rate_limits.window_seconds,
         auth::now_unix(),
-    )
-    .await
-    else {
+    );
+    // The connection a new instance is opening (see `handle`), rather than a second one.
+    let open = async || {
+        let _ = warm.await;
+        Db::open().await
+    };
+    let counted = match class {
+        // Most general requests count from a block added earlier, without a write.
+        Class::General => ratelimit::try_count_leased(open, &key, limit, window, now).await,
+        _ => ratelimit::try_count(&open().await?, &key, limit, window, now).await,
+    };
+    let Some(quota) = counted else {
         return Ok(None);
     };
     seen.quota = Some(quota);
