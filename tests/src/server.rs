@@ -201,7 +201,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         .or_else(|| state_dir.as_ref().map(|d| d.join("logs")));
 
     let app_vars = resolve_app_variables(&manifest, &options, &runtime)?;
-    let stores = Arc::new(build_stores(&runtime, state_dir.as_deref()));
+    let stores = Arc::new(build_stores(&runtime, state_dir.as_deref())?);
 
     let engine = engine::engine()?;
     let linker = engine::linker(engine)?;
@@ -354,17 +354,30 @@ fn expand(template: &str, vars: &HashMap<String, String>) -> Result<String> {
     Ok(out)
 }
 
-fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Stores {
+/// The app's stores. As Spin, a file's directory is created at start-up, and the app does not
+/// start when it cannot be (Spin's `InProcDatabaseLocation::from_path` and key-value-spin).
+const DB_DIR: &str = "sqlite database directory";
+const KV_DIR: &str = "key value store's parent directory:";
+
+fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Result<Stores> {
     let mut stores = Stores::default();
-    let location = |p: &Option<PathBuf>| match p {
-        Some(p) => Location::Path(p.clone()),
-        None => Location::InMemory,
+    // Spin makes a database's directory whatever is there (so a file in the way fails), and a
+    // key-value store's only when nothing is there.
+    let location = |p: &Option<PathBuf>, what: &str| -> Result<Location> {
+        let Some(p) = p else {
+            return Ok(Location::InMemory);
+        };
+        if let Some(parent) = p.parent().filter(|d| what == DB_DIR || !d.exists()) {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("failed to create {what} '{}'", parent.display()))?;
+        }
+        Ok(Location::Path(p.clone()))
     };
     for (label, database) in &runtime.sqlite_databases {
         stores.add_sqlite(
             label,
             match database {
-                DatabaseConfig::Spin(path) => Database::Local(location(path)),
+                DatabaseConfig::Spin(path) => Database::Local(location(path, DB_DIR)?),
                 DatabaseConfig::LibSql { url, token } => Database::LibSql {
                     url: url.clone(),
                     token: token.clone(),
@@ -373,21 +386,24 @@ fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Stores {
         );
     }
     for (label, path) in &runtime.key_value_stores {
-        stores.add_kv(label, location(path));
+        stores.add_kv(label, location(path, KV_DIR)?);
     }
     if !runtime.sqlite_databases.contains_key("default") {
         stores.add_sqlite(
             "default",
-            Database::Local(location(&state_dir.map(|d| d.join("sqlite_db.db")))),
+            Database::Local(location(
+                &state_dir.map(|d| d.join("sqlite_db.db")),
+                DB_DIR,
+            )?),
         );
     }
     if !runtime.key_value_stores.contains_key("default") {
         stores.add_kv(
             "default",
-            location(&state_dir.map(|d| d.join("sqlite_key_value.db"))),
+            location(&state_dir.map(|d| d.join("sqlite_key_value.db")), KV_DIR)?,
         );
     }
-    stores
+    Ok(stores)
 }
 
 type HostBody = UnsyncBoxBody<Bytes, std::io::Error>;

@@ -61,11 +61,21 @@ impl SpinProcess {
         for (k, v) in o.env.iter().flatten() {
             cmd.env(k, v);
         }
+        // Spin's stderr goes to a file, quoted when it does not start. (Stopping it prints
+        // "worker failed: worker panicked" for each live instance: Spin's runtime dropping
+        // them, not a panic.)
+        let stderr_path = o
+            .working_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join(format!("spin-up-{}.stderr", std::process::id()));
+        let stderr = std::fs::File::create(&stderr_path)
+            .with_context(|| format!("creating {}", stderr_path.display()))?;
         // `spin up` runs the trigger as a child process: a group of their own stops both.
         cmd.process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true);
         let mut child = cmd
             .spawn()
@@ -83,7 +93,12 @@ impl SpinProcess {
         .await;
         let url = match found {
             Ok(Ok(Some(url))) => url,
-            Ok(Ok(None)) => bail!("`spin up` ended before serving (its stderr is above)"),
+            Ok(Ok(None)) => bail!(
+                "`spin up` ended before serving: {}",
+                std::fs::read_to_string(&stderr_path)
+                    .unwrap_or_default()
+                    .trim()
+            ),
             Ok(Err(e)) => return Err(e.context("reading `spin up`'s output")),
             Err(_) => bail!("`spin up` printed no URL within {START_LIMIT:?}"),
         };

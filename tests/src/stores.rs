@@ -24,12 +24,8 @@ impl Location {
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
         match self {
             Location::InMemory => rusqlite::Connection::open_in_memory(),
-            Location::Path(p) => {
-                if let Some(parent) = p.parent() {
-                    let _ = std::fs::create_dir_all(parent);
-                }
-                rusqlite::Connection::open(p)
-            }
+            // Its directory was made at start-up (see `server::build_stores`).
+            Location::Path(p) => rusqlite::Connection::open(p),
         }
     }
 }

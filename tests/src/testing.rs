@@ -81,13 +81,14 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: AppConfig) -> TestApp {
-    match try_spawn(config).await {
+    match try_spawn_app_with(config).await {
         Ok(app) => app,
         Err(e) => panic!("could not start the app under test: {e:#}"),
     }
 }
 
-async fn try_spawn(config: AppConfig) -> Result<TestApp> {
+/// Like [`spawn_app_with`], for tests of an app that must refuse to start: why it did not.
+pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;

@@ -7,7 +7,7 @@ use serde_json::Value;
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::FakeOllama;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, manifest_variant, spawn_app, spawn_app_with,
+    AppConfig, SendExt, TestApp, manifest_variant, spawn_app, spawn_app_with, try_spawn_app_with,
 };
 
 async fn json(resp: reqwest::Response) -> Value {
@@ -119,16 +119,16 @@ async fn readiness_is_degraded_when_ollama_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_is_down_when_sqlite_is_unusable() {
-    // The database path lies under a regular file, so it can never be opened.
+    // The database file is not a database. Spin opens it on first use, so the app starts.
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let blocker = dir.path().join("not-a-directory");
-    std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let database = dir.path().join("corrupt.db");
+    std::fs::write(&database, "not a database; ".repeat(512)).unwrap_or_else(|e| panic!("{e}"));
     let config = dir.path().join("runtime-config.toml");
     std::fs::write(
         &config,
         format!(
             "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n",
-            blocker.join("app.db").display()
+            database.display()
         ),
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -149,13 +149,46 @@ async fn readiness_is_down_when_sqlite_is_unusable() {
     assert_eq!(body["checks"]["sqlite"]["status"], "error", "{body}");
     assert_eq!(body["checks"]["kv"]["status"], "ok", "{body}");
     let text = body.to_string();
-    assert!(
-        !text.contains("not-a-directory"),
-        "no path may leak: {text}"
-    );
+    assert!(!text.contains("corrupt.db"), "no path may leak: {text}");
     // /health touches nothing, so it stays up.
     let live = app.get("/health").go().await;
     assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_app_does_not_start_when_its_database_directory_cannot_be_made() {
+    // The database's directory would be under a regular file. Spin makes the directory at
+    // start-up and stops there; so does the test host.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let blocker = dir.path().join("not-a-directory");
+    std::fs::write(&blocker, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[sqlite_database.default]\ntype = \"spin\"\npath = \"{}\"\n",
+            blocker.join("app.db").display()
+        ),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+
+    let started = try_spawn_app_with(AppConfig {
+        runtime_config: Some(config),
+        ..AppConfig::default()
+    })
+    .await;
+
+    match started {
+        Ok(app) if app.skip_external("a runtime config of its own") => {}
+        Ok(_) => panic!("the app started with a database it cannot create"),
+        Err(e) => {
+            let e = format!("{e:#}");
+            assert!(
+                e.contains("failed to create sqlite database directory"),
+                "{e}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
