@@ -364,7 +364,7 @@ fn spin_cache_config(dir: &Path) -> Result<std::path::PathBuf> {
     std::fs::write(
         &file,
         format!(
-            "[cache]\nenabled = true\ndirectory = {:?}\n",
+            "[cache]\ndirectory = {:?}\n",
             cache.to_string_lossy()
         ),
     )?;
