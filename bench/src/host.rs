@@ -363,10 +363,7 @@ fn spin_cache_config(dir: &Path) -> Result<std::path::PathBuf> {
     let cache = dir.join("cache");
     std::fs::write(
         &file,
-        format!(
-            "[cache]\ndirectory = {:?}\n",
-            cache.to_string_lossy()
-        ),
+        format!("[cache]\ndirectory = {:?}\n", cache.to_string_lossy()),
     )?;
     Ok(file)
 }
