@@ -153,8 +153,10 @@ pub async fn load(
     if !chat_core::conversation::is_id(id) {
         return Err(not_found());
     }
+    // Packed into one row by SQLite: Spin hands the guest one row per read (~25 µs each),
+    // and a long conversation's history is dozens of rows before the first token.
     let rows: Vec<Part> = db
-        .query(
+        .query_packed(
             &format!(
                 "SELECT 0 AS part, {CONVERSATION_COLUMNS},
                         (SELECT COUNT(*) FROM generations
@@ -175,6 +177,9 @@ pub async fn load(
                       AND NOT (role = 'assistant' AND (status = 'error' OR content = ''))
                       AND EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND user_id = ?1)
                     ORDER BY seq DESC LIMIT ?4)"
+            ),
+            &format!(
+                "part, {CONVERSATION_COLUMNS}, running, seq, role, content, thinking, status, usage"
             ),
             vec![
                 Value::Text(user_id.into()),
