@@ -135,6 +135,8 @@ pub struct RecordedRequest {
     pub body: Option<Value>,
     /// The `Expect` header, if any.
     pub expect: Option<String>,
+    /// Whether the body came chunked (no `content-length`).
+    pub chunked: bool,
 }
 
 /// One `/api/chat` call (pushed when the call arrives, updated as chunks go out).
@@ -583,6 +585,10 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
         .headers()
         .get(header::EXPECT)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let chunked = req
+        .headers()
+        .get(header::TRANSFER_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
     let bytes = match req.into_body().collect().await {
         Ok(c) => c.to_bytes(),
         Err(_) => Bytes::new(),
@@ -596,6 +602,7 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
             path: path.clone(),
             body: body.clone(),
             expect,
+            chunked,
         });
         let index = is_chat.then(|| {
             s.chats.push(ChatStreamRecord {

@@ -251,11 +251,12 @@ async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
 }
 
 #[tokio::test]
-async fn every_request_to_ollama_with_a_body_asks_for_100_continue() {
+async fn every_request_to_ollama_with_a_body_asks_for_100_continue_and_states_its_length() {
     // Spin's outbound client keeps Nagle's algorithm on and reuses connections, so a body
     // written after the request head waits for Ollama's delayed ACK (~40 ms to the first
     // token). `Expect: 100-continue` makes Ollama answer the head as soon as it reads the
-    // body, and that answer releases it (docs/BENCHMARKS.md has the figures).
+    // body, and that answer releases it; a stated length keeps the body from going chunked,
+    // whose closing chunk is one more small write to wait (docs/STREAMING.md).
     let Some(app) = chat_app().await else {
         return;
     };
@@ -283,6 +284,7 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue() {
             r.method,
             r.path
         );
+        assert!(!r.chunked, "{} {} came chunked", r.method, r.path);
     }
 }
 

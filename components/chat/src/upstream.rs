@@ -74,9 +74,12 @@ pub async fn send(
             // hyper's send `100 Continue` when the handler reads the body), and that answer
             // carries the ACK that Nagle's algorithm waits for before the body may leave on
             // a pooled connection. Without it the body waited for Ollama's delayed ACK:
-            // +40 ms to the first token under Spin, whose client keeps Nagle on.
+            // +40 ms to the first token under Spin, whose client keeps Nagle on. The length
+            // is stated for the same reason: without it the body goes chunked, and its
+            // closing chunk (5 bytes, a write of its own) waited for that ACK in turn.
             let req = builder
                 .header("expect", "100-continue")
+                .header("content-length", bytes.len())
                 .body(FullBody::new(bytes))
                 .map_err(|e| Error::internal(format!("building request: {e}")))?;
             within(limit, task::kick(spin_sdk::http::send(req))).await
