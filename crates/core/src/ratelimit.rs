@@ -1,6 +1,7 @@
 //! Rate limits: which class a request falls in, whose budget it spends, and the headers that
-//! tell the client where it stands. Counting itself is one atomic upsert in the shared store
-//! (`spin::ratelimit`), so every instance and replica sees the same counters.
+//! tell the client where it stands. Counting itself is an atomic upsert in the shared store
+//! (`spin::ratelimit`), so every instance and replica sees the same counters; the `general`
+//! class adds blocks of counts that an instance then hands out without a write ([`Leases`]).
 //!
 //! - `auth`: the credential routes (register, login, refresh), per client IP.
 //! - `chat`: asking the model (send, regenerate), per user or API key.

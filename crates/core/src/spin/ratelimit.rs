@@ -3,8 +3,9 @@
 //! limit. A window starts with a key's first request and lasts `window` seconds; the first
 //! request after it starts a new one. (The key-value store has no TTL, and its increment is
 //! a file-synced write per request in Spin's default store; this upsert is not.) The pipeline
-//! counts before routing ([`try_count`]); asking the model is counted by its handler
-//! ([`Pending`]).
+//! counts before routing ([`try_count`], and [`try_count_leased`] for the `general` class,
+//! which adds a block of counts at a time); asking the model is counted by its handler
+//! ([`Pending`]). When the database cannot count, a request is let through (logged).
 
 use super::Value;
 use super::db::{Db, FromRow, Row};
