@@ -176,45 +176,31 @@ impl SqliteConnection {
             .map_err(|_| sqlite::Error::InvalidConnection)
     }
 
+    /// A statement run to the end, all its rows at once (the non-streaming `execute`): the
+    /// streamed run below, collected, with the statement's error as the result.
     pub async fn query(
         &self,
         statement: String,
         parameters: Vec<sqlite::Value>,
     ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
-        if let Database::LibSql { url, token } = &self.database {
-            let started = std::time::Instant::now();
-            crate::trace::event(|| format!("libsql begin {}", crate::trace::short(&statement, 70)));
-            let result = self.remote_query(url, token, &statement, parameters).await;
-            self.stats.record(&statement, started.elapsed());
-            crate::trace::event(|| {
-                let error = result.as_ref().err().map(|e| format!(": {e:?}"));
-                format!(
-                    "libsql end   {} ({} µs){}",
-                    crate::trace::short(&statement, 40),
-                    started.elapsed().as_micros(),
-                    error.unwrap_or_default()
-                )
-            });
-            return result;
+        let RowStream {
+            columns,
+            mut rows,
+            done,
+        } = self.query_streamed(statement, parameters).await?;
+        let mut out = Vec::new();
+        let mut size = 0usize;
+        while let Some(values) = rows.recv().await {
+            size += values.iter().map(value_size).sum::<usize>();
+            if size > MAX_RESULT_BYTES {
+                return Err(sqlite::Error::Io(format!(
+                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                )));
+            }
+            out.push(values);
         }
-        let conn = self.shared()?;
-        let started = std::time::Instant::now();
-        let stats = self.stats.clone();
-        crate::trace::event(|| format!("sqlite begin {}", crate::trace::short(&statement, 70)));
-        tokio::task::spawn_blocking(move || {
-            let result = run_query(&lock(&conn), &statement, parameters);
-            stats.record(&statement, started.elapsed());
-            crate::trace::event(|| {
-                format!(
-                    "sqlite end   {} ({} µs)",
-                    crate::trace::short(&statement, 40),
-                    started.elapsed().as_micros()
-                )
-            });
-            result
-        })
-        .await
-        .map_err(|e| sqlite::Error::Io(e.to_string()))?
+        done.await.map_err(|e| sqlite::Error::Io(e.to_string()))??;
+        Ok((columns, out))
     }
 
     /// A statement as Spin's `query_async` runs it for `execute`: the columns first (empty
@@ -279,41 +265,6 @@ impl SqliteConnection {
         })
     }
 
-    /// A statement through Spin's libSQL backend: `libsql::Connection::query` for every
-    /// statement, whatever it is, as Spin's `LibSqlConnection` does.
-    async fn remote_query(
-        &self,
-        url: &str,
-        token: &str,
-        statement: &str,
-        parameters: Vec<sqlite::Value>,
-    ) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
-        let conn = self.remote(url, token).await?;
-        let io = |e: libsql::Error| sqlite::Error::Io(e.to_string());
-        let params: Vec<libsql::Value> = parameters.into_iter().map(to_libsql).collect();
-        let mut rows = conn.query(statement, params).await.map_err(io)?;
-        let count = rows.column_count();
-        let columns = (0..count)
-            .map(|i| rows.column_name(i).unwrap_or("").to_string())
-            .collect();
-        let mut out = Vec::new();
-        let mut size = 0usize;
-        while let Some(row) = rows.next().await.map_err(io)? {
-            let values = (0..count)
-                .map(|i| row.get_value(i).map(from_libsql))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(io)?;
-            size += values.iter().map(value_size).sum::<usize>();
-            if size > MAX_RESULT_BYTES {
-                return Err(sqlite::Error::Io(format!(
-                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
-                )));
-            }
-            out.push(values);
-        }
-        Ok((columns, out))
-    }
-
     pub async fn changes(&self) -> u64 {
         match &self.database {
             Database::LibSql { .. } => self.remote.get().map_or(0, libsql::Connection::changes),
@@ -360,36 +311,6 @@ fn from_libsql(v: libsql::Value) -> sqlite::Value {
 
 fn io(e: rusqlite::Error) -> sqlite::Error {
     sqlite::Error::Io(e.to_string())
-}
-
-fn run_query(
-    conn: &rusqlite::Connection,
-    statement: &str,
-    parameters: Vec<sqlite::Value>,
-) -> Result<(Vec<String>, Vec<Vec<sqlite::Value>>), sqlite::Error> {
-    let mut stmt = conn.prepare_cached(statement).map_err(io)?;
-    let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
-    let params: Vec<SqlValue> = parameters.into_iter().map(to_sql).collect();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter()))
-        .map_err(io)?;
-    let mut out = Vec::new();
-    let mut size = 0usize;
-    while let Some(row) = rows.next().map_err(io)? {
-        let mut values = Vec::with_capacity(columns.len());
-        for i in 0..columns.len() {
-            let v = from_sql(row.get_ref(i).map_err(io)?);
-            size += value_size(&v);
-            values.push(v);
-        }
-        if size > MAX_RESULT_BYTES {
-            return Err(sqlite::Error::Io(format!(
-                "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
-            )));
-        }
-        out.push(values);
-    }
-    Ok((columns, out))
 }
 
 /// What `execute` hands the guest: the columns, the rows as they come, and the outcome.
