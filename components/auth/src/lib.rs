@@ -11,9 +11,10 @@ mod sessions;
 mod settings;
 mod users;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
-use chat_core::spin::serve::{not_found, serve};
+use axum::routing::{delete, get, patch, post};
+use chat_core::policy::Policy;
+use chat_core::ratelimit::Class;
+use chat_core::spin::{Routes, serve};
 use routes::*;
 use spin_sdk::http::{IntoResponse, Request};
 
@@ -22,26 +23,44 @@ async fn handle(req: Request) -> impl IntoResponse {
     serve(req, "auth", router).await
 }
 
-fn router() -> Router {
-    Router::new()
-        .route("/api/auth/register", post(register::post))
-        .route("/api/auth/login", post(login::post))
-        .route("/api/auth/refresh", post(refresh::post))
-        .route("/api/auth/logout", post(logout::post))
-        .route("/api/auth/me", get(me_get::get).patch(me_update::patch))
-        .route("/api/auth/password", post(password::post))
-        .route("/api/auth/sessions", get(sessions_list::get))
-        .route("/api/auth/sessions/{id}", delete(session_revoke::delete))
+const AUTH: Policy = Policy::new("auth");
+/// Handing out credentials: the `auth` rate limit, per client IP.
+const CREDENTIALS: Policy = AUTH.limited_as(Class::Auth);
+const ADMIN: Policy = Policy::new("admin");
+
+fn router() -> Routes {
+    Routes::new()
+        .route("/api/auth/register", CREDENTIALS, post(register::post))
+        .route(
+            "/api/auth/login",
+            CREDENTIALS.counting_outcomes(chat_core::metrics::LOGINS),
+            post(login::post),
+        )
+        .route("/api/auth/refresh", CREDENTIALS, post(refresh::post))
+        .route("/api/auth/logout", AUTH, post(logout::post))
+        .route(
+            "/api/auth/me",
+            AUTH,
+            get(me_get::get).patch(me_update::patch),
+        )
+        .route("/api/auth/password", AUTH, post(password::post))
+        .route("/api/auth/sessions", AUTH, get(sessions_list::get))
+        .route(
+            "/api/auth/sessions/{id}",
+            AUTH,
+            delete(session_revoke::delete),
+        )
         .route(
             "/api/auth/keys",
+            AUTH,
             post(keys_create::post).get(keys_list::get),
         )
-        .route("/api/auth/keys/{id}", delete(key_revoke::delete))
-        .route("/api/auth/keys/{id}/rotate", post(key_rotate::post))
-        .route("/api/admin/users", get(admin_users_list::get))
+        .route("/api/auth/keys/{id}", AUTH, delete(key_revoke::delete))
+        .route("/api/auth/keys/{id}/rotate", AUTH, post(key_rotate::post))
+        .route("/api/admin/users", ADMIN, get(admin_users_list::get))
         .route(
             "/api/admin/users/{id}",
-            axum::routing::patch(admin_user_update::patch).delete(admin_user_delete::delete),
+            ADMIN,
+            patch(admin_user_update::patch).delete(admin_user_delete::delete),
         )
-        .fallback(not_found)
 }

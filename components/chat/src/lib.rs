@@ -10,9 +10,10 @@ mod settings;
 mod stored;
 mod upstream;
 
-use axum::Router;
 use axum::routing::{get, post};
-use chat_core::spin::serve::{not_found, serve};
+use chat_core::policy::Policy;
+use chat_core::ratelimit::Class;
+use chat_core::spin::{Routes, serve};
 use routes::*;
 use spin_sdk::http::{IntoResponse, Request};
 
@@ -21,17 +22,21 @@ async fn handle(req: Request) -> impl IntoResponse {
     serve(req, "chat", router).await
 }
 
-fn router() -> Router {
-    Router::new()
-        .route("/api/chat/{id}/messages", post(message_send::post))
-        .route("/api/chat/{id}/regenerate", post(regenerate::post))
-        .route("/api/chat/{id}/stop", post(stop::post))
-        .route("/api/models", get(models_list::get))
-        .route("/api/models/pull", post(model_pull::post))
+/// Asking the model: the `chat` rate limit.
+const ASK: Policy = Policy::new("chat").limited_as(Class::Chat);
+const MODELS: Policy = Policy::new("models");
+
+fn router() -> Routes {
+    Routes::new()
+        .route("/api/chat/{id}/messages", ASK, post(message_send::post))
+        .route("/api/chat/{id}/regenerate", ASK, post(regenerate::post))
+        .route("/api/chat/{id}/stop", Policy::new("chat"), post(stop::post))
+        .route("/api/models", MODELS, get(models_list::get))
+        .route("/api/models/pull", MODELS, post(model_pull::post))
         // Names may hold slashes (`hf.co/org/repo:tag`).
         .route(
             "/api/models/{*name}",
+            MODELS,
             get(model_get::get).delete(model_delete::delete),
         )
-        .fallback(not_found)
 }

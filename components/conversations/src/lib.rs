@@ -8,9 +8,9 @@ mod routes;
 mod search;
 mod shares;
 
-use axum::Router;
 use axum::routing::{get, post};
-use chat_core::spin::serve::{not_found, serve};
+use chat_core::policy::Policy;
+use chat_core::spin::{Routes, serve};
 use routes::*;
 use spin_sdk::http::{IntoResponse, Request};
 
@@ -19,23 +19,52 @@ async fn handle(req: Request) -> impl IntoResponse {
     serve(req, "conversations", router).await
 }
 
-fn router() -> Router {
-    Router::new()
-        .route("/api/conversations", post(create::post).get(list::get))
-        .route("/api/conversations/export", get(export_all::get))
-        .route("/api/conversations/import", post(import::post))
+/// Conversations and their messages.
+const CONVERSATIONS: Policy = Policy::new("conversations");
+
+fn router() -> Routes {
+    Routes::new()
+        .route(
+            "/api/conversations",
+            CONVERSATIONS,
+            post(create::post).get(list::get),
+        )
+        .route(
+            "/api/conversations/export",
+            CONVERSATIONS,
+            get(export_all::get),
+        )
+        // Import takes a whole export, so it has its own, larger body limit.
+        .route(
+            "/api/conversations/import",
+            CONVERSATIONS.import_body(),
+            post(import::post),
+        )
         .route(
             "/api/conversations/{id}",
+            CONVERSATIONS,
             get(get_one::get)
                 .patch(update::patch)
                 .delete(delete::delete),
         )
-        .route("/api/conversations/{id}/messages", get(messages::get))
-        .route("/api/conversations/{id}/export", get(export_one::get))
+        .route(
+            "/api/conversations/{id}/messages",
+            CONVERSATIONS,
+            get(messages::get),
+        )
+        .route(
+            "/api/conversations/{id}/export",
+            CONVERSATIONS,
+            get(export_one::get),
+        )
         .route(
             "/api/conversations/{id}/share",
+            CONVERSATIONS,
             post(share_create::post).delete(share_revoke::delete),
         )
-        .route("/api/shared/{token}", get(shared_get::get))
-        .fallback(not_found)
+        .route(
+            "/api/shared/{token}",
+            Policy::new("shared"),
+            get(shared_get::get),
+        )
 }

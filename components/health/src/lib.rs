@@ -7,8 +7,9 @@ mod metrics;
 mod openapi;
 mod ready;
 
-use axum::{Router, routing::get};
-use chat_core::spin::serve::{not_found, serve};
+use axum::routing::get;
+use chat_core::policy::Policy;
+use chat_core::spin::{Routes, serve};
 use spin_sdk::http::{IntoResponse, Request};
 
 #[spin_sdk::http_service]
@@ -16,12 +17,16 @@ async fn handle(req: Request) -> impl IntoResponse {
     serve(req, "health", routes).await
 }
 
-fn routes() -> Router {
-    Router::new()
-        .route("/health", get(health::get))
-        .route("/health/ready", get(ready::get))
-        .route("/info", get(info::get))
-        .route("/metrics", get(metrics::get))
-        .route("/openapi.json", get(openapi::get))
-        .fallback(not_found)
+/// Probes: never rate limited.
+const PROBE: Policy = Policy::new("health").unlimited();
+/// What touches no store.
+const STATIC: Policy = Policy::new("health").without_database();
+
+fn routes() -> Routes {
+    Routes::new()
+        .route("/health", PROBE.without_database(), get(health::get))
+        .route("/health/ready", PROBE, get(ready::get))
+        .route("/info", STATIC, get(info::get))
+        .route("/metrics", Policy::new("metrics"), get(metrics::get))
+        .route("/openapi.json", STATIC, get(openapi::get))
 }

@@ -15,6 +15,7 @@ pub mod json;
 pub mod metrics;
 pub mod migrations;
 pub mod ollama;
+pub mod policy;
 pub mod ratelimit;
 pub mod request_id;
 pub mod search;

@@ -23,25 +23,6 @@ pub const BUCKETS: [f64; 11] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The route family of a path, the `family` label of request metrics.
-pub fn family(path: &str) -> &'static str {
-    let first = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    match first {
-        "api" => match path.split('/').nth(2).unwrap_or("") {
-            "auth" => "auth",
-            "admin" => "admin",
-            "conversations" => "conversations",
-            "shared" => "shared",
-            "chat" => "chat",
-            "models" => "models",
-            _ => "other",
-        },
-        "health" | "info" | "openapi.json" => "health",
-        "metrics" => "metrics",
-        _ => "other",
-    }
-}
-
 /// The `le` label of the bucket a duration falls in.
 pub fn bucket(seconds: f64) -> String {
     BUCKETS
@@ -228,25 +209,6 @@ fn split_bucket_labels(l: &str) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn paths_map_to_their_family() {
-        for (path, fam) in [
-            ("/api/auth/login", "auth"),
-            ("/api/admin/users/x", "admin"),
-            ("/api/conversations", "conversations"),
-            ("/api/shared/tok", "shared"),
-            ("/api/chat/x/messages", "chat"),
-            ("/api/models/llama3.2", "models"),
-            ("/health/ready", "health"),
-            ("/openapi.json", "health"),
-            ("/metrics", "metrics"),
-            ("/api/nope", "other"),
-            ("/v1/chat", "other"),
-        ] {
-            assert_eq!(family(path), fam, "{path}");
-        }
-    }
 
     #[test]
     fn durations_fall_in_the_first_bucket_that_holds_them() {

@@ -7,11 +7,12 @@
 //! - `chat`: asking the model (send, regenerate), per user or API key.
 //! - `general`: every other route, per user or API key when signed in, else per IP.
 //!
-//! Probes (`/health`, `/health/ready`) and CORS preflights are never limited.
+//! Each route declares its class beside its route (`policy`); probes (`/health`,
+//! `/health/ready`) and CORS preflights are never limited.
 
 use crate::auth::principal::{Credential, Principal};
 use crate::error::{Error, ErrorCode};
-use http::{HeaderName, Method};
+use http::HeaderName;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
@@ -58,28 +59,6 @@ impl Limits {
             Class::General => self.general,
         }
     }
-}
-
-/// The class of a request, or `None` for what is never limited.
-pub fn classify(method: &Method, path: &str) -> Option<Class> {
-    if method == Method::OPTIONS || matches!(path, "/health" | "/health/ready") {
-        return None;
-    }
-    if method == Method::POST
-        && matches!(
-            path,
-            "/api/auth/register" | "/api/auth/login" | "/api/auth/refresh"
-        )
-    {
-        return Some(Class::Auth);
-    }
-    if method == Method::POST
-        && let Some(rest) = path.strip_prefix("/api/chat/")
-        && (rest.ends_with("/messages") || rest.ends_with("/regenerate"))
-    {
-        return Some(Class::Chat);
-    }
-    Some(Class::General)
 }
 
 /// Whose budget a request spends.
@@ -324,29 +303,6 @@ mod tests {
         }
         assert_eq!(max_block(600), 12);
         assert_eq!(max_block(100_000), 16);
-    }
-
-    #[test]
-    fn routes_fall_in_their_class() {
-        let table = [
-            (Method::POST, "/api/auth/login", Some(Class::Auth)),
-            (Method::POST, "/api/auth/register", Some(Class::Auth)),
-            (Method::POST, "/api/auth/refresh", Some(Class::Auth)),
-            (Method::POST, "/api/auth/logout", Some(Class::General)),
-            (Method::GET, "/api/auth/me", Some(Class::General)),
-            (Method::POST, "/api/chat/abc/messages", Some(Class::Chat)),
-            (Method::POST, "/api/chat/abc/regenerate", Some(Class::Chat)),
-            (Method::POST, "/api/chat/abc/stop", Some(Class::General)),
-            (Method::GET, "/api/conversations", Some(Class::General)),
-            (Method::GET, "/metrics", Some(Class::General)),
-            (Method::GET, "/nowhere", Some(Class::General)),
-            (Method::GET, "/health", None),
-            (Method::GET, "/health/ready", None),
-            (Method::OPTIONS, "/api/auth/login", None),
-        ];
-        for (method, path, class) in table {
-            assert_eq!(classify(&method, path), class, "{method} {path}");
-        }
     }
 
     #[test]

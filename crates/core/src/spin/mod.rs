@@ -1,6 +1,7 @@
 //! The thin layer between the app and Spin: serving HTTP with axum inside a component,
 //! SQLite and key-value access, variables, logs. Only this module touches spin-sdk.
 
+mod admit;
 pub mod auth;
 pub mod conversations;
 pub mod db;
@@ -11,6 +12,7 @@ pub mod metrics;
 pub mod migrate;
 pub mod ratelimit;
 pub mod request_log;
+pub mod routes;
 pub mod serve;
 pub mod task;
 pub mod vars;
@@ -18,5 +20,6 @@ pub mod vars;
 pub use db::{Db, FromRow, Row};
 pub use extract::{ApiJson, ApiPath, ApiQuery, IdPath, RequestContext};
 pub use kv::Kv;
+pub use routes::Routes;
 pub use serve::serve;
 pub use spin_sdk::sqlite::Value;
