@@ -3,13 +3,13 @@
 
 use crate::users::{self, Count, UserRow};
 use crate::{security, sessions};
-use chat_core::auth::Role;
+use chat_core::auth::{AccountStatus, Role};
 use chat_core::spin::{Db, Value};
 use chat_core::{Error, ErrorCode, time};
 
 pub struct AccountChange {
     pub role: Option<Role>,
-    pub status: Option<String>,
+    pub status: Option<AccountStatus>,
 }
 
 fn last_admin() -> Error {
@@ -17,6 +17,10 @@ fn last_admin() -> Error {
         ErrorCode::Conflict,
         "This is the last active admin: make another admin first.",
     )
+}
+
+fn is_active_admin(user: &UserRow) -> bool {
+    user.role == Role::Admin && user.status.is_active()
 }
 
 async fn other_active_admins(db: &Db, id: &str) -> Result<i64, Error> {
@@ -55,21 +59,21 @@ pub async fn change_account(
             .ok_or_else(|| Error::not_found("User"))?;
         let mut after = before.clone();
         if let Some(r) = change.role {
-            after.role = r.as_str().into();
+            after.role = r;
         }
         if let Some(s) = change.status {
             after.status = s;
         }
-        let was_active_admin = before.role == "admin" && before.status == "active";
-        let stays = after.role == "admin" && after.status == "active";
+        let was_active_admin = is_active_admin(&before);
+        let stays = is_active_admin(&after);
         if was_active_admin && !stays && other_active_admins(db, id).await? == 0 {
             return Err(last_admin());
         }
         db.execute(
             "UPDATE users SET role = ?, status = ?, updated_at = ? WHERE id = ?",
             vec![
-                Value::Text(after.role.clone()),
-                Value::Text(after.status.clone()),
+                Value::Text(after.role.as_str().into()),
+                Value::Text(after.status.as_str().into()),
                 Value::Text(time::now_rfc3339()),
                 Value::Text(id.into()),
             ],
@@ -81,8 +85,8 @@ pub async fn change_account(
     match result {
         Ok(r) => {
             db.commit().await?;
-            security::set_account(id, &r.1.status, &r.1.role).await?;
-            if r.1.status != "active" {
+            security::set_account(id, r.1.status, r.1.role).await?;
+            if !r.1.status.is_active() {
                 sessions::revoke_all_except(db, id, None).await?;
             }
             Ok(r)
@@ -100,10 +104,7 @@ pub async fn delete_user(db: &Db, id: &str) -> Result<(), Error> {
         let user = users::by_id(db, id)
             .await?
             .ok_or_else(|| Error::not_found("User"))?;
-        if user.role == "admin"
-            && user.status == "active"
-            && other_active_admins(db, id).await? == 0
-        {
+        if is_active_admin(&user) && other_active_admins(db, id).await? == 0 {
             return Err(last_admin());
         }
         for (table, condition) in USER_TABLES {

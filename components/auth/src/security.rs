@@ -5,16 +5,17 @@
 use crate::settings::settings;
 use chat_core::Error;
 use chat_core::auth::jwt::LEEWAY_SECS;
+use chat_core::auth::{AccountStatus, Role};
 use chat_core::spin::Kv;
 use chat_core::spin::auth::{RevokedSession, UserSecurity, now_unix, security_key};
 
 /// Sets the user's current status and role.
-pub async fn set_account(user_id: &str, status: &str, role: &str) -> Result<(), Error> {
+pub async fn set_account(user_id: &str, status: AccountStatus, role: Role) -> Result<(), Error> {
     let kv = Kv::open_default().await?;
     let key = security_key(user_id);
     let mut record: UserSecurity = kv.get_json(&key).await?.unwrap_or_default();
-    record.status = status.to_string();
-    record.role = chat_core::auth::Role::parse(role);
+    record.status = status.as_str().to_string();
+    record.role = Some(role);
     prune(&mut record);
     kv.set_json(&key, &record).await
 }
@@ -22,8 +23,7 @@ pub async fn set_account(user_id: &str, status: &str, role: &str) -> Result<(), 
 /// Marks sessions revoked for as long as one of their access tokens could still be valid.
 pub async fn revoke_sessions(
     user_id: &str,
-    status: &str,
-    role: &str,
+    account: Option<(AccountStatus, Role)>,
     session_ids: &[String],
 ) -> Result<(), Error> {
     if session_ids.is_empty() {
@@ -35,8 +35,10 @@ pub async fn revoke_sessions(
     let key = security_key(user_id);
     let mut record: UserSecurity = kv.get_json(&key).await?.unwrap_or_default();
     if record.status.is_empty() {
-        record.status = status.to_string();
-        record.role = chat_core::auth::Role::parse(role);
+        record.status = account
+            .map_or(UserSecurity::DELETED, |(s, _)| s.as_str())
+            .into();
+        record.role = account.map(|(_, r)| r);
     }
     for id in session_ids {
         if !record.revoked_sessions.iter().any(|s| &s.id == id) {
@@ -56,7 +58,7 @@ pub async fn forget(user_id: &str) -> Result<(), Error> {
     kv.set_json(
         &security_key(user_id),
         &UserSecurity {
-            status: "deleted".into(),
+            status: UserSecurity::DELETED.into(),
             role: None,
             revoked_sessions: Vec::new(),
         },

@@ -33,7 +33,7 @@ async fn access_token(user: &UserRow, session_id: &str) -> Result<(String, i64),
     let claims = Claims {
         sub: user.id.clone(),
         sid: session_id.to_string(),
-        role: user.role(),
+        role: user.role,
         iat: now,
         nbf: now,
         exp: now + ttl,
@@ -134,7 +134,7 @@ pub async fn refresh(db: &Db, presented: &str) -> Result<Refreshed, Error> {
     };
     let user = crate::users::by_id(db, &session.user_id)
         .await?
-        .filter(|u| u.status == "active")
+        .filter(|u| u.status.is_active())
         .ok_or_else(invalid_refresh)?;
     let refresh_ttl = settings().await?.refresh_ttl_secs;
     let next = format!("{REFRESH_PREFIX}{}", random_token(32)?);
@@ -192,10 +192,8 @@ pub async fn revoke(db: &Db, user_id: &str, session_ids: &[String]) -> Result<()
         .await?;
     }
     let user = crate::users::by_id(db, user_id).await?;
-    let (status, role) = user
-        .map(|u| (u.status, u.role))
-        .unwrap_or_else(|| ("deleted".into(), "user".into()));
-    security::revoke_sessions(user_id, &status, &role, session_ids).await
+    let account = user.map(|u| (u.status, u.role));
+    security::revoke_sessions(user_id, account, session_ids).await
 }
 
 struct Id(String);

@@ -1,6 +1,6 @@
 //! Users: rows, the public view, and the queries every route shares.
 
-use chat_core::auth::Role;
+use chat_core::auth::{AccountStatus, Role};
 use chat_core::spin::{Db, FromRow, Row, Value};
 use chat_core::{Error, ErrorCode};
 use serde::Serialize;
@@ -12,8 +12,8 @@ pub struct UserRow {
     pub display_name: Option<String>,
     pub email: Option<String>,
     pub password_hash: String,
-    pub role: String,
-    pub status: String,
+    pub role: Role,
+    pub status: AccountStatus,
     pub created_at: String,
 }
 
@@ -28,26 +28,24 @@ impl FromRow for UserRow {
             display_name: row.opt_text("display_name")?,
             email: row.opt_text("email")?,
             password_hash: row.text("password_hash")?,
-            role: row.text("role")?,
-            status: row.text("status")?,
+            role: Role::parse(&row.text("role")?)
+                .ok_or_else(|| Error::internal("users.role: unknown value"))?,
+            status: AccountStatus::parse(&row.text("status")?)
+                .ok_or_else(|| Error::internal("users.status: unknown value"))?,
             created_at: row.text("created_at")?,
         })
     }
 }
 
 impl UserRow {
-    pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::User)
-    }
-
     pub fn view(&self) -> UserView {
         UserView {
             id: self.id.clone(),
             username: self.username.clone(),
             display_name: self.display_name.clone(),
             email: self.email.clone(),
-            role: self.role.clone(),
-            status: self.status.clone(),
+            role: self.role,
+            status: self.status,
             created_at: self.created_at.clone(),
         }
     }
@@ -60,8 +58,8 @@ pub struct UserView {
     pub username: String,
     pub display_name: Option<String>,
     pub email: Option<String>,
-    pub role: String,
-    pub status: String,
+    pub role: Role,
+    pub status: AccountStatus,
     pub created_at: String,
 }
 

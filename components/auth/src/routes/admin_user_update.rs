@@ -7,7 +7,7 @@ use crate::audit::{self, Client};
 use crate::users::UserEnvelope;
 use axum::http::HeaderMap;
 use chat_core::Error;
-use chat_core::auth::Role;
+use chat_core::auth::{AccountStatus, Role};
 use chat_core::spin::IdPath;
 use chat_core::spin::auth::Admin;
 use chat_core::spin::{ApiJson, Db, RequestContext};
@@ -36,12 +36,11 @@ pub async fn patch(
         .transpose()?;
     let status = body
         .status
-        .map(|s| match s.as_str() {
-            "active" | "pending" | "disabled" => Ok(s),
-            _ => Err(Error::validation(
-                "status",
-                "`status` is active, pending or disabled.",
-            )),
+        .as_deref()
+        .map(|s| {
+            AccountStatus::parse(s).ok_or_else(|| {
+                Error::validation("status", "`status` is active, pending or disabled.")
+            })
         })
         .transpose()?;
     let db = Db::open().await?;

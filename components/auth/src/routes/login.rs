@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use chat_core::auth::cookies;
 use chat_core::auth::password::Verified;
-use chat_core::auth::{Password, PasswordHash};
+use chat_core::auth::{AccountStatus, Password, PasswordHash};
 use chat_core::spin::auth::now_unix;
 use chat_core::spin::{ApiJson, Db, RequestContext};
 use chat_core::{Error, ErrorCode};
@@ -77,20 +77,20 @@ pub async fn post(
             return Err(invalid());
         }
     };
-    match user.status.as_str() {
-        "pending" => {
+    match user.status {
+        AccountStatus::Pending => {
             return Err(Error::new(
                 ErrorCode::AccountPending,
                 "This account is waiting for an admin's approval.",
             ));
         }
-        "disabled" => {
+        AccountStatus::Disabled => {
             return Err(Error::new(
                 ErrorCode::AccountDisabled,
                 "This account is disabled.",
             ));
         }
-        _ => {}
+        AccountStatus::Active => {}
     }
     limits::reset(&db, &user_limit_key).await?;
     if verified == Verified::YesRehash {

@@ -8,7 +8,7 @@ use crate::{security, sessions};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chat_core::auth::cookies;
-use chat_core::auth::{Password, PasswordHash, Username};
+use chat_core::auth::{AccountStatus, Password, PasswordHash, Role, Username};
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
 use chat_core::{Error, ErrorCode, time};
 use serde::Deserialize;
@@ -56,7 +56,7 @@ pub async fn post(
             return Err(e);
         }
     };
-    security::set_account(&user.id, &user.status, &user.role).await?;
+    security::set_account(&user.id, user.status, user.role).await?;
     audit::record(
         &db,
         "user_registered",
@@ -65,7 +65,7 @@ pub async fn post(
         serde_json::json!({ "role": user.role, "status": user.status }),
     )
     .await?;
-    if user.status != "active" {
+    if !user.status.is_active() {
         return Ok((
             StatusCode::CREATED,
             ApiJson(UserEnvelope { user: user.view() }),
@@ -95,9 +95,9 @@ async fn insert(
         .await?;
     let first = existing.map(|c| c.0 == 0).unwrap_or(true);
     let (role, status) = match (first, signup) {
-        (true, _) => ("admin", "active"),
-        (false, Signup::Open) => ("user", "active"),
-        (false, Signup::Approval) => ("user", "pending"),
+        (true, _) => (Role::Admin, AccountStatus::Active),
+        (false, Signup::Open) => (Role::User, AccountStatus::Active),
+        (false, Signup::Approval) => (Role::User, AccountStatus::Pending),
         (false, Signup::Closed) => {
             return Err(Error::new(
                 ErrorCode::SignupDisabled,
@@ -112,8 +112,8 @@ async fn insert(
         display_name,
         email,
         password_hash: hash.as_str().to_string(),
-        role: role.into(),
-        status: status.into(),
+        role,
+        status,
         created_at: now.clone(),
     };
     db.execute(
@@ -126,8 +126,8 @@ async fn insert(
             user.display_name.clone().map(Value::Text).unwrap_or(Value::Null),
             user.email.clone().map(Value::Text).unwrap_or(Value::Null),
             Value::Text(user.password_hash.clone()),
-            Value::Text(user.role.clone()),
-            Value::Text(user.status.clone()),
+            Value::Text(user.role.as_str().into()),
+            Value::Text(user.status.as_str().into()),
             Value::Text(now.clone()),
             Value::Text(now),
         ],

@@ -11,5 +11,5 @@ pub mod secrets;
 pub mod username;
 
 pub use password::{Password, PasswordHash};
-pub use principal::{Principal, Role};
+pub use principal::{AccountStatus, Principal, Role};
 pub use username::Username;

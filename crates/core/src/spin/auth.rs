@@ -13,7 +13,7 @@ use super::kv::Kv;
 use super::vars;
 use crate::auth::cookies;
 use crate::auth::jwt::{Claims, KeySet};
-use crate::auth::principal::{Credential, Principal, Role};
+use crate::auth::principal::{AccountStatus, Credential, Principal, Role};
 use crate::auth::secrets;
 use crate::error::{Error, ErrorCode};
 use crate::spin::Value;
@@ -39,6 +39,16 @@ pub struct RevokedSession {
     pub id: String,
     /// Unix seconds after which no access token of the session can be valid anyway.
     pub until: i64,
+}
+
+impl UserSecurity {
+    /// The status of a deleted account (an [`AccountStatus`] otherwise).
+    pub const DELETED: &str = "deleted";
+
+    /// Whether the account may use its credentials: only an active one may.
+    fn may_sign_in(&self) -> bool {
+        AccountStatus::parse(&self.status).is_some_and(AccountStatus::is_active)
+    }
 }
 
 pub fn security_key(user_id: &str) -> String {
@@ -158,7 +168,7 @@ async fn principal_from_claims(claims: Claims) -> Result<Principal, Error> {
     let record: Option<UserSecurity> = kv.get_json(&security_key(&claims.sub)).await?;
     let mut role = claims.role;
     if let Some(r) = record {
-        if r.status != "active" {
+        if !r.may_sign_in() {
             return Err(unauthenticated("This account cannot sign in."));
         }
         if r.revoked_sessions.iter().any(|s| s.id == claims.sid) {
@@ -178,8 +188,8 @@ async fn principal_from_claims(claims: Claims) -> Result<Principal, Error> {
 struct KeyRow {
     id: String,
     user_id: String,
-    role: String,
-    status: String,
+    role: Role,
+    status: AccountStatus,
     last_used_at: Option<String>,
 }
 
@@ -188,8 +198,10 @@ impl FromRow for KeyRow {
         Ok(Self {
             id: row.text("id")?,
             user_id: row.text("user_id")?,
-            role: row.text("role")?,
-            status: row.text("status")?,
+            role: Role::parse(&row.text("role")?)
+                .ok_or_else(|| Error::internal("users.role: unknown value"))?,
+            status: AccountStatus::parse(&row.text("status")?)
+                .ok_or_else(|| Error::internal("users.status: unknown value"))?,
             last_used_at: row.opt_text("last_used_at")?,
         })
     }
@@ -215,7 +227,7 @@ async fn authenticate_key(key: &str) -> Result<Principal, Error> {
         )
         .await?;
     let row = row.ok_or_else(|| unauthenticated("The API key is invalid, revoked or expired."))?;
-    if row.status != "active" {
+    if !row.status.is_active() {
         return Err(unauthenticated("This account cannot sign in."));
     }
     // Writing last_used_at on every call would make each request a write: once a minute is
@@ -234,7 +246,7 @@ async fn authenticate_key(key: &str) -> Result<Principal, Error> {
     }
     Ok(Principal {
         user_id: row.user_id,
-        role: Role::parse(&row.role).unwrap_or(Role::User),
+        role: row.role,
         credential: Credential::ApiKey(row.id),
     })
 }
