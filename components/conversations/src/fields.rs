@@ -1,59 +1,26 @@
-//! Writing a conversation's settings: the validated fields of create, update and import, and
+//! Writing a conversation's settings (`chat_core::conversation_settings`) to its row, and
 //! the tag index kept beside the row.
 
 use chat_core::Error;
-use chat_core::conversation::{ModelName, ModelOptions, SystemPrompt, Tags, Title};
+use chat_core::conversation::{ModelName, SystemPrompt, Tags, Title};
+use chat_core::conversation_settings::Settings;
 use chat_core::spin::{Db, Value};
 
-/// A conversation's settings, all valid.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    pub title: Option<Title>,
-    pub model: Option<ModelName>,
-    pub system_prompt: Option<SystemPrompt>,
-    pub options: Option<ModelOptions>,
-    pub pinned: bool,
-    pub archived: bool,
-    pub tags: Tags,
-}
-
-impl Settings {
-    pub fn parse(
-        title: Option<String>,
-        model: Option<String>,
-        system_prompt: Option<String>,
-        options: Option<serde_json::Value>,
-        tags: Option<Vec<String>>,
-    ) -> Result<Self, Error> {
-        Ok(Self {
-            title: title.as_deref().map(Title::parse).transpose()?.flatten(),
-            model: model.as_deref().map(ModelName::parse).transpose()?,
-            system_prompt: system_prompt
-                .as_deref()
-                .map(SystemPrompt::parse)
-                .transpose()?
-                .flatten(),
-            options: options.map(ModelOptions::parse).transpose()?.flatten(),
-            pinned: false,
-            archived: false,
-            tags: tags.map(Tags::parse).transpose()?.unwrap_or_default(),
-        })
-    }
-
-    pub fn params(&self) -> [Value; 7] {
-        let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.into()));
-        [
-            text(self.title.as_ref().map(Title::as_str)),
-            text(self.model.as_ref().map(ModelName::as_str)),
-            text(self.system_prompt.as_ref().map(SystemPrompt::as_str)),
-            self.options
-                .as_ref()
-                .map_or(Value::Null, |o| Value::Text(o.to_json())),
-            Value::Integer(i64::from(self.pinned)),
-            Value::Integer(i64::from(self.archived)),
-            Value::Text(self.tags.to_json()),
-        ]
-    }
+/// The settings as the parameters of the `title, model, system_prompt, options, pinned,
+/// archived, tags` columns.
+pub fn params_of(s: &Settings) -> [Value; 7] {
+    let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.into()));
+    [
+        text(s.title.as_ref().map(Title::as_str)),
+        text(s.model.as_ref().map(ModelName::as_str)),
+        text(s.system_prompt.as_ref().map(SystemPrompt::as_str)),
+        s.options
+            .as_ref()
+            .map_or(Value::Null, |o| Value::Text(o.to_json())),
+        Value::Integer(i64::from(s.pinned)),
+        Value::Integer(i64::from(s.archived)),
+        Value::Text(s.tags.to_json()),
+    ]
 }
 
 /// Inserts a conversation with these settings.
@@ -65,7 +32,7 @@ pub async fn insert(
     now: &str,
 ) -> Result<(), Error> {
     let mut params = vec![Value::Text(id.into()), Value::Text(user_id.into())];
-    params.extend(s.params());
+    params.extend(params_of(s));
     params.extend([Value::Text(now.into()), Value::Text(now.into())]);
     db.execute(
         "INSERT INTO conversations (id, user_id, title, model, system_prompt, options, pinned,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod config;
 pub mod conversation;
+pub mod conversation_settings;
 pub mod cors;
 pub mod cursor;
 pub mod error;

@@ -1,8 +1,9 @@
 //! `POST /api/conversations`: start a conversation.
 
-use crate::fields::{self, Settings};
+use crate::fields;
 use axum::http::StatusCode;
 use chat_core::Error;
+use chat_core::conversation_settings::Settings;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db};

@@ -2,10 +2,11 @@
 //! before anything is written, and it is written in one transaction: a bad item imports
 //! nothing. Ids are new; times are kept when they are valid and not in the future.
 
-use crate::fields::{self, Settings};
+use crate::fields;
 use axum::http::StatusCode;
 use chat_core::Error;
 use chat_core::conversation::Status;
+use chat_core::conversation_settings::Settings;
 use chat_core::export::{FORMAT_VERSION, ImportDocument, ImportedConversation};
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::{NewMessage, insert_message};

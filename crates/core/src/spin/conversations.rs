@@ -27,6 +27,29 @@ pub struct ConversationRow {
     pub updated_at: String,
 }
 
+impl ConversationRow {
+    /// The row's settings. A stored value that no longer passes today's rules (say, a
+    /// limit lowered since) reads as none.
+    pub fn settings(&self) -> crate::conversation_settings::Settings {
+        use crate::conversation::{ModelName, SystemPrompt, Title};
+        crate::conversation_settings::Settings {
+            title: self
+                .title
+                .as_deref()
+                .and_then(|t| Title::parse(t).ok().flatten()),
+            model: self.model.as_deref().and_then(|m| ModelName::parse(m).ok()),
+            system_prompt: self
+                .system_prompt
+                .as_deref()
+                .and_then(|p| SystemPrompt::parse(p).ok().flatten()),
+            options: self.options.clone(),
+            pinned: self.pinned,
+            archived: self.archived,
+            tags: self.tags.clone(),
+        }
+    }
+}
+
 impl FromRow for ConversationRow {
     fn from_row(row: &Row<'_>) -> Result<Self> {
         Ok(Self {
