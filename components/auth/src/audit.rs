@@ -46,12 +46,7 @@ pub async fn record(
         .await;
     // An audit failure must not turn a good request into an error; it is logged instead.
     if let Err(e) = result {
-        log::error(
-            "-",
-            "auth",
-            "audit log write failed",
-            e.internal_cause().unwrap_or("?"),
-        );
+        log::error("-", "auth", "audit log write failed", e.causes());
     }
     Ok(())
 }

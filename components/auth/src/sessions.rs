@@ -259,7 +259,7 @@ pub async fn respond(
     let mut response = (status, ApiJson(body)).into_response();
     for c in set {
         let value = axum::http::HeaderValue::from_str(&c)
-            .map_err(|e| Error::internal(format!("cookie header: {e}")))?;
+            .map_err(|e| Error::internal("cookie header").because(e))?;
         response
             .headers_mut()
             .append(axum::http::header::SET_COOKIE, value);

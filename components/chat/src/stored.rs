@@ -115,7 +115,7 @@ impl Stored {
                             ErrorCode::Internal,
                             "Your message could not be saved. Try again.",
                         )
-                        .with_cause(e.internal_cause().unwrap_or_default()),
+                        .with_causes_of(&e),
                         _ => e,
                     });
                 let _ = tx.send(stored);

@@ -81,13 +81,13 @@ pub async fn send(
                 .header("expect", "100-continue")
                 .header("content-length", bytes.len())
                 .body(FullBody::new(bytes))
-                .map_err(|e| Error::internal(format!("building request: {e}")))?;
+                .map_err(|e| Error::internal("building request").because(e))?;
             within(limit, task::kick(spin_sdk::http::send(req))).await
         }
         None => {
             let req = builder
                 .body(EmptyBody::new())
-                .map_err(|e| Error::internal(format!("building request: {e}")))?;
+                .map_err(|e| Error::internal("building request").because(e))?;
             within(limit, task::kick(spin_sdk::http::send(req))).await
         }
     };

@@ -49,8 +49,9 @@ fn outcome(request_id: &str, result: Result<Value, Error>, started: Instant) -> 
             extra
         }
         Err(e) => {
-            if let Some(cause) = e.internal_cause() {
-                chat_core::spin::log::error(request_id, "health", "readiness check failed", cause);
+            if !e.causes().is_empty() {
+                let message = "readiness check failed";
+                chat_core::spin::log::error(request_id, "health", message, e.causes());
             }
             json!({ "status": "error", "latency_ms": ms(started) })
         }
@@ -89,7 +90,7 @@ async fn check_ollama(request_id: &str, base: &str) -> Value {
     let probe = async {
         let resp = spin_sdk::http::get(format!("{base}/api/version"))
             .await
-            .map_err(|e| Error::internal(format!("ollama unreachable: {e:?}")))?;
+            .map_err(|e| Error::internal("ollama unreachable").because(format!("{e:?}")))?;
         if !resp.status().is_success() {
             return Err(Error::internal(format!(
                 "ollama answered {}",
@@ -100,7 +101,7 @@ async fn check_ollama(request_id: &str, base: &str) -> Value {
             .into_body()
             .bytes()
             .await
-            .map_err(|e| Error::internal(format!("reading ollama version: {e:?}")))?;
+            .map_err(|e| Error::internal("reading ollama version").because(format!("{e:?}")))?;
         let v: Value = serde_json::from_slice(&body).map_err(Error::internal)?;
         Ok(json!({ "version": v.get("version").cloned().unwrap_or(Value::Null) }))
     };

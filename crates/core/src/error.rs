@@ -118,8 +118,8 @@ pub struct Error {
     code: ErrorCode,
     message: String,
     details: Map<String, Value>,
-    /// What went wrong inside (logged, never sent).
-    internal: Option<String>,
+    /// What went wrong inside, outermost first (logged, never sent).
+    internal: Vec<String>,
     headers: Vec<(http::HeaderName, String)>,
 }
 
@@ -132,7 +132,7 @@ impl Error {
             code,
             message: message.into(),
             details: Map::new(),
-            internal: None,
+            internal: Vec::new(),
             headers: Vec::new(),
         }
     }
@@ -140,7 +140,7 @@ impl Error {
     /// 500 `INTERNAL`: the cause is kept for the log; the client sees a fixed sentence.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut e = Self::new(ErrorCode::Internal, "Something went wrong on our side.");
-        e.internal = Some(cause.to_string());
+        e.internal = vec![cause.to_string()];
         e
     }
 
@@ -172,9 +172,31 @@ impl Error {
         self
     }
 
-    /// Attaches an internal cause (logged, never sent) to any error.
+    /// Attaches an internal cause (logged, never sent) to any error, in place of any other.
     pub fn with_cause(mut self, cause: impl std::fmt::Display) -> Self {
-        self.internal = Some(cause.to_string());
+        self.internal = vec![cause.to_string()];
+        self
+    }
+
+    /// Takes `other`'s internal causes (an error answered in other words).
+    pub fn with_causes_of(mut self, other: &Error) -> Self {
+        self.internal = other.internal.clone();
+        self
+    }
+
+    /// Adds what caused the last cause: `Error::internal("reading rows").because(e)`.
+    pub fn because(mut self, cause: impl std::fmt::Display) -> Self {
+        self.internal.push(cause.to_string());
+        self
+    }
+
+    /// Adds `source` and the chain of its own sources.
+    pub fn because_of(mut self, source: &(dyn std::error::Error + 'static)) -> Self {
+        let mut next = Some(source);
+        while let Some(e) = next {
+            self.internal.push(e.to_string());
+            next = e.source();
+        }
         self
     }
 
@@ -200,8 +222,14 @@ impl Error {
         &self.details
     }
 
-    pub fn internal_cause(&self) -> Option<&str> {
-        self.internal.as_deref()
+    /// The internal causes, outermost first (empty when there are none).
+    pub fn causes(&self) -> &[String] {
+        &self.internal
+    }
+
+    /// The causes as one line (`outer: inner`), or `None`.
+    pub fn internal_cause(&self) -> Option<String> {
+        (!self.internal.is_empty()).then(|| self.internal.join(": "))
     }
 
     pub fn headers(&self) -> &[(http::HeaderName, String)] {
@@ -278,6 +306,28 @@ mod tests {
         for (code, status) in table {
             assert_eq!(code.status().as_u16(), status, "{code:?}");
         }
+    }
+
+    #[test]
+    fn causes_stay_in_order_and_whole() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("disk I/O error: short read")]
+        struct Io;
+        #[derive(Debug, thiserror::Error)]
+        #[error("reading page 7")]
+        struct Page(#[source] Io);
+        let e = Error::internal("loading history").because_of(&Page(Io));
+        assert_eq!(
+            e.causes(),
+            [
+                "loading history",
+                "reading page 7",
+                "disk I/O error: short read"
+            ]
+        );
+        let answered = Error::new(ErrorCode::Internal, "Try again.").with_causes_of(&e);
+        assert_eq!(answered.causes(), e.causes());
+        assert!(Error::from(ErrorCode::NotFound).causes().is_empty());
     }
 
     #[test]

@@ -155,12 +155,12 @@ impl PasswordHash {
 
     pub fn hash(password: &Password) -> Result<Self, Error> {
         let mut salt = [0u8; 16];
-        getrandom::fill(&mut salt).map_err(|e| Error::internal(format!("randomness: {e}")))?;
+        getrandom::fill(&mut salt).map_err(|e| Error::internal("randomness").because(e))?;
         let salt = SaltString::encode_b64(&salt).map_err(Error::internal)?;
         argon2()
             .hash_password(password.expose().as_bytes(), &salt)
             .map(|h| Self(h.to_string()))
-            .map_err(|e| Error::internal(format!("hashing: {e}")))
+            .map_err(|e| Error::internal("hashing").because(e))
     }
 
     pub fn verify(&self, password: &Password) -> Verified {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 /// `n` random bytes, base64url without padding.
 pub fn random_token(n: usize) -> Result<String, Error> {
     let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).map_err(|e| Error::internal(format!("randomness: {e}")))?;
+    getrandom::fill(&mut bytes).map_err(|e| Error::internal("randomness").because(e))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

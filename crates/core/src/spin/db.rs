@@ -68,7 +68,7 @@ impl Failed {
         let locked =
             matches!(&e, spin_sdk::sqlite::Error::Io(m) if m.contains("database is locked"));
         Self {
-            error: Error::internal(format!("{e:?} in: {sql}")),
+            error: Error::internal(format!("statement `{sql}`")).because(format!("{e:?}")),
             locked,
         }
     }
@@ -245,7 +245,7 @@ fn unpacked(v: serde_json::Value) -> Result<Value, Error> {
             Some(i) => Value::Integer(i),
             None => Value::Real(n.as_f64().unwrap_or(f64::NAN)),
         },
-        other => return Err(Error::internal(format!("packed value: {other}"))),
+        other => return Err(Error::internal("packed value").because(other)),
     })
 }
 
@@ -282,7 +282,7 @@ impl Db {
     async fn connect() -> Result<(Connection, u8), Error> {
         let conn = Connection::open_default()
             .await
-            .map_err(|e| Error::internal(format!("opening database: {e:?}")))?;
+            .map_err(|e| Error::internal("opening database").because(format!("{e:?}")))?;
         migrate::ensure(&conn).await?;
         Ok((conn, UNCONFIGURED))
     }
@@ -450,10 +450,10 @@ impl Db {
         let rows = self.rows_tried(&packed, params).await?;
         let text = match rows.rows.first().and_then(|r| r.values.first()) {
             Some(Value::Text(t)) => t.as_str(),
-            other => return Err(Error::internal(format!("packed rows: {other:?}"))),
+            other => return Err(Error::internal("packed rows").because(format!("{other:?}"))),
         };
         let arrays: Vec<Vec<serde_json::Value>> =
-            serde_json::from_str(text).map_err(|e| Error::internal(format!("packed rows: {e}")))?;
+            serde_json::from_str(text).map_err(|e| Error::internal("packed rows").because(e))?;
         arrays
             .into_iter()
             .map(|array| {

@@ -55,7 +55,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         // The body was already read (and its size checked) by `serve`.
         let bytes = bytes::Bytes::from_request(req, state)
             .await
-            .map_err(|e| Error::internal(format!("reading body: {e}")))?;
+            .map_err(|e| Error::internal("reading body").because(e))?;
         crate::json::parse_body(content_type.as_deref(), &bytes).map(ApiJson)
     }
 }
@@ -73,7 +73,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
             .map(str::to_string);
         let bytes = bytes::Bytes::from_request(req, state)
             .await
-            .map_err(|e| Error::internal(format!("reading body: {e}")))?;
+            .map_err(|e| Error::internal("reading body").because(e))?;
         if bytes.is_empty() {
             return Ok(None);
         }
@@ -92,7 +92,9 @@ impl<T: Serialize> IntoResponse for ApiJson<T> {
                 );
                 r
             }
-            Err(e) => Error::internal(format!("serializing response: {e}")).into_response(),
+            Err(e) => Error::internal("serializing response")
+                .because(e)
+                .into_response(),
         }
     }
 }

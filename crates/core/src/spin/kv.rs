@@ -23,7 +23,7 @@ impl Kv {
         }
         let store = Store::open_default()
             .await
-            .map_err(|e| Error::internal(format!("opening key-value store: {e:?}")))?;
+            .map_err(|e| Error::internal("opening key-value store").because(format!("{e:?}")))?;
         Ok(Self {
             store: DEFAULT.get_or_init(|| Arc::new(store)).clone(),
         })
@@ -33,28 +33,28 @@ impl Kv {
         self.store
             .get(key)
             .await
-            .map_err(|e| Error::internal(format!("kv get: {e:?}")))
+            .map_err(|e| Error::internal("kv get").because(format!("{e:?}")))
     }
 
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
         self.store
             .set(key, value)
             .await
-            .map_err(|e| Error::internal(format!("kv set: {e:?}")))
+            .map_err(|e| Error::internal("kv set").because(format!("{e:?}")))
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         self.store
             .delete(key)
             .await
-            .map_err(|e| Error::internal(format!("kv delete: {e:?}")))
+            .map_err(|e| Error::internal("kv delete").because(format!("{e:?}")))
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         match self.get(key).await? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| Error::internal(format!("kv value for {key} is not valid JSON: {e}"))),
+            Some(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+                Error::internal(format!("kv value for {key} is not valid JSON")).because(e)
+            }),
             None => Ok(None),
         }
     }

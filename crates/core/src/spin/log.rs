@@ -43,31 +43,34 @@ pub fn line(level: LogLevel, fields: Map<String, Value>) {
 
 /// An error with its cause chain (outermost first), for the operator; the client saw only
 /// the error's message.
-pub fn error(request_id: &str, component: &str, message: &str, cause: &str) {
-    failure(LogLevel::Error, request_id, component, message, cause);
+pub fn error(request_id: &str, component: &str, message: &str, causes: &[String]) {
+    failure(LogLevel::Error, request_id, component, message, causes);
 }
 
 /// Like [`error`], at `level` (a client's mistake with a cause worth keeping is `debug`).
-pub fn failure(level: LogLevel, request_id: &str, component: &str, message: &str, cause: &str) {
+pub fn failure(
+    level: LogLevel,
+    request_id: &str,
+    component: &str,
+    message: &str,
+    causes: &[String],
+) {
     let mut f = Map::new();
     f.insert("request_id".into(), Value::from(request_id));
     f.insert("component".into(), Value::from(component));
     f.insert("message".into(), Value::from(message));
-    let chain: Vec<Value> = cause
-        .split(": ")
-        .filter(|c| !c.is_empty())
-        .map(Value::from)
-        .collect();
+    let chain: Vec<Value> = causes.iter().map(|c| Value::from(c.as_str())).collect();
     f.insert("causes".into(), Value::Array(chain));
     line(level, f);
 }
 
 /// A warning that is not about one request's error (a background task, a degraded path).
-pub fn warn(message: &str, cause: Option<&str>) {
+pub fn warn(message: &str, causes: &[String]) {
     let mut f = Map::new();
     f.insert("message".into(), Value::from(message));
-    if let Some(c) = cause {
-        f.insert("cause".into(), Value::from(c));
+    if !causes.is_empty() {
+        let chain: Vec<Value> = causes.iter().map(|c| Value::from(c.as_str())).collect();
+        f.insert("causes".into(), Value::Array(chain));
     }
     line(LogLevel::Warn, f);
 }

@@ -83,7 +83,7 @@ pub async fn flush() {
     if let Err(e) = write(&counts).await {
         log::warn(
             "metrics could not be stored; kept for the next flush",
-            e.internal_cause(),
+            e.causes(),
         );
         for ((name, labels), value) in counts {
             add(name, labels, value);

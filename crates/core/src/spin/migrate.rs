@@ -17,7 +17,7 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
     }
     let applied = applied(conn).await?;
     let todo = pending(MIGRATIONS, &applied).map_err(|e| {
-        log::error("-", "migrations", "refusing to start", &e.to_string());
+        log::error("-", "migrations", "refusing to start", &[e.to_string()]);
         Error::internal(e)
     })?;
     if !todo.is_empty() {
@@ -40,10 +40,10 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
 async fn exec(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<(), Error> {
     conn.execute(sql, params)
         .await
-        .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))?
+        .map_err(|e| Error::internal(format!("statement `{sql}`")).because(format!("{e:?}")))?
         .result()
         .await
-        .map_err(|e| Error::internal(format!("{e:?} in: {sql}")))
+        .map_err(|e| Error::internal(format!("statement `{sql}`")).because(format!("{e:?}")))
 }
 
 async fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, Error> {

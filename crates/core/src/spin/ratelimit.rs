@@ -116,10 +116,7 @@ fn let_through(counted: Result<Quota, Error>) -> Option<Quota> {
     match counted {
         Ok(q) => Some(q),
         Err(e) => {
-            super::log::warn(
-                "rate limit not counted; request let through",
-                e.internal_cause(),
-            );
+            super::log::warn("rate limit not counted; request let through", e.causes());
             None
         }
     }
@@ -157,7 +154,7 @@ impl Pending {
         let counter = match counter {
             Ok(c) => c,
             Err(e) => {
-                super::log::warn("rate limit not checked", e.internal_cause());
+                super::log::warn("rate limit not checked", e.causes());
                 return Ok(None);
             }
         };

@@ -125,7 +125,7 @@ fn render_error(response: &mut Response, id: &str, component: &'static str) -> O
             _ => return None,
         },
     };
-    if let Some(cause) = error.internal_cause() {
+    if !error.causes().is_empty() {
         // A server failure is the operator's business; a client's (an unknown model, say)
         // only when debugging.
         let level = if error.status().is_server_error() {
@@ -133,7 +133,7 @@ fn render_error(response: &mut Response, id: &str, component: &'static str) -> O
         } else {
             LogLevel::Debug
         };
-        log::failure(level, id, component, error.message(), cause);
+        log::failure(level, id, component, error.message(), error.causes());
     }
     *response.body_mut() = Body::from(error.envelope(id).to_string());
     let headers = response.headers_mut();

@@ -9,7 +9,9 @@ pub async fn get(name: &str) -> Result<Option<String>, Error> {
     match spin_sdk::variables::get(name).await {
         Ok(v) => Ok(Some(v)),
         Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
-        Err(e) => Err(Error::internal(format!("reading variable {name}: {e:?}"))),
+        Err(e) => {
+            Err(Error::internal(format!("reading variable {name}")).because(format!("{e:?}")))
+        }
     }
 }
 
