@@ -2,8 +2,10 @@
 //! generation, store it while Ollama starts, then answer as server-sent events or as one JSON
 //! object.
 
-use crate::generation::{self, Outcome, Question, Sink};
+use crate::plan::{self, Question};
+use crate::relay::{self, Outcome};
 use crate::settings::settings;
+use crate::sink::{self, Sink};
 use crate::stored::Stored;
 use crate::upstream;
 use axum::http::StatusCode;
@@ -13,6 +15,7 @@ use chat_core::conversation::{MessageView, ModelName, ModelOptions};
 use chat_core::spin::{ApiJson, Db, RequestContext, metrics, ratelimit, task};
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// The request's choices.
 pub struct Ask<'a> {
@@ -40,12 +43,6 @@ impl<'a> Ask<'a> {
     }
 }
 
-#[derive(Serialize)]
-struct Exchange {
-    user_message: MessageView,
-    assistant_message: MessageView,
-}
-
 pub async fn respond(
     ctx: &RequestContext,
     user_id: &str,
@@ -66,7 +63,7 @@ pub async fn respond(
     };
     let (quota, loaded) = futures::join!(
         count,
-        generation::load(&db, user_id, conversation_id, timeout, &settings)
+        plan::load(&db, user_id, conversation_id, timeout, &settings)
     );
     let quota = quota?;
     let answered = match loaded {
@@ -81,12 +78,11 @@ async fn answer(
     ctx: &RequestContext,
     user_id: &str,
     db: Db,
-    loaded: generation::Loaded,
+    loaded: plan::Loaded,
     ask: Ask<'_>,
     settings: Arc<crate::settings::Settings>,
 ) -> Result<Response, Error> {
-    let config = ctx.config.clone();
-    let timeout = config.ollama_timeout;
+    let config = &ctx.config;
     let conversation = &loaded.conversation;
     let model = ask
         .model
@@ -94,15 +90,8 @@ async fn answer(
         .or_else(|| conversation.model.clone())
         .unwrap_or_else(|| config.default_model.clone());
     let options = ModelOptions::merged(conversation.options.as_ref(), ask.options.as_ref());
-    let plan = generation::plan(
-        &db,
-        loaded,
-        ask.question,
-        generation::Choice { model, options },
-        &settings,
-    )
-    .await?;
-    let base = config.ollama_url.clone();
+    let choice = plan::Choice { model, options };
+    let plan = plan::plan(&db, loaded, ask.question, choice, &settings).await?;
     let body = plan.ollama_body();
     let prepared = Arc::new(plan.prepare()?);
     let db = Arc::new(db);
@@ -115,97 +104,143 @@ async fn answer(
         user_id.to_string(),
         prepared.clone(),
         settings,
-        timeout,
+        config.ollama_timeout,
         ctx.rate_limit.clone(),
     );
-    let call = {
-        let (base, model) = (base.clone(), prepared.model.clone());
-        async move {
-            let path = "/api/chat";
-            upstream::send(
-                &base,
-                http::Method::POST,
-                path,
-                Some(&body),
-                timeout,
-                Some(&model),
-            )
-            .await
-        }
+    let generation = Generation {
+        db,
+        prepared,
+        base: config.ollama_url.clone(),
+        timeout: config.ollama_timeout,
     };
+    if ask.stream {
+        generation.streamed(stored, body).await
+    } else {
+        generation.whole(&mut stored, body).await
+    }
+}
 
-    if !ask.stream {
-        let lines = match generation::open(&db, &prepared, call, &mut stored, timeout).await {
+#[derive(Serialize)]
+struct Exchange {
+    user_message: MessageView,
+    assistant_message: MessageView,
+}
+
+/// One answer on its way: the messages it stores and where Ollama is.
+struct Generation {
+    db: Arc<Db>,
+    prepared: Arc<plan::Prepared>,
+    base: String,
+    timeout: Duration,
+}
+
+impl Generation {
+    /// Asks Ollama, relays its answer into the sink `sink_for` makes once Ollama has begun,
+    /// and counts the outcome. `Err` before any event (Ollama or the store failed first).
+    async fn relay(
+        &self,
+        stored: &mut Stored,
+        body: serde_json::Value,
+        sink_for: impl FnOnce() -> Sink,
+    ) -> Result<(Outcome, Sink), Error> {
+        let (base, model, timeout) = (&self.base, &self.prepared.model, self.timeout);
+        let post = http::Method::POST;
+        let call = upstream::send(base, post, "/api/chat", Some(&body), timeout, Some(model));
+        let p = &self.prepared;
+        let lines = match relay::open(&self.db, p, call, stored, timeout).await {
             Ok(lines) => lines,
             Err(e) => {
-                count(&prepared.model, Err(&e)).await;
+                count(&p.model, Err(&e)).await;
                 return Err(e);
             }
         };
-        let outcome = generation::run(&db, &prepared, lines, &mut Sink::none(), &mut stored).await;
-        count(&prepared.model, Ok(&outcome)).await;
+        let mut sink = sink_for();
+        let outcome = relay::run(&self.db, p, lines, &mut sink, stored).await;
+        count(&p.model, Ok(&outcome)).await;
+        Ok((outcome, sink))
+    }
+
+    /// Titles an untitled conversation after a complete first exchange.
+    async fn title(&self, outcome: &Outcome) {
+        let p = &self.prepared;
+        if p.wants_title
+            && !outcome.stopped
+            && outcome.message.status == chat_core::conversation::Status::Complete
+        {
+            let (base, timeout) = (&self.base, self.timeout);
+            crate::title::title(&self.db, p, &outcome.message.content, base, timeout).await;
+        }
+    }
+
+    /// `201` with both messages once the answer is complete.
+    async fn whole(self, stored: &mut Stored, body: serde_json::Value) -> Result<Response, Error> {
+        let (outcome, _) = self.relay(stored, body, Sink::none).await?;
         if let Some(e) = outcome.error {
             return Err(e);
         }
-        if prepared.wants_title && !outcome.stopped {
-            generation::title(&db, &prepared, &outcome.message.content, &base, timeout).await;
-        }
+        self.title(&outcome).await;
         let body = Exchange {
-            user_message: prepared.user_message.clone(),
+            user_message: self.prepared.user_message.clone(),
             assistant_message: outcome.message,
         };
-        return Ok((StatusCode::CREATED, ApiJson(body)).into_response());
+        Ok((StatusCode::CREATED, ApiJson(body)).into_response())
     }
 
-    let (tx, body) = spin_sdk::http::body::stream::<String>();
-    let (decided_tx, decided_rx) = futures::channel::oneshot::channel();
-    // The task outlives this handler: Spin keeps the instance while it runs, also after the
-    // client has gone, so the answer is finished and stored either way.
-    task::spawn(async move {
-        let lines = match generation::open(&db, &prepared, call, &mut stored, timeout).await {
-            Ok(lines) => lines,
-            Err(e) => {
-                count(&prepared.model, Err(&e)).await;
-                let _ = decided_tx.send(Err(e));
-                return;
+    /// `200 text/event-stream` once Ollama has begun; events as the answer comes.
+    async fn streamed(
+        self,
+        mut stored: Stored,
+        body: serde_json::Value,
+    ) -> Result<Response, Error> {
+        let (tx, stream) = spin_sdk::http::body::stream::<String>();
+        let (decided_tx, decided_rx) = futures::channel::oneshot::channel();
+        // The task outlives this handler: Spin keeps the instance while it runs, also after
+        // the client has gone, so the answer is finished and stored either way.
+        task::spawn(async move {
+            let mut decided = Some(decided_tx);
+            let relayed = self
+                .relay(&mut stored, body, || {
+                    let sink = Sink::stream(tx);
+                    match decided.take() {
+                        Some(d) => sink.on_first_write(d),
+                        None => sink,
+                    }
+                })
+                .await;
+            let (outcome, mut sink) = match relayed {
+                Ok(r) => r,
+                Err(e) => {
+                    if let Some(d) = decided.take() {
+                        let _ = d.send(Err(e));
+                    }
+                    return;
+                }
+            };
+            match &outcome.error {
+                None => {
+                    let done = serde_json::json!({ "message": outcome.message });
+                    sink.emit("done", &done).await
+                }
+                Some(e) => {
+                    let data =
+                        serde_json::json!({"error": {"code": e.code(), "message": e.message()}});
+                    sink.emit("error", &data).await;
+                }
             }
-        };
-        let mut sink = Sink::stream(tx).on_first_write(decided_tx);
-        let outcome = generation::run(&db, &prepared, lines, &mut sink, &mut stored).await;
-        count(&prepared.model, Ok(&outcome)).await;
-        let Outcome {
-            message,
-            error,
-            stopped,
-        } = outcome;
-        match error {
-            None => {
-                sink.emit("done", &serde_json::json!({ "message": message }))
-                    .await
-            }
-            Some(e) => {
-                let data = serde_json::json!({"error": {"code": e.code(), "message": e.message()}});
-                sink.emit("error", &data).await;
-            }
+            sink.close();
+            self.title(&outcome).await;
+        })
+        .await;
+        // Answer once Ollama has answered and `start` (with the first token, if it comes
+        // soon) is queued, so the response head and the first events leave in one TCP
+        // segment; or with the status of a failure before any event.
+        match decided_rx.await {
+            Ok(Ok(())) => Ok(sink::sse_response(axum::body::Body::new(stream))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::internal(
+                "the generation ended before its first event",
+            )),
         }
-        sink.close();
-        if prepared.wants_title
-            && !stopped
-            && message.status == chat_core::conversation::Status::Complete
-        {
-            generation::title(&db, &prepared, &message.content, &base, timeout).await;
-        }
-    })
-    .await;
-    // Answer once Ollama has answered and `start` (with the first token, if it comes soon) is
-    // queued, so the response head and the first events leave in one TCP segment; or with the
-    // status of a failure before any event.
-    match decided_rx.await {
-        Ok(Ok(())) => Ok(generation::sse_response(axum::body::Body::new(body))),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(Error::internal(
-            "the generation ended before its first event",
-        )),
     }
 }
 

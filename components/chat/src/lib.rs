@@ -3,11 +3,15 @@
 //! only component allowed to reach Ollama for chat.
 
 mod exchange;
-mod generation;
+mod finish;
 mod models;
+mod plan;
+mod relay;
 mod routes;
 mod settings;
+mod sink;
 mod stored;
+mod title;
 mod upstream;
 
 use axum::routing::{get, post};

@@ -1,7 +1,7 @@
 //! Storing a generation's question and placeholder answer, on its own task: the first
 //! events need not wait for the commit, and nothing of the answer is written before it ends.
 
-use crate::generation::{Prepared, stale_before, too_many};
+use crate::plan::{Prepared, stale_before, too_many};
 use crate::settings::Settings;
 use chat_core::conversation::MessageView;
 use chat_core::spin::conversations::{NewMessage, insert_message};

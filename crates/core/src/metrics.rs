@@ -85,20 +85,27 @@ pub struct Gauges {
 /// The whole exposition, in Prometheus text format 0.0.4.
 pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
     let mut out = String::new();
-    head(&mut out, "info", "gauge", "Build information.");
+    render_gauges(&mut out, gauges);
+    render_counters(&mut out, stored);
+    render_durations(&mut out, stored);
+    out
+}
+
+fn render_gauges(out: &mut String, gauges: &Gauges) {
+    head(out, "info", "gauge", "Build information.");
     let _ = writeln!(
         out,
         "{PREFIX}info{{version=\"{}\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
     head(
-        &mut out,
+        out,
         "schema_version",
         "gauge",
         "Applied database schema version.",
     );
     let _ = writeln!(out, "{PREFIX}schema_version {}", gauges.schema_version);
-    head(&mut out, "users", "gauge", "Accounts by status.");
+    head(out, "users", "gauge", "Accounts by status.");
     for (status, n) in &gauges.users {
         let _ = writeln!(
             out,
@@ -106,16 +113,13 @@ pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
             labels(&[("status", status)])
         );
     }
-    head(
-        &mut out,
-        "conversations",
-        "gauge",
-        "Conversations of all users.",
-    );
+    head(out, "conversations", "gauge", "Conversations of all users.");
     let _ = writeln!(out, "{PREFIX}conversations {}", gauges.conversations);
-    head(&mut out, "messages", "gauge", "Messages of all users.");
+    head(out, "messages", "gauge", "Messages of all users.");
     let _ = writeln!(out, "{PREFIX}messages {}", gauges.messages);
+}
 
+fn render_counters(out: &mut String, stored: &[Stored]) {
     for (name, help) in [
         (REQUESTS, "HTTP requests by route family and status."),
         (LOGINS, "Logins by outcome."),
@@ -123,7 +127,7 @@ pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
         (COMPLETION_TOKENS, "Tokens generated, by model."),
         (PROMPT_TOKENS, "Prompt tokens evaluated, by model."),
     ] {
-        head(&mut out, name, "counter", help);
+        head(out, name, "counter", help);
         for s in stored.iter().filter(|s| s.name == name) {
             let _ = writeln!(
                 out,
@@ -133,11 +137,13 @@ pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
             );
         }
     }
+}
 
-    // Histogram: cumulative buckets per family, then +Inf, sum and count.
+/// The duration histogram: cumulative buckets per family, then +Inf, sum and count.
+fn render_durations(out: &mut String, stored: &[Stored]) {
     let base = "http_request_duration_seconds";
     head(
-        &mut out,
+        out,
         base,
         "histogram",
         "Time to the response head, by route family.",
@@ -185,7 +191,6 @@ pub fn render(gauges: &Gauges, stored: &[Stored]) -> String {
             format_float(total)
         );
     }
-    out
 }
 
 fn head(out: &mut String, name: &str, kind: &str, help: &str) {

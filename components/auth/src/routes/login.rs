@@ -26,6 +26,21 @@ fn invalid() -> Error {
     Error::new(ErrorCode::InvalidCredentials, "Wrong username or password.")
 }
 
+/// Only an active account signs in; the others hear why (after the password matched).
+fn may_sign_in(status: AccountStatus) -> Result<(), Error> {
+    match status {
+        AccountStatus::Active => Ok(()),
+        AccountStatus::Pending => Err(Error::new(
+            ErrorCode::AccountPending,
+            "This account is waiting for an admin's approval.",
+        )),
+        AccountStatus::Disabled => Err(Error::new(
+            ErrorCode::AccountDisabled,
+            "This account is disabled.",
+        )),
+    }
+}
+
 pub async fn post(
     ctx: RequestContext,
     headers: HeaderMap,
@@ -37,23 +52,11 @@ pub async fn post(
     let db = Db::open().await?;
     let now = now_unix();
     let ip = client.ip.clone().unwrap_or_else(|| "unknown".into());
-    limits::hit(
-        &db,
-        &format!("login:ip:{ip}"),
-        s.login_max_attempts_per_ip,
-        s.login_window_secs,
-        now,
-    )
-    .await?;
+    let window = s.login_window_secs;
+    let ip_limit_key = format!("login:ip:{ip}");
+    limits::hit(&db, &ip_limit_key, s.login_max_attempts_per_ip, window, now).await?;
     let user_limit_key = format!("login:user:{key}");
-    limits::hit(
-        &db,
-        &user_limit_key,
-        s.login_max_failures,
-        s.login_window_secs,
-        now,
-    )
-    .await?;
+    limits::hit(&db, &user_limit_key, s.login_max_failures, window, now).await?;
 
     let password = Password::for_verification(&body.password)?;
     let user = users::by_username_key(&db, &key).await?;
@@ -77,21 +80,7 @@ pub async fn post(
             return Err(invalid());
         }
     };
-    match user.status {
-        AccountStatus::Pending => {
-            return Err(Error::new(
-                ErrorCode::AccountPending,
-                "This account is waiting for an admin's approval.",
-            ));
-        }
-        AccountStatus::Disabled => {
-            return Err(Error::new(
-                ErrorCode::AccountDisabled,
-                "This account is disabled.",
-            ));
-        }
-        AccountStatus::Active => {}
-    }
+    may_sign_in(user.status)?;
     limits::reset(&db, &user_limit_key).await?;
     if verified == Verified::YesRehash {
         let fresh = PasswordHash::hash(&password)?;

@@ -2,7 +2,7 @@
 //! (server-sent events, or one JSON object with `stream: false`).
 
 use crate::exchange::{self, Ask};
-use crate::generation::Question;
+use crate::plan::Question;
 use axum::response::Response;
 use chat_core::Error;
 use chat_core::spin::IdPath;

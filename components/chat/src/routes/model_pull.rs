@@ -1,8 +1,8 @@
 //! `POST /api/models/pull` (admins): downloads a model into Ollama, relaying its progress as
 //! server-sent `progress` events, then `done` or `error`.
 
-use crate::generation::{self, Sink};
 use crate::models;
+use crate::sink::{self, Sink};
 use crate::upstream::{self, Lines, Next};
 use axum::response::Response;
 use chat_core::Error;
@@ -92,5 +92,5 @@ pub async fn post(
         }
     })
     .await;
-    Ok(generation::sse_response(axum::body::Body::new(body)))
+    Ok(sink::sse_response(axum::body::Body::new(body)))
 }

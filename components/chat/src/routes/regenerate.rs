@@ -2,7 +2,7 @@
 //! (earlier answers stay). `409 CONFLICT` when there is no user message yet.
 
 use crate::exchange::{self, Ask};
-use crate::generation::Question;
+use crate::plan::Question;
 use axum::response::Response;
 use chat_core::Error;
 use chat_core::spin::IdPath;

@@ -35,7 +35,7 @@ pub async fn post(
         ]
     };
     // A row whose heartbeat stopped belongs to an instance that died: nothing runs there.
-    let stale = crate::generation::stale_before(ctx.config.ollama_timeout);
+    let stale = crate::plan::stale_before(ctx.config.ollama_timeout);
     let live = || {
         let mut p = params();
         p.push(Value::Text(stale.clone()));

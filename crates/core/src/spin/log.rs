@@ -41,6 +41,17 @@ pub fn line(level: LogLevel, fields: Map<String, Value>) {
     println!("{}", Value::Object(obj));
 }
 
+/// A typed record (a struct that serializes to an object) as one line at `level`.
+pub fn record(level: LogLevel, record: &impl serde::Serialize) {
+    if !enabled(level) {
+        return;
+    }
+    match serde_json::to_value(record) {
+        Ok(Value::Object(fields)) => line(level, fields),
+        _ => warn("a log record is not an object", &[]),
+    }
+}
+
 /// An error with its cause chain (outermost first), for the operator; the client saw only
 /// the error's message.
 pub fn error(request_id: &str, component: &str, message: &str, causes: &[String]) {

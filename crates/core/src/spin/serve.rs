@@ -59,41 +59,15 @@ pub async fn serve(
         .remove::<Seen>()
         .unwrap_or_default();
     let error_code = render_error(&mut response, &id, component);
-    let headers = response.headers_mut();
-    crate::security_headers::apply(headers);
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        headers.insert(X_REQUEST_ID, v);
-    }
-    // Counted by admission, or by the handler (`ratelimit::stamp`). A response refused by a
-    // limit of its own (sign-in failures per username) already says where that one stands.
-    let quota = seen
-        .quota
-        .or_else(|| response.extensions().get::<Quota>().copied())
-        .filter(|_| !response.headers().contains_key(Quota::LIMIT_HEADER));
-    let headers = response.headers_mut();
-    if let Some(quota) = quota {
-        for (name, value) in quota.headers() {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(name, v);
-            }
-        }
-    }
-    if let Some(policy) = &seen.cors {
-        let preflight = method == Method::OPTIONS && response.status() == StatusCode::NO_CONTENT;
-        CorsPolicy::apply(policy, origin.as_deref(), preflight, response.headers_mut());
-    }
+    add_headers(&mut response, &seen, &id, &method, origin.as_deref());
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    let policy = seen.policy.unwrap_or(Policy::FALLBACK);
-    metrics::request(policy.family(), status, seconds);
-    if let Some(metric) = policy.outcomes() {
-        let outcome = error_code.map_or("success".to_string(), |c| c.as_str().to_ascii_lowercase());
-        metrics::add(
-            metric,
-            crate::metrics::labels(&[("outcome", &outcome)]),
-            1.0,
-        );
-    }
+    count(
+        seen.policy.unwrap_or(Policy::FALLBACK),
+        status,
+        seconds,
+        error_code,
+    );
     metrics::flush_soon().await;
     if !log::enabled(LogLevel::Info) {
         return response;
@@ -112,6 +86,49 @@ pub async fn serve(
         user_id: seen.user_id,
     };
     response.map(|body| line.after_first_frame(body))
+}
+
+/// Security headers, the request id, where the caller stands with its rate limit, CORS.
+fn add_headers(
+    response: &mut Response,
+    seen: &Seen,
+    id: &str,
+    method: &Method,
+    origin: Option<&str>,
+) {
+    let headers = response.headers_mut();
+    crate::security_headers::apply(headers);
+    if let Ok(v) = HeaderValue::from_str(id) {
+        headers.insert(X_REQUEST_ID, v);
+    }
+    // Counted by admission, or by the handler (`ratelimit::stamp`). A response refused by a
+    // limit of its own (sign-in failures per username) already says where that one stands.
+    let quota = seen
+        .quota
+        .or_else(|| response.extensions().get::<Quota>().copied())
+        .filter(|_| !response.headers().contains_key(Quota::LIMIT_HEADER));
+    let headers = response.headers_mut();
+    if let Some(quota) = quota {
+        for (name, value) in quota.headers() {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(name, v);
+            }
+        }
+    }
+    if let Some(policy) = &seen.cors {
+        let preflight = method == Method::OPTIONS && response.status() == StatusCode::NO_CONTENT;
+        CorsPolicy::apply(policy, origin, preflight, response.headers_mut());
+    }
+}
+
+/// Counts the request in its route's family, and its outcome where the route asks for that.
+fn count(policy: Policy, status: u16, seconds: f64, error_code: Option<ErrorCode>) {
+    metrics::request(policy.family(), status, seconds);
+    if let Some(metric) = policy.outcomes() {
+        let outcome = error_code.map_or("success".to_string(), |c| c.as_str().to_ascii_lowercase());
+        let labels = crate::metrics::labels(&[("outcome", &outcome)]);
+        metrics::add(metric, labels, 1.0);
+    }
 }
 
 /// Writes the envelope for error responses: ours (an [`Error`] in the extensions) and axum's

@@ -1,0 +1,109 @@
+//! The answer as stored while it runs (the partial answer and heartbeat, [`flush`]) and when
+//! it ends ([`finish`]).
+
+use crate::plan::Prepared;
+use chat_core::conversation::{MessageView, Status, Usage};
+use chat_core::spin::{Db, Value, log};
+use chat_core::time;
+
+/// Keeps the partial answer stored and the generation's heartbeat fresh. Best effort: a
+/// failed flush only means less is stored if the instance dies before the end.
+pub async fn flush(db: &Db, p: &Prepared, content: &str, thinking: &str) {
+    let _ = db
+        .execute(
+            "UPDATE messages SET content = ?, thinking = ? WHERE id = ?",
+            vec![
+                Value::Text(content.into()),
+                opt(thinking),
+                Value::Text(p.assistant.id.clone()),
+            ],
+        )
+        .await;
+    let _ = db
+        .execute(
+            "UPDATE generations SET heartbeat_at = ? WHERE id = ?",
+            vec![
+                Value::Text(time::now_rfc3339()),
+                Value::Text(p.assistant.id.clone()),
+            ],
+        )
+        .await;
+}
+
+fn opt(s: &str) -> Value {
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::Text(s.into())
+    }
+}
+
+/// Stores the answer as it ended and ends the generation. Retried once: losing the final
+/// write would lose the answer.
+pub async fn finish(
+    db: &Db,
+    p: &Prepared,
+    content: &str,
+    thinking: &str,
+    status: Status,
+    usage: Option<&Usage>,
+) -> MessageView {
+    let usage_json = usage.and_then(|u| serde_json::to_string(u).ok());
+    for attempt in 0..2 {
+        let result = db
+            .transaction(async |db| {
+                db.execute(
+                    "UPDATE messages SET content = ?, thinking = ?, status = ?, usage = ?
+                      WHERE id = ?",
+                    vec![
+                        Value::Text(content.into()),
+                        opt(thinking),
+                        Value::Text(status.as_str().into()),
+                        usage_json.clone().map_or(Value::Null, Value::Text),
+                        Value::Text(p.assistant.id.clone()),
+                    ],
+                )
+                .await?;
+                db.execute(
+                    "UPDATE conversations SET updated_at = max(updated_at, ?) WHERE id = ?",
+                    vec![
+                        Value::Text(time::now_rfc3339()),
+                        Value::Text(p.conversation.id.clone()),
+                    ],
+                )
+                .await?;
+                db.execute(
+                    "DELETE FROM generations WHERE id = ?",
+                    vec![Value::Text(p.assistant.id.clone())],
+                )
+                .await
+            })
+            .await;
+        match result {
+            Ok(_) => break,
+            Err(e) => log::record(
+                chat_core::config::LogLevel::Error,
+                &StoreFailed {
+                    event: "store_answer_failed",
+                    attempt,
+                    causes: e.causes(),
+                },
+            ),
+        }
+    }
+    MessageView {
+        content: content.into(),
+        thinking: (!thinking.is_empty()).then(|| thinking.to_string()),
+        status,
+        usage: usage.cloned(),
+        ..p.assistant.clone()
+    }
+}
+
+/// The log line of a failed final write.
+#[derive(serde::Serialize)]
+struct StoreFailed<'a> {
+    event: &'static str,
+    attempt: u32,
+    causes: &'a [String],
+}

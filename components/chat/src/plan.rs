@@ -1,0 +1,331 @@
+//! What an answer is built from, read before anything is written: [`load`] reads the
+//! conversation, the caller's running answers and the history in one statement; [`plan`]
+//! checks the per-user limit and builds Ollama's context; [`Plan::prepare`] names the
+//! messages to store.
+
+use crate::settings::Settings;
+use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
+use chat_core::ollama::{self, ContextMessage};
+use chat_core::spin::conversations::{
+    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
+};
+use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::{Error, ErrorCode, time};
+use serde_json::json;
+use std::time::Duration;
+
+/// A generation whose heartbeat is older than the Ollama timeout plus this is considered
+/// dead (its instance went away) and no longer counts against its user.
+const STALE_AFTER: Duration = Duration::from_secs(30);
+
+/// What is being answered.
+pub enum Question<'a> {
+    /// A new user message.
+    New(&'a str),
+    /// The conversation's last user message again (regenerate).
+    Last,
+}
+
+/// The model and options to answer with.
+pub struct Choice {
+    pub model: String,
+    pub options: Option<ModelOptions>,
+}
+
+/// A generation ready to run: the messages as they will be stored (ids and times are made
+/// here, so `start` can name them before the store commits).
+pub struct Prepared {
+    pub conversation: ConversationRow,
+    pub user_message: MessageView,
+    /// The question is new (stored with the answer), not one asked before (regenerate).
+    pub new_question: bool,
+    pub assistant: MessageView,
+    pub model: String,
+    /// The conversation's first exchange, without a title yet: it gets one.
+    pub wants_title: bool,
+}
+
+pub fn stale_before(timeout: Duration) -> String {
+    let secs = (timeout + STALE_AFTER).as_secs() as i64;
+    time::from_now(-secs)
+}
+
+/// What an answer will be built from, read before anything is written: the history, the
+/// context for Ollama, whether the conversation wants a title. Also checks the per-user limit
+/// early, so a refused request never reaches Ollama (it is checked again when storing).
+pub struct Plan<'a> {
+    conversation: ConversationRow,
+    question: Question<'a>,
+    /// For regenerate: the question being answered again.
+    existing: Option<MessageView>,
+    pub model: String,
+    pub options: Option<ModelOptions>,
+    pub context: Vec<ContextMessage>,
+    wants_title: bool,
+}
+
+pub fn too_many(max: i64) -> Error {
+    Error::new(
+        ErrorCode::RateLimited,
+        format!("You already have {max} answers being generated; wait for one to finish."),
+    )
+    .detail("max_concurrent_generations", max)
+    .header(http::header::RETRY_AFTER, "1")
+}
+
+/// What an answer is built from, read before anything is written.
+pub struct Loaded {
+    pub conversation: ConversationRow,
+    /// Answers the caller has running now.
+    pub running: i64,
+    /// The conversation's newest messages, oldest first.
+    pub history: Vec<MessageView>,
+}
+
+/// One row of [`load`]'s statement: the conversation (`part` 0) or one of its messages.
+enum Part {
+    Conversation(ConversationRow, i64),
+    Message(i64, MessageView),
+}
+
+impl FromRow for Part {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        if row.int("part")? == 0 {
+            return Ok(Self::Conversation(
+                ConversationRow::from_row(row)?,
+                row.int("running")?,
+            ));
+        }
+        // Only a user message comes whole (regenerate may answer it again); an answer is
+        // context, so only its role, content and status come.
+        let view = MessageView {
+            id: row.opt_text("id")?.unwrap_or_default(),
+            // The caller's conversation: `load` sets it.
+            conversation_id: String::new(),
+            role: Role::from_stored(&row.text("role")?),
+            content: row.text("content")?,
+            thinking: row.opt_text("thinking")?,
+            model: row.opt_text("model")?,
+            status: Status::from_stored(&row.text("status")?),
+            created_at: row.opt_text("created_at")?.unwrap_or_default(),
+            usage: row
+                .opt_text("usage")?
+                .and_then(|u| serde_json::from_str::<Usage>(&u).ok()),
+        };
+        Ok(Self::Message(row.int("seq")?, view))
+    }
+}
+
+/// The caller's conversation (`404` otherwise), how many answers the caller has running, and
+/// the newest messages usable as context, in one statement: every round trip before the
+/// Ollama call adds to the first token's time. The two parts share one set of columns (`id`,
+/// `model` and `created_at` are the conversation's in its row and a message's in the others;
+/// the rest is NULL where it does not apply), and messages come only if the caller owns the
+/// conversation. Failed and empty answers are left out (they are not context), only user
+/// messages come whole, and the rows are put in order here rather than by SQLite: each of
+/// these trimmed the statement's time, which grows with the conversation.
+pub async fn load(
+    db: &Db,
+    user_id: &str,
+    id: &str,
+    timeout: Duration,
+    settings: &Settings,
+) -> Result<Loaded, Error> {
+    let not_found = || Error::not_found("Conversation");
+    if !chat_core::conversation::is_id(id) {
+        return Err(not_found());
+    }
+    // Packed into one row by SQLite: Spin hands the guest one row per read (~25 µs each),
+    // and a long conversation's history is dozens of rows before the first token.
+    let rows: Vec<Part> = db
+        .query_packed(
+            &format!(
+                "SELECT 0 AS part, {CONVERSATION_COLUMNS},
+                        (SELECT COUNT(*) FROM generations
+                          WHERE user_id = ?1 AND heartbeat_at > ?2) AS running,
+                        NULL AS seq, NULL AS role, NULL AS content, NULL AS thinking,
+                        NULL AS status, NULL AS usage
+                   FROM conversations WHERE id = ?3 AND user_id = ?1
+                 UNION ALL
+                 SELECT * FROM (
+                   SELECT 1, CASE role WHEN 'user' THEN id END, NULL, NULL,
+                          CASE role WHEN 'user' THEN model END,
+                          NULL, NULL, NULL, NULL, NULL, NULL,
+                          CASE role WHEN 'user' THEN created_at END, NULL, NULL,
+                          seq, role, content, CASE role WHEN 'user' THEN thinking END,
+                          status, CASE role WHEN 'user' THEN usage END
+                     FROM messages
+                    WHERE conversation_id = ?3
+                      AND NOT (role = 'assistant' AND (status = 'error' OR content = ''))
+                      AND EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND user_id = ?1)
+                    ORDER BY seq DESC LIMIT ?4)"
+            ),
+            &format!(
+                "part, {CONVERSATION_COLUMNS}, running, seq, role, content, thinking, status, usage"
+            ),
+            vec![
+                Value::Text(user_id.into()),
+                Value::Text(stale_before(timeout)),
+                Value::Text(id.into()),
+                // The newest `history_max_messages`, and room for the answers a regenerated
+                // question already has after it.
+                Value::Integer(settings.history_max_messages as i64 + 10),
+            ],
+        )
+        .await?;
+    let mut conversation = None;
+    let mut messages = Vec::with_capacity(rows.len());
+    for part in rows {
+        match part {
+            Part::Conversation(c, running) => conversation = Some((c, running)),
+            Part::Message(seq, m) => messages.push((seq, m)),
+        }
+    }
+    let Some((conversation, running)) = conversation else {
+        return Err(not_found());
+    };
+    messages.sort_unstable_by_key(|(seq, _)| *seq);
+    let history = messages
+        .into_iter()
+        .map(|(_, m)| MessageView {
+            conversation_id: conversation.id.clone(),
+            ..m
+        })
+        .collect();
+    Ok(Loaded {
+        conversation,
+        running,
+        history,
+    })
+}
+
+pub async fn plan<'a>(
+    db: &Db,
+    loaded: Loaded,
+    question: Question<'a>,
+    choice: Choice,
+    settings: &Settings,
+) -> Result<Plan<'a>, Error> {
+    let Loaded {
+        conversation,
+        running,
+        mut history,
+    } = loaded;
+    let max = settings.max_concurrent_generations;
+    if running >= max {
+        return Err(too_many(max));
+    }
+    let asked_before = history.iter().any(|m| m.role == Role::User);
+    let existing = match &question {
+        Question::New(content) => {
+            history.push(MessageView {
+                id: String::new(),
+                conversation_id: conversation.id.clone(),
+                role: Role::User,
+                content: content.to_string(),
+                thinking: None,
+                model: None,
+                status: Status::Complete,
+                created_at: String::new(),
+                usage: None,
+            });
+            None
+        }
+        Question::Last => {
+            let last = match history.iter().rposition(|m| m.role == Role::User) {
+                Some(i) => {
+                    history.truncate(i + 1);
+                    history[i].clone()
+                }
+                None => {
+                    // Not among the newest: look further back (or there is none: 409).
+                    let m = last_user_message(db, &conversation.id).await?.view;
+                    history = vec![m.clone()];
+                    m
+                }
+            };
+            Some(last)
+        }
+    };
+    let wants_title =
+        conversation.title.is_none() && !asked_before && matches!(question, Question::New(_));
+    let context = ollama::context(
+        conversation.system_prompt.as_deref(),
+        &history,
+        settings.history_max_messages,
+        settings.history_max_chars,
+    );
+    Ok(Plan {
+        conversation,
+        question,
+        existing,
+        model: choice.model,
+        options: choice.options,
+        context,
+        wants_title,
+    })
+}
+
+impl Plan<'_> {
+    /// The body of the `/api/chat` call.
+    pub fn ollama_body(&self) -> serde_json::Value {
+        let mut body = json!({
+            "model": self.model,
+            "messages": self.context,
+            "stream": true,
+        });
+        if let Some(o) = &self.options {
+            body["options"] = serde_json::Value::Object(o.as_map().clone());
+        }
+        body
+    }
+
+    /// The messages to store, with their ids and times.
+    pub fn prepare(self) -> Result<Prepared, Error> {
+        let now = time::now_rfc3339();
+        let message = |role, content: &str, model: Option<&str>, status| MessageView {
+            id: chat_core::ids::new_id(),
+            conversation_id: self.conversation.id.clone(),
+            role,
+            content: content.into(),
+            thinking: None,
+            model: model.map(str::to_string),
+            status,
+            created_at: now.clone(),
+            usage: None,
+        };
+        let (user_message, new_question) = match (&self.question, &self.existing) {
+            (_, Some(m)) => (m.clone(), false),
+            (Question::New(content), None) => {
+                (message(Role::User, content, None, Status::Complete), true)
+            }
+            (Question::Last, None) => return Err(Error::internal("no question to answer")),
+        };
+        let assistant = message(Role::Assistant, "", Some(&self.model), Status::Incomplete);
+        Ok(Prepared {
+            conversation: self.conversation,
+            user_message,
+            new_question,
+            assistant,
+            model: self.model,
+            wants_title: self.wants_title,
+        })
+    }
+}
+
+async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
+    db.query_opt(
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'
+             ORDER BY seq DESC LIMIT 1"
+        ),
+        vec![Value::Text(cid.into())],
+    )
+    .await?
+    .ok_or_else(|| {
+        Error::new(
+            ErrorCode::Conflict,
+            "This conversation has no user message to answer yet.",
+        )
+    })
+}

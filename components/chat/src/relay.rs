@@ -1,0 +1,357 @@
+//! Relaying one answer: [`open`] waits for Ollama to begin (or for the question's store to
+//! fail), [`run`] passes Ollama's chunks on as they arrive, keeps the partial answer stored,
+//! honours `stop`, and stores the final answer whatever happens to Ollama or the client.
+
+use crate::finish::{finish, flush};
+use crate::plan::Prepared;
+use crate::sink::Sink;
+use crate::stored::Stored;
+use crate::upstream::{self, Lines, Next};
+use chat_core::Error;
+use chat_core::conversation::{MessageView, Status, Usage};
+use chat_core::ollama::{self, ChatLine};
+use chat_core::spin::{Db, FromRow, Row, Value, log, task};
+use serde::Serialize;
+use serde_json::json;
+use spin_sdk::http::Response;
+use std::time::{Duration, Instant};
+
+/// How often a running generation reads its stop flag.
+const STOP_CHECK_EVERY: Duration = Duration::from_millis(50);
+/// How often a running generation writes its partial answer and heartbeat.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How long `start` waits for the first chunk to share its write; after that it goes alone.
+const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
+
+/// Waits for Ollama's answer to begin; a failure of Ollama or of the store (whichever comes
+/// first) is answered with a status, before any event. On an Ollama failure the question stays
+/// stored and the placeholder is marked `error`.
+pub async fn open(
+    db: &Db,
+    p: &Prepared,
+    call: impl Future<Output = Result<Response, Error>>,
+    stored: &mut Stored,
+    timeout: Duration,
+) -> Result<Lines, Error> {
+    let answer = {
+        let mut call = std::pin::pin!(call);
+        // The request to Ollama goes out first: its answer is the longer wait.
+        let early = futures::poll!(call.as_mut());
+        stored.start();
+        if let std::task::Poll::Ready(answer) = early {
+            return opened(db, p, answer, stored, timeout).await;
+        }
+        // Let the store's task start (see `chat_core::spin::task`).
+        task::yield_now().await;
+        let failure = std::pin::pin!(stored.failure());
+        match futures::future::select(call, failure).await {
+            futures::future::Either::Left((answer, _)) => answer,
+            // Nothing is stored: drop the Ollama call (which closes it).
+            futures::future::Either::Right((e, _)) => return Err(e),
+        }
+    };
+    opened(db, p, answer, stored, timeout).await
+}
+
+async fn opened(
+    db: &Db,
+    p: &Prepared,
+    answer: Result<Response, Error>,
+    stored: &mut Stored,
+    timeout: Duration,
+) -> Result<Lines, Error> {
+    match answer {
+        Ok(resp) => Ok(Lines::new(resp, timeout)),
+        Err(e) => {
+            stored.wait().await?;
+            finish(db, p, "", "", Status::Error, None).await;
+            Err(e)
+        }
+    }
+}
+
+/// How a generation ended.
+pub struct Outcome {
+    pub message: MessageView,
+    /// Ollama failed or stalled mid-way (the partial answer is stored `incomplete`).
+    pub error: Option<Error>,
+    pub stopped: bool,
+}
+
+/// Why the relay stopped reading Ollama.
+enum End {
+    /// Ollama's final chunk came.
+    Done,
+    /// The user asked to stop.
+    Stopped,
+    /// Ollama failed, stalled or ended early.
+    Failed(Error),
+    /// The question could not be stored: nothing of this answer may be written.
+    Unstored(Error),
+}
+
+/// What has come of the answer so far.
+struct Received {
+    started: Instant,
+    content: String,
+    thinking: String,
+    usage: Option<Usage>,
+    chunks: u64,
+    first_token: Option<Duration>,
+}
+
+impl Received {
+    fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            content: String::new(),
+            thinking: String::new(),
+            usage: None,
+            chunks: 0,
+            first_token: None,
+        }
+    }
+
+    /// Takes what Ollama sent next, queueing its events: the end of the answer, if it is one.
+    fn take(&mut self, next: Next, sink: &mut Sink) -> Option<End> {
+        let failed = |cause: String| Some(End::Failed(upstream::upstream(cause)));
+        match next {
+            Next::Line(line) => match ollama::parse_chat_line(&line) {
+                Ok(ChatLine::Chunk(c)) => {
+                    self.chunks += 1;
+                    if !c.thinking().is_empty() {
+                        self.thinking.push_str(c.thinking());
+                        sink.queue("thinking", &json!({"content": c.thinking()}));
+                    }
+                    if !c.content().is_empty() {
+                        self.first_token.get_or_insert(self.started.elapsed());
+                        self.content.push_str(c.content());
+                        sink.queue("delta", &json!({"content": c.content()}));
+                    }
+                    if c.done {
+                        self.usage = c.usage();
+                        return Some(End::Done);
+                    }
+                    None
+                }
+                Ok(ChatLine::Error(e)) => failed(format!("error line: {e}")),
+                Err(e) => failed(format!("unreadable line: {e}")),
+            },
+            Next::End => failed("stream ended before its final chunk".into()),
+            Next::Stalled => Some(End::Failed(
+                upstream::timeout().with_cause("Ollama stalled mid-answer"),
+            )),
+            Next::Failed(e) => failed(format!("reading stream: {e}")),
+        }
+    }
+}
+
+/// The store's chores between chunks, each at its own pace: reading the stop flag and
+/// writing the partial answer.
+struct Chores {
+    last_flush: Instant,
+    last_stop_check: Instant,
+    stop_checks: u64,
+    stop_check_time: Duration,
+}
+
+impl Chores {
+    fn new() -> Self {
+        Self {
+            last_flush: Instant::now(),
+            last_stop_check: Instant::now(),
+            stop_checks: 0,
+            stop_check_time: Duration::ZERO,
+        }
+    }
+
+    /// Does what is due: the end of the answer, if the user stopped it or its question could
+    /// not be stored.
+    async fn between_chunks(
+        &mut self,
+        db: &Db,
+        p: &Prepared,
+        got: &Received,
+        stored: &mut Stored,
+    ) -> Option<End> {
+        // Tokens keep flowing while the question is being stored; the stop flag and the
+        // partial answer wait for it (there is nothing to stop or update before).
+        match stored.check() {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(End::Unstored(e)),
+        }
+        // The stop flag is read at most every STOP_CHECK_EVERY, not per chunk: a read costs
+        // a few hundred µs under load, and a stop within 50 ms is "at once" for a person.
+        if self.last_stop_check.elapsed() >= STOP_CHECK_EVERY {
+            let t = Instant::now();
+            self.last_stop_check = t;
+            let stop = stop_requested(db, &p.assistant.id).await;
+            self.stop_check_time += t.elapsed();
+            self.stop_checks += 1;
+            if stop {
+                return Some(End::Stopped);
+            }
+        }
+        if self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.last_flush = Instant::now();
+            flush(db, p, &got.content, &got.thinking).await;
+        }
+        None
+    }
+}
+
+/// Passes Ollama's lines on (as `start`, then `thinking` and `delta` events) until the answer
+/// ends, doing the store's chores between chunks.
+async fn relay_lines(
+    db: &Db,
+    p: &Prepared,
+    lines: &mut Lines,
+    sink: &mut Sink,
+    stored: &mut Stored,
+    got: &mut Received,
+    chores: &mut Chores,
+) -> End {
+    sink.queue(
+        "start",
+        &json!({"user_message": p.user_message, "assistant_message_id": p.assistant.id}),
+    );
+    let mut first = upstream::within(FIRST_CHUNK_JOINS_START, lines.next()).await;
+    if first.is_none() {
+        // The model is slow to start (e.g. loading): tell the client now.
+        sink.flush().await;
+    }
+    loop {
+        let next = match first.take() {
+            Some(n) => n,
+            None => lines.next().await,
+        };
+        if let Some(end) = got.take(next, sink) {
+            return end;
+        }
+        if !lines.has_buffered() {
+            sink.flush().await;
+        }
+        if let Some(end) = chores.between_chunks(db, p, got, stored).await {
+            return end;
+        }
+    }
+}
+
+/// Relays the answer and stores how it ended.
+pub async fn run(
+    db: &Db,
+    p: &Prepared,
+    mut lines: Lines,
+    sink: &mut Sink,
+    stored: &mut Stored,
+) -> Outcome {
+    let mut got = Received::new();
+    let mut chores = Chores::new();
+    let end = relay_lines(db, p, &mut lines, sink, stored, &mut got, &mut chores).await;
+    // Dropping the stream closes the Ollama request (a stop or failure ends it there too).
+    drop(lines);
+    let end = match end {
+        End::Unstored(e) => End::Unstored(e),
+        // The failure to store outranks Ollama's: the client must know nothing was kept.
+        other => match stored.wait().await {
+            Ok(()) => other,
+            Err(e) => End::Unstored(e),
+        },
+    };
+    let status = match end {
+        End::Done => Status::Complete,
+        _ => Status::Incomplete,
+    };
+    let message = match end {
+        End::Unstored(_) => MessageView {
+            content: got.content.clone(),
+            thinking: (!got.thinking.is_empty()).then(|| got.thinking.clone()),
+            status,
+            ..p.assistant.clone()
+        },
+        _ => {
+            finish(
+                db,
+                p,
+                &got.content,
+                &got.thinking,
+                status,
+                got.usage.as_ref(),
+            )
+            .await
+        }
+    };
+    let unstored = matches!(end, End::Unstored(_));
+    let (error, stopped) = match end {
+        End::Done => (None, false),
+        End::Stopped => (None, true),
+        End::Failed(e) | End::Unstored(e) => (Some(e), false),
+    };
+    log::record(
+        chat_core::config::LogLevel::Info,
+        &GenerationLog {
+            event: "generation",
+            conversation_id: &p.conversation.id,
+            message_id: &p.assistant.id,
+            model: &p.model,
+            status: status.as_str(),
+            stored: !unstored,
+            chunks: got.chunks,
+            client_gone: sink.is_gone(),
+            stopped,
+            first_token_ms: got.first_token.map(|d| d.as_secs_f64() * 1000.0),
+            stop_checks: chores.stop_checks,
+            stop_check_us: chores.stop_check_time.as_secs_f64() * 1e6
+                / chores.stop_checks.max(1) as f64,
+            duration_ms: got.started.elapsed().as_secs_f64() * 1000.0,
+            error: error.as_ref().and_then(Error::internal_cause),
+        },
+    );
+    Outcome {
+        message,
+        error,
+        stopped,
+    }
+}
+
+/// The log line of one generation.
+#[derive(Serialize)]
+struct GenerationLog<'a> {
+    event: &'static str,
+    conversation_id: &'a str,
+    message_id: &'a str,
+    model: &'a str,
+    status: &'static str,
+    /// The answer was written (its question was stored).
+    stored: bool,
+    chunks: u64,
+    client_gone: bool,
+    stopped: bool,
+    first_token_ms: Option<f64>,
+    stop_checks: u64,
+    /// The mean time of one stop-flag read.
+    stop_check_us: f64,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+struct Flag(i64);
+
+impl FromRow for Flag {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.int("n")?))
+    }
+}
+
+async fn stop_requested(db: &Db, id: &str) -> bool {
+    db.query_opt::<Flag>(
+        "SELECT stop_requested AS n FROM generations WHERE id = ?",
+        vec![Value::Text(id.into())],
+    )
+    .await
+    .ok()
+    .flatten()
+    .is_some_and(|c| c.0 != 0)
+}

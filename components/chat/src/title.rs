@@ -1,0 +1,50 @@
+//! A title for an untitled conversation after its first exchange.
+
+use crate::plan::Prepared;
+use crate::upstream;
+use chat_core::ollama;
+use chat_core::spin::{Db, Value};
+use serde_json::json;
+use std::time::Duration;
+
+/// Gives an untitled conversation a title after its first exchange: the model's short
+/// suggestion, else the question's first words. Never delays the answer: it runs after it.
+pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Duration) {
+    let question = p.user_message.content.as_str();
+    let body = json!({
+        "model": p.model,
+        "messages": [{"role": "user", "content": ollama::title_prompt(question, answer)}],
+        "stream": false,
+        "think": false,
+        "options": {"temperature": 0.2, "num_predict": 24},
+    });
+    let limit = timeout.min(Duration::from_secs(20));
+    let suggested = match upstream::send(
+        base,
+        http::Method::POST,
+        "/api/chat",
+        Some(&body),
+        limit,
+        None,
+    )
+    .await
+    {
+        Ok(resp) => upstream::json(resp, limit).await.ok().and_then(|v| {
+            v["message"]["content"]
+                .as_str()
+                .and_then(ollama::clean_title)
+        }),
+        Err(_) => None,
+    };
+    if let Some(t) = suggested.or_else(|| ollama::fallback_title(question)) {
+        let _ = db
+            .execute(
+                "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL",
+                vec![
+                    Value::Text(t.as_str().into()),
+                    Value::Text(p.conversation.id.clone()),
+                ],
+            )
+            .await;
+    }
+}
