@@ -56,6 +56,19 @@ pub struct AppConfig {
     pub state_dir: Option<PathBuf>,
 }
 
+impl AppConfig {
+    /// The defaults with these `--variable`s.
+    pub fn with_vars(pairs: &[(&str, &str)]) -> Self {
+        Self {
+            variables: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+}
+
 /// An app under test, and the fake Ollama it talks to.
 pub struct TestApp {
     pub url: String,
@@ -303,9 +316,7 @@ impl TestUser {
     pub async fn registered(app: &TestApp) -> Self {
         let mut user = Self::generate();
         let resp = user.register_request(app).await;
-        let status = resp.status();
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        assert_eq!(status, 201, "register failed: {body}");
+        let body = expect(resp, 201).await;
         user.take_tokens(&body);
         user
     }
@@ -323,22 +334,16 @@ impl TestUser {
     pub async fn login(&mut self, app: &TestApp) {
         let password = self.password.clone();
         let resp = self.login_request(app, &password).await;
-        let status = resp.status();
-        let body: serde_json::Value = resp.json().await.unwrap_or_default();
-        assert_eq!(status, 200, "login failed: {body}");
+        let body = expect(resp, 200).await;
         self.take_tokens(&body);
     }
 
+    /// Keeps the user id and tokens of a register, login or refresh answer.
+    #[track_caller]
     pub fn take_tokens(&mut self, body: &serde_json::Value) {
-        self.id = body["user"]["id"].as_str().unwrap_or_default().to_string();
-        self.access_token = body["access_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        self.refresh_token = body["refresh_token"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        self.id = text_at(body, "/user/id");
+        self.access_token = text_at(body, "/access_token");
+        self.refresh_token = text_at(body, "/refresh_token");
     }
 }
 
@@ -365,6 +370,27 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// `GET /api/auth/me` with `token`.
+    pub async fn me(&self, token: &str) -> reqwest::Response {
+        self.authed(reqwest::Method::GET, "/api/auth/me", token)
+            .go()
+            .await
+    }
+
+    /// `POST path` with a JSON body, as `token`'s user or signed out.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut req = self.post(path).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.go().await
+    }
+
     /// Creates a conversation with `body` for `token`'s user (expecting `201`); its id.
     pub async fn new_conversation(&self, token: &str, body: serde_json::Value) -> String {
         let made = expect(
@@ -375,10 +401,149 @@ impl TestApp {
             201,
         )
         .await;
-        made["conversation"]["id"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        text_at(&made, "/conversation/id")
+    }
+}
+
+/// A signed-in user of an app, with typed helpers for the routes tests use most. Every
+/// helper that names a status fails the test on another, showing the body.
+pub struct Api<'a> {
+    pub app: &'a TestApp,
+    pub user: TestUser,
+}
+
+impl<'a> Api<'a> {
+    /// A newly registered user.
+    pub async fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            user: TestUser::registered(app).await,
+        }
+    }
+
+    /// A request as this user.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.app.authed(method, path, &self.user.access_token)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::GET, path).go().await
+    }
+
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.req(reqwest::Method::POST, path).json(body).go().await
+    }
+
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.req(reqwest::Method::PATCH, path).json(body).go().await
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.req(reqwest::Method::DELETE, path).go().await
+    }
+
+    /// `GET /api/auth/me`.
+    pub async fn me(&self) -> reqwest::Response {
+        self.get("/api/auth/me").await
+    }
+
+    /// Creates a conversation (expecting `201`); its object.
+    pub async fn create(&self, body: serde_json::Value) -> serde_json::Value {
+        let made = expect(self.post("/api/conversations", &body).await, 201).await;
+        at(&made, "/conversation").clone()
+    }
+
+    /// Creates a conversation (expecting `201`); its id.
+    pub async fn conversation(&self, body: serde_json::Value) -> String {
+        text_at(&self.create(body).await, "/id")
+    }
+
+    /// `GET /api/conversations/{id}` (expecting `200`): the conversation.
+    pub async fn conversation_of(&self, id: &str) -> serde_json::Value {
+        let got = expect(self.get(&format!("/api/conversations/{id}")).await, 200).await;
+        at(&got, "/conversation").clone()
+    }
+
+    /// The conversation's messages, oldest first (up to 100).
+    pub async fn messages(&self, id: &str) -> Vec<serde_json::Value> {
+        let path = format!("/api/conversations/{id}/messages?limit=100");
+        items(&expect(self.get(&path).await, 200).await)
+    }
+
+    /// `PATCH /api/conversations/{id}`.
+    pub async fn update(&self, id: &str, body: serde_json::Value) -> reqwest::Response {
+        self.patch(&format!("/api/conversations/{id}"), &body).await
+    }
+
+    /// `GET /api/conversations{query}` (expecting `200`).
+    pub async fn list(&self, query: &str) -> serde_json::Value {
+        expect(self.get(&format!("/api/conversations{query}")).await, 200).await
+    }
+
+    /// `POST /api/conversations/import`.
+    pub async fn import(&self, doc: &serde_json::Value) -> reqwest::Response {
+        self.post("/api/conversations/import", doc).await
+    }
+
+    /// Imports one conversation with these (role, content) messages (expecting `201`); its id.
+    pub async fn seeded(&self, title: &str, messages: &[(&str, &str)]) -> String {
+        let messages: Vec<serde_json::Value> = messages
+            .iter()
+            .map(|(r, c)| serde_json::json!({"role": r, "content": c}))
+            .collect();
+        let doc = serde_json::json!({"conversations": [{"title": title, "messages": messages}]});
+        text_at(&expect(self.import(&doc).await, 201).await, "/ids/0")
+    }
+
+    /// Every page of a list at `path`, following `next_cursor`.
+    pub async fn all_pages(&self, path: &str, limit: u32) -> Vec<serde_json::Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        let sep = if path.contains('?') { '&' } else { '?' };
+        for _ in 0..1000 {
+            let mut url = format!("{path}{sep}limit={limit}");
+            if let Some(c) = &cursor {
+                url.push_str(&format!("&cursor={c}"));
+            }
+            let page = expect(self.get(&url).await, 200).await;
+            all.extend(items(&page));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return all,
+            }
+        }
+        panic!("pagination did not end");
+    }
+
+    /// `POST /api/chat/{id}/messages`.
+    pub async fn send(&self, id: &str, body: serde_json::Value) -> reqwest::Response {
+        self.post(&format!("/api/chat/{id}/messages"), &body).await
+    }
+}
+
+/// The value at JSON pointer `pointer` (`/items/0/id`); fails the test, showing the whole
+/// document, when there is none.
+#[track_caller]
+pub fn at<'v>(doc: &'v serde_json::Value, pointer: &str) -> &'v serde_json::Value {
+    doc.pointer(pointer)
+        .unwrap_or_else(|| panic!("nothing at {pointer} in {doc}"))
+}
+
+/// The string at `pointer`; fails the test when it is missing or not a string.
+#[track_caller]
+pub fn text_at(doc: &serde_json::Value, pointer: &str) -> String {
+    match at(doc, pointer).as_str() {
+        Some(s) => s.to_string(),
+        None => panic!("{pointer} is not a string in {doc}"),
+    }
+}
+
+/// A list answer's `items`; fails the test when there are none (an empty list is fine).
+#[track_caller]
+pub fn items(doc: &serde_json::Value) -> Vec<serde_json::Value> {
+    match at(doc, "/items").as_array() {
+        Some(a) => a.clone(),
+        None => panic!("items is not an array in {doc}"),
     }
 }
 
@@ -424,11 +589,25 @@ pub fn header(resp: &reqwest::Response, name: &str) -> Option<String> {
 /// A response's status and JSON body (a non-JSON body comes back as a JSON string).
 pub async fn body(resp: reqwest::Response) -> (reqwest::StatusCode, serde_json::Value) {
     let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
+    let text = text(resp).await;
     (
         status,
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
+}
+
+/// A response's body as text; fails the test when it cannot be read.
+pub async fn text(resp: reqwest::Response) -> String {
+    match resp.text().await {
+        Ok(t) => t,
+        Err(e) => panic!("reading the body: {e}"),
+    }
+}
+
+/// A response's body, which must be JSON.
+pub async fn json(resp: reqwest::Response) -> serde_json::Value {
+    let text = text(resp).await;
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 /// Asserts the status; returns the JSON body.
@@ -438,9 +617,19 @@ pub async fn expect(resp: reqwest::Response, status: u16) -> serde_json::Value {
     b
 }
 
-/// Asserts the status and the envelope's error code; returns the body.
+/// Asserts the status and the contract's error envelope (JSON, the code, a message, the
+/// request id of the `x-request-id` header); returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
+    let request_id = header(&resp, "x-request-id");
+    let content_type = header(&resp, "content-type").unwrap_or_default();
     let b = expect(resp, status).await;
     assert_eq!(b["error"]["code"], code, "{b}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "content-type {content_type}: {b}"
+    );
+    let message = b["error"]["message"].as_str();
+    assert!(message.is_some_and(|m| !m.is_empty()), "no message: {b}");
+    assert_eq!(b["request_id"].as_str(), request_id.as_deref(), "{b}");
     b
 }

@@ -8,37 +8,17 @@ use chat_core::auth::jwt::{Claims, KeySet};
 use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, body, expect_error as expect, spawn_app, spawn_app_with,
+    AppConfig, SendExt, TestApp, TestUser, body, expect_error, items, spawn_app, spawn_app_with,
+    text_at,
 };
 
 const SECRET: &str = "test-signing-secret";
 
 /// An app with a known signing secret, so tests can forge and expire tokens.
 async fn app_with(vars: &[(&str, &str)]) -> TestApp {
-    let mut variables: Vec<(String, String)> = vec![("jwt_secret".into(), SECRET.into())];
-    variables.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    spawn_app_with(AppConfig {
-        variables,
-        ..AppConfig::default()
-    })
-    .await
-}
-
-async fn me(app: &TestApp, token: &str) -> reqwest::Response {
-    app.authed(Method::GET, "/api/auth/me", token).go().await
-}
-
-async fn post_json(
-    app: &TestApp,
-    path: &str,
-    token: Option<&str>,
-    body: Value,
-) -> reqwest::Response {
-    let mut req = app.post(path).json(&body);
-    if let Some(t) = token {
-        req = req.bearer_auth(t);
-    }
-    req.go().await
+    let mut config = AppConfig::with_vars(vars);
+    config.variables.push(("jwt_secret".into(), SECRET.into()));
+    spawn_app_with(config).await
 }
 
 /// Registers an admin (the first user) and a plain user.
@@ -79,7 +59,7 @@ async fn first_user_is_admin_and_later_users_are_not() {
     assert!(b["user"].get("password_hash").is_none() && !b.to_string().contains("argon2"));
 
     let second = TestUser::registered(&app).await;
-    let (_, b) = body(me(&app, &second.access_token).await).await;
+    let (_, b) = body(app.me(&second.access_token).await).await;
     assert_eq!(b["user"]["role"], "user");
 }
 
@@ -90,7 +70,7 @@ async fn usernames_are_unique_regardless_of_case() {
 
     let mut twin = TestUser::generate();
     twin.username = user.username.to_uppercase();
-    let b = expect(twin.register_request(&app).await, 409, "USERNAME_TAKEN").await;
+    let b = expect_error(twin.register_request(&app).await, 409, "USERNAME_TAKEN").await;
     assert_eq!(b["error"]["details"]["field"], "username");
 
     // Login is case-insensitive too.
@@ -110,24 +90,24 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
         ("qwertyuiopasdf", "common"),
     ];
     for (password, reason) in weak {
-        let resp = post_json(
-            &app,
-            "/api/auth/register",
-            None,
-            json!({"username": "someone", "password": password}),
-        )
-        .await;
-        let b = expect(resp, 400, "WEAK_PASSWORD").await;
+        let resp = app
+            .post_json(
+                "/api/auth/register",
+                None,
+                json!({"username": "someone", "password": password}),
+            )
+            .await;
+        let b = expect_error(resp, 400, "WEAK_PASSWORD").await;
         assert_eq!(b["error"]["details"]["reason"], reason, "{password}");
     }
-    let resp = post_json(
-        &app,
-        "/api/auth/register",
-        None,
-        json!({"username": "someone", "password": "someone-is-my-name-1"}),
-    )
-    .await;
-    let b = expect(resp, 400, "WEAK_PASSWORD").await;
+    let resp = app
+        .post_json(
+            "/api/auth/register",
+            None,
+            json!({"username": "someone", "password": "someone-is-my-name-1"}),
+        )
+        .await;
+    let b = expect_error(resp, 400, "WEAK_PASSWORD").await;
     assert_eq!(b["error"]["details"]["reason"], "contains_personal_info");
 
     let invalid = [
@@ -155,8 +135,9 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
         ),
     ];
     for (payload, field) in invalid {
-        let b = expect(
-            post_json(&app, "/api/auth/register", None, payload.clone()).await,
+        let b = expect_error(
+            app.post_json("/api/auth/register", None, payload.clone())
+                .await,
             400,
             "VALIDATION_ERROR",
         )
@@ -169,7 +150,7 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
         .body("{\"username\": ")
         .go()
         .await;
-    expect(bad_json, 400, "INVALID_JSON").await;
+    expect_error(bad_json, 400, "INVALID_JSON").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -177,7 +158,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     let app = spawn_app().await;
     let user = TestUser::registered(&app).await;
 
-    let wrong = expect(
+    let wrong = expect_error(
         user.login_request(&app, "not the right password").await,
         401,
         "INVALID_CREDENTIALS",
@@ -185,7 +166,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     .await;
     let mut ghost = TestUser::generate();
     ghost.username = "nobody_here".into();
-    let unknown = expect(
+    let unknown = expect_error(
         ghost.login_request(&app, "not the right password").await,
         401,
         "INVALID_CREDENTIALS",
@@ -193,8 +174,10 @@ async fn wrong_password_and_unknown_user_look_the_same() {
     .await;
 
     assert_eq!(wrong["error"], unknown["error"]);
-    let missing = post_json(&app, "/api/auth/login", None, json!({"username": "x"})).await;
-    let b = expect(missing, 400, "VALIDATION_ERROR").await;
+    let missing = app
+        .post_json("/api/auth/login", None, json!({"username": "x"}))
+        .await;
+    let b = expect_error(missing, 400, "VALIDATION_ERROR").await;
     assert_eq!(b["error"]["details"]["field"], "password");
 }
 
@@ -214,9 +197,9 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
         b.get("access_token").is_none(),
         "no tokens while pending: {b}"
     );
-    let id = b["user"]["id"].as_str().unwrap_or_default().to_string();
+    let id = text_at(&b, "/user/id");
 
-    expect(
+    expect_error(
         pending.login_request(&app, &pending.password).await,
         403,
         "ACCOUNT_PENDING",
@@ -247,7 +230,7 @@ async fn closed_signup_refuses_everyone_after_the_first_user() {
     }
     TestUser::registered(&app).await;
 
-    expect(
+    expect_error(
         TestUser::generate().register_request(&app).await,
         403,
         "SIGNUP_DISABLED",
@@ -263,7 +246,7 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
     }
     let (admin, user) = admin_and_user(&app).await;
     let key = create_key(&app, &user.access_token, "laptop").await;
-    assert_eq!(me(&app, &key).await.status(), 200);
+    assert_eq!(app.me(&key).await.status(), 200);
 
     let resp = app
         .authed(
@@ -276,15 +259,15 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
         .await;
     assert_eq!(resp.status(), 200);
 
-    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
-    expect(
+    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(
         refresh(&app, &user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    expect(
+    expect_error(
         user.login_request(&app, &user.password).await,
         403,
         "ACCOUNT_DISABLED",
@@ -293,13 +276,8 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    post_json(
-        app,
-        "/api/auth/refresh",
-        None,
-        json!({"refresh_token": token}),
-    )
-    .await
+    app.post_json("/api/auth/refresh", None, json!({"refresh_token": token}))
+        .await
 }
 
 /// A count from the database file: `SELECT COUNT(*) FROM {from}` with `params` bound.
@@ -360,7 +338,7 @@ async fn ended_sessions_go_with_their_spent_tokens_when_someone_signs_in() {
         count_rows(&db, "sessions WHERE user_id = ?1", &[&bob.id]),
         1
     );
-    assert_eq!(me(&app, &bob.access_token).await.status(), 200);
+    assert_eq!(app.me(&bob.access_token).await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,22 +356,22 @@ async fn a_session_keeps_its_hundred_latest_spent_tokens_and_a_replay_of_one_sti
         assert_eq!(status, 200, "{b}");
         spent.push(std::mem::replace(
             &mut current,
-            b["refresh_token"].as_str().unwrap_or_default().to_string(),
+            text_at(&b, "/refresh_token"),
         ));
     }
 
     // Assert: the oldest three are forgotten (refused, the session unharmed)...
     assert_eq!(count_rows(&db, SPENT_OF_USER, &[&user.id]), 100);
-    expect(refresh(&app, &spent[0]).await, 401, "UNAUTHENTICATED").await;
+    expect_error(refresh(&app, &spent[0]).await, 401, "UNAUTHENTICATED").await;
     let (status, b) = body(refresh(&app, &current).await).await;
     assert_eq!(status, 200, "{b}");
     spent.push(std::mem::replace(
         &mut current,
-        b["refresh_token"].as_str().unwrap_or_default().to_string(),
+        text_at(&b, "/refresh_token"),
     ));
     // ...while replaying one still kept ends the session.
-    expect(refresh(&app, &spent[50]).await, 401, "UNAUTHENTICATED").await;
-    expect(refresh(&app, &current).await, 401, "UNAUTHENTICATED").await;
+    expect_error(refresh(&app, &spent[50]).await, 401, "UNAUTHENTICATED").await;
+    expect_error(refresh(&app, &current).await, 401, "UNAUTHENTICATED").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -403,29 +381,23 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
 
     let (status, first) = body(refresh(&app, &user.refresh_token).await).await;
     assert_eq!(status, 200, "{first}");
-    let new_refresh = first["refresh_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let new_access = first["access_token"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let new_refresh = text_at(&first, "/refresh_token");
+    let new_access = text_at(&first, "/access_token");
     assert_ne!(new_refresh, user.refresh_token);
-    assert_eq!(me(&app, &new_access).await.status(), 200);
+    assert_eq!(app.me(&new_access).await.status(), 200);
 
     // The old token is spent: presenting it is a replay, which ends the session...
-    expect(
+    expect_error(
         refresh(&app, &user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
     // ...so the newest refresh token and the session's access tokens stop working too.
-    expect(refresh(&app, &new_refresh).await, 401, "UNAUTHENTICATED").await;
-    expect(me(&app, &new_access).await, 401, "UNAUTHENTICATED").await;
+    expect_error(refresh(&app, &new_refresh).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&new_access).await, 401, "UNAUTHENTICATED").await;
 
-    expect(
+    expect_error(
         refresh(&app, "ocr_not-a-token").await,
         401,
         "UNAUTHENTICATED",
@@ -444,13 +416,13 @@ async fn logout_ends_the_session() {
         .await;
     assert_eq!(resp.status(), 204);
 
-    expect(
+    expect_error(
         refresh(&app, &user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
     let unauthenticated = app.post("/api/auth/logout").go().await;
     assert_eq!(
         unauthenticated
@@ -459,7 +431,7 @@ async fn logout_ends_the_session() {
             .and_then(|v| v.to_str().ok()),
         Some("Bearer")
     );
-    expect(unauthenticated, 401, "UNAUTHENTICATED").await;
+    expect_error(unauthenticated, 401, "UNAUTHENTICATED").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -476,7 +448,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     )
     .await;
     assert_eq!(status, 200, "{list}");
-    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let items = items(&list);
     assert_eq!(items.len(), 2, "{list}");
     assert_eq!(items.iter().filter(|s| s["current"] == true).count(), 1);
     for field in [
@@ -506,14 +478,14 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .go()
         .await;
     assert_eq!(resp.status(), 204);
-    expect(me(&app, &phone.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect(
+    expect_error(app.me(&phone.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(
         refresh(&app, &phone.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    assert_eq!(me(&app, &user.access_token).await.status(), 200);
+    assert_eq!(app.me(&user.access_token).await.status(), 200);
 
     // Someone else's session id is simply not found.
     let stranger = TestUser::registered(&app).await;
@@ -525,7 +497,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         )
         .go()
         .await;
-    expect(resp, 404, "NOT_FOUND").await;
+    expect_error(resp, 404, "NOT_FOUND").await;
 }
 
 fn b64(v: &Value) -> String {
@@ -548,7 +520,7 @@ async fn expired_and_tampered_tokens_are_refused() {
             .unwrap_or_else(|e| panic!("{e}"));
 
     // A correctly signed token is accepted (the test knows the secret)...
-    assert_eq!(me(&app, &keys.sign(&claims)).await.status(), 200);
+    assert_eq!(app.me(&keys.sign(&claims)).await.status(), 200);
 
     // ...but not once expired.
     let expired = keys.sign(&Claims {
@@ -557,7 +529,7 @@ async fn expired_and_tampered_tokens_are_refused() {
         exp: now - 120,
         ..claims.clone()
     });
-    expect(me(&app, &expired).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&expired).await, 401, "UNAUTHENTICATED").await;
 
     // Changed payload (make me admin), original signature.
     let admin = Claims {
@@ -570,15 +542,15 @@ async fn expired_and_tampered_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).unwrap_or_default()),
         parts[2]
     );
-    expect(me(&app, &forged).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&forged).await, 401, "UNAUTHENTICATED").await;
 
     // alg: none.
     let header: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap_or_default())
             .unwrap_or_default();
     let none = json!({"alg": "none", "typ": "JWT", "kid": header["kid"]});
-    expect(
-        me(&app, &format!("{}.{}.", b64(&none), parts[1])).await,
+    expect_error(
+        app.me(&format!("{}.{}.", b64(&none), parts[1])).await,
         401,
         "UNAUTHENTICATED",
     )
@@ -586,8 +558,9 @@ async fn expired_and_tampered_tokens_are_refused() {
 
     // Another algorithm.
     let hs512 = json!({"alg": "HS512", "typ": "JWT", "kid": header["kid"]});
-    expect(
-        me(&app, &format!("{}.{}.{}", b64(&hs512), parts[1], parts[2])).await,
+    expect_error(
+        app.me(&format!("{}.{}.{}", b64(&hs512), parts[1], parts[2]))
+            .await,
         401,
         "UNAUTHENTICATED",
     )
@@ -595,18 +568,20 @@ async fn expired_and_tampered_tokens_are_refused() {
 
     // Signed with another key.
     let other = KeySet::from_secrets(["some-other-secret"]).unwrap_or_else(|| panic!("keys"));
-    expect(me(&app, &other.sign(&claims)).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&other.sign(&claims)).await, 401, "UNAUTHENTICATED").await;
 
     for junk in ["", "Bearer", "a.b.c", "ock_nope"] {
-        expect(me(&app, junk).await, 401, "UNAUTHENTICATED").await;
+        expect_error(app.me(junk).await, 401, "UNAUTHENTICATED").await;
     }
 }
 
 async fn create_key(app: &TestApp, token: &str, name: &str) -> String {
-    let resp = post_json(app, "/api/auth/keys", Some(token), json!({"name": name})).await;
+    let resp = app
+        .post_json("/api/auth/keys", Some(token), json!({"name": name}))
+        .await;
     let (status, b) = body(resp).await;
     assert_eq!(status, 201, "{b}");
-    b["key"].as_str().unwrap_or_default().to_string()
+    text_at(&b, "/key")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -614,22 +589,22 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     let app = spawn_app().await;
     let user = TestUser::registered(&app).await;
 
-    let resp = post_json(
-        &app,
-        "/api/auth/keys",
-        Some(&user.access_token),
-        json!({"name": "ci", "expires_in_days": 30}),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            "/api/auth/keys",
+            Some(&user.access_token),
+            json!({"name": "ci", "expires_in_days": 30}),
+        )
+        .await;
     let (status, created) = body(resp).await;
     assert_eq!(status, 201, "{created}");
-    let key = created["key"].as_str().unwrap_or_default().to_string();
-    let id = created["id"].as_str().unwrap_or_default().to_string();
+    let key = text_at(&created, "/key");
+    let id = text_at(&created, "/id");
     assert!(key.starts_with("ock_") && key.len() > 40);
     assert!(key.starts_with(created["prefix"].as_str().unwrap_or("?")));
     assert!(created["expires_at"].is_string());
 
-    let (status, who) = body(me(&app, &key).await).await;
+    let (status, who) = body(app.me(&key).await).await;
     assert_eq!(status, 200);
     assert_eq!(who["user"]["id"], user.id.as_str());
 
@@ -655,7 +630,7 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
         .go()
         .await;
     assert_eq!(resp.status(), 204);
-    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
 
     let stranger = TestUser::registered(&app).await;
     let resp = app
@@ -666,39 +641,39 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
         )
         .go()
         .await;
-    expect(resp, 404, "NOT_FOUND").await;
+    expect_error(resp, 404, "NOT_FOUND").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
     let app = spawn_app().await;
     let user = TestUser::registered(&app).await;
-    let resp = post_json(
-        &app,
-        "/api/auth/keys",
-        Some(&user.access_token),
-        json!({"name": "deploy"}),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            "/api/auth/keys",
+            Some(&user.access_token),
+            json!({"name": "deploy"}),
+        )
+        .await;
     let (_, old) = body(resp).await;
-    let old_key = old["key"].as_str().unwrap_or_default().to_string();
-    let old_id = old["id"].as_str().unwrap_or_default().to_string();
+    let old_key = text_at(&old, "/key");
+    let old_id = text_at(&old, "/id");
 
     // With an hour of grace, both keys work.
-    let resp = post_json(
-        &app,
-        &format!("/api/auth/keys/{old_id}/rotate"),
-        Some(&user.access_token),
-        json!({"grace_seconds": 3600}),
-    )
-    .await;
+    let resp = app
+        .post_json(
+            &format!("/api/auth/keys/{old_id}/rotate"),
+            Some(&user.access_token),
+            json!({"grace_seconds": 3600}),
+        )
+        .await;
     let (status, new) = body(resp).await;
     assert_eq!(status, 201, "{new}");
-    let new_key = new["key"].as_str().unwrap_or_default().to_string();
-    let new_id = new["id"].as_str().unwrap_or_default().to_string();
+    let new_key = text_at(&new, "/key");
+    let new_id = text_at(&new, "/id");
     assert_eq!(new["name"], "deploy");
-    assert_eq!(me(&app, &old_key).await.status(), 200);
-    assert_eq!(me(&app, &new_key).await.status(), 200);
+    assert_eq!(app.me(&old_key).await.status(), 200);
+    assert_eq!(app.me(&new_key).await.status(), 200);
 
     // Without grace (the default), the rotated key stops at once.
     let resp = app
@@ -711,22 +686,17 @@ async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
         .await;
     let (status, newest) = body(resp).await;
     assert_eq!(status, 201, "{newest}");
-    expect(me(&app, &new_key).await, 401, "UNAUTHENTICATED").await;
-    assert_eq!(
-        me(&app, newest["key"].as_str().unwrap_or_default())
-            .await
-            .status(),
-        200
-    );
+    expect_error(app.me(&new_key).await, 401, "UNAUTHENTICATED").await;
+    assert_eq!(app.me(&text_at(&newest, "/key")).await.status(), 200);
 
-    let resp = post_json(
-        &app,
-        &format!("/api/auth/keys/{old_id}/rotate"),
-        Some(&user.access_token),
-        json!({"grace_seconds": -1}),
-    )
-    .await;
-    expect(resp, 400, "VALIDATION_ERROR").await;
+    let resp = app
+        .post_json(
+            &format!("/api/auth/keys/{old_id}/rotate"),
+            Some(&user.access_token),
+            json!({"grace_seconds": -1}),
+        )
+        .await;
+    expect_error(resp, 400, "VALIDATION_ERROR").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -744,9 +714,9 @@ async fn admin_routes_are_for_admins_only() {
             .json(&json!({"role": "user"}))
             .go()
             .await;
-        expect(resp, 403, "FORBIDDEN").await;
+        expect_error(resp, 403, "FORBIDDEN").await;
         let anonymous = app.client.request(method, app.at(&path)).go().await;
-        expect(anonymous, 401, "UNAUTHENTICATED").await;
+        expect_error(anonymous, 401, "UNAUTHENTICATED").await;
     }
 }
 
@@ -769,13 +739,13 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
             .json(&change)
             .go()
             .await;
-        expect(resp, 409, "CONFLICT").await;
+        expect_error(resp, 409, "CONFLICT").await;
     }
     let resp = app
         .authed(Method::DELETE, &path, &admin.access_token)
         .go()
         .await;
-    expect(resp, 409, "CONFLICT").await;
+    expect_error(resp, 409, "CONFLICT").await;
 
     // With a second admin, the first may step down; its role change holds at once.
     let promote = app
@@ -798,7 +768,7 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         .authed(Method::GET, "/api/admin/users", &admin.access_token)
         .go()
         .await;
-    expect(resp, 403, "FORBIDDEN").await;
+    expect_error(resp, 403, "FORBIDDEN").await;
 
     let bad = app
         .authed(
@@ -809,7 +779,7 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         .json(&json!({"role": "owner"}))
         .go()
         .await;
-    let b = expect(bad, 400, "VALIDATION_ERROR").await;
+    let b = expect_error(bad, 400, "VALIDATION_ERROR").await;
     assert_eq!(b["error"]["details"]["field"], "role");
 }
 
@@ -832,9 +802,9 @@ async fn deleting_a_user_removes_their_data() {
         .await;
     assert_eq!(resp.status(), 204);
 
-    expect(me(&app, &user.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect(me(&app, &key).await, 401, "UNAUTHENTICATED").await;
-    expect(
+    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(
         user.login_request(&app, &user.password).await,
         401,
         "INVALID_CREDENTIALS",
@@ -848,7 +818,7 @@ async fn deleting_a_user_removes_their_data() {
         )
         .go()
         .await;
-    expect(again, 404, "NOT_FOUND").await;
+    expect_error(again, 404, "NOT_FOUND").await;
 
     if let Some(db) = app.database_path() {
         let conn = rusqlite::Connection::open(db).unwrap_or_else(|e| panic!("{e}"));
@@ -894,8 +864,8 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
         )
         .await;
         assert_eq!(status, 200, "{page}");
-        for u in page["items"].as_array().cloned().unwrap_or_default() {
-            seen.push(u["id"].as_str().unwrap_or_default().to_string());
+        for u in items(&page) {
+            seen.push(text_at(&u, "/id"));
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
@@ -927,7 +897,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
             )
             .go()
             .await;
-        expect(resp, 400, "VALIDATION_ERROR").await;
+        expect_error(resp, 400, "VALIDATION_ERROR").await;
     }
 }
 
@@ -963,8 +933,8 @@ async fn profile_can_be_read_and_updated() {
         .json(&json!({"role": "admin"}))
         .go()
         .await;
-    expect(resp, 400, "VALIDATION_ERROR").await;
-    let (_, b) = body(me(&app, &user.access_token).await).await;
+    expect_error(resp, 400, "VALIDATION_ERROR").await;
+    let (_, b) = body(app.me(&user.access_token).await).await;
     assert_eq!(b["user"]["role"], "user");
 }
 
@@ -975,46 +945,46 @@ async fn changing_the_password_ends_every_other_session() {
     let mut other = user.clone();
     other.login(&app).await;
 
-    let wrong = post_json(
-        &app,
-        "/api/auth/password",
-        Some(&user.access_token),
-        json!({"current_password": "not it at all", "new_password": "a brand new passphrase"}),
-    )
-    .await;
-    expect(wrong, 403, "FORBIDDEN").await;
-    let weak = post_json(
-        &app,
-        "/api/auth/password",
-        Some(&user.access_token),
-        json!({"current_password": user.password, "new_password": "passwordpassword"}),
-    )
-    .await;
-    let b = expect(weak, 400, "WEAK_PASSWORD").await;
+    let wrong = app
+        .post_json(
+            "/api/auth/password",
+            Some(&user.access_token),
+            json!({"current_password": "not it at all", "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    expect_error(wrong, 403, "FORBIDDEN").await;
+    let weak = app
+        .post_json(
+            "/api/auth/password",
+            Some(&user.access_token),
+            json!({"current_password": user.password, "new_password": "passwordpassword"}),
+        )
+        .await;
+    let b = expect_error(weak, 400, "WEAK_PASSWORD").await;
     assert_eq!(b["error"]["details"]["field"], "new_password");
 
-    let ok = post_json(
-        &app,
-        "/api/auth/password",
-        Some(&user.access_token),
-        json!({"current_password": user.password, "new_password": "a brand new passphrase"}),
-    )
-    .await;
+    let ok = app
+        .post_json(
+            "/api/auth/password",
+            Some(&user.access_token),
+            json!({"current_password": user.password, "new_password": "a brand new passphrase"}),
+        )
+        .await;
     assert_eq!(ok.status(), 204);
 
     assert_eq!(
-        me(&app, &user.access_token).await.status(),
+        app.me(&user.access_token).await.status(),
         200,
         "this session goes on"
     );
-    expect(me(&app, &other.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect(
+    expect_error(app.me(&other.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(
         refresh(&app, &other.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    expect(
+    expect_error(
         user.login_request(&app, &user.password).await,
         401,
         "INVALID_CREDENTIALS",
@@ -1037,7 +1007,7 @@ async fn repeated_failed_logins_are_limited_until_the_window_passes() {
     let user = TestUser::registered(&app).await;
 
     for _ in 0..3 {
-        expect(
+        expect_error(
             user.login_request(&app, "wrong password here").await,
             401,
             "INVALID_CREDENTIALS",
@@ -1052,7 +1022,7 @@ async fn repeated_failed_logins_are_limited_until_the_window_passes() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
-    expect(limited, 429, "RATE_LIMITED").await;
+    expect_error(limited, 429, "RATE_LIMITED").await;
     // Another username from the same IP is not affected by this username's limit.
     let other = TestUser::registered(&app).await;
     let mut other = other.clone();
@@ -1103,7 +1073,7 @@ async fn a_generated_signing_secret_is_shared_by_all_instances() {
     let users = futures::future::join_all((0..6).map(|_| TestUser::registered(&app))).await;
 
     for user in &users {
-        assert_eq!(me(&app, &user.access_token).await.status(), 200);
+        assert_eq!(app.me(&user.access_token).await.status(), 200);
     }
 }
 
@@ -1134,12 +1104,12 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
         .authed(Method::GET, "/metrics", &user.access_token)
         .go()
         .await;
-    expect(by_user, 403, "FORBIDDEN").await;
+    expect_error(by_user, 403, "FORBIDDEN").await;
     let wrong = app
         .authed(Method::GET, "/metrics", "scrape-me-not")
         .go()
         .await;
-    expect(wrong, 401, "UNAUTHENTICATED").await;
+    expect_error(wrong, 401, "UNAUTHENTICATED").await;
     let none = app.get("/metrics").go().await;
-    expect(none, 401, "UNAUTHENTICATED").await;
+    expect_error(none, 401, "UNAUTHENTICATED").await;
 }

@@ -6,7 +6,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, expect, expect_error, header, spawn_app, spawn_app_with,
+    Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, header, items, spawn_app,
+    spawn_app_with, text_at,
 };
 use std::time::{Duration, Instant};
 
@@ -81,68 +82,6 @@ fn names(events: &[Event]) -> Vec<&str> {
     events.iter().map(|e| e.name.as_str()).collect()
 }
 
-/// A signed-in user with helpers for the chat routes.
-struct Chat<'a> {
-    app: &'a TestApp,
-    user: TestUser,
-}
-
-impl<'a> Chat<'a> {
-    async fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            user: TestUser::registered(app).await,
-        }
-    }
-
-    fn req(&self, m: Method, path: &str) -> reqwest::RequestBuilder {
-        self.app.authed(m, path, &self.user.access_token)
-    }
-
-    async fn conversation(&self, body: Value) -> String {
-        self.app
-            .new_conversation(&self.user.access_token, body)
-            .await
-    }
-
-    async fn send(&self, id: &str, body: Value) -> reqwest::Response {
-        self.req(Method::POST, &format!("/api/chat/{id}/messages"))
-            .json(&body)
-            .go()
-            .await
-    }
-
-    async fn messages(&self, id: &str) -> Vec<Value> {
-        let b = expect(
-            self.req(
-                Method::GET,
-                &format!("/api/conversations/{id}/messages?limit=100"),
-            )
-            .go()
-            .await,
-            200,
-        )
-        .await;
-        b["items"].as_array().cloned().unwrap_or_default()
-    }
-
-    async fn get(&self, id: &str) -> Value {
-        expect(
-            self.req(Method::GET, &format!("/api/conversations/{id}"))
-                .go()
-                .await,
-            200,
-        )
-        .await["conversation"]
-            .clone()
-    }
-
-    /// Polls until `probe` gives a value (the app finishes work after a response has ended).
-    async fn eventually<T>(&self, what: &str, probe: impl AsyncFnMut() -> Option<T>) -> T {
-        spin_test_host::testing::eventually(what, probe).await
-    }
-}
-
 fn ollama(app: &TestApp) -> &FakeOllama {
     match &app.ollama {
         Some(o) => o,
@@ -161,16 +100,7 @@ async fn chat_app() -> Option<TestApp> {
 }
 
 async fn app_with(vars: &[(&str, &str)]) -> Option<TestApp> {
-    only_with_fake_ollama(
-        spawn_app_with(AppConfig {
-            variables: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..AppConfig::default()
-        })
-        .await,
-    )
+    only_with_fake_ollama(spawn_app_with(AppConfig::with_vars(vars)).await)
 }
 
 fn only_with_fake_ollama(app: TestApp) -> Option<TestApp> {
@@ -182,7 +112,7 @@ async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
 
     let events = Events::new(chat.send(&id, json!({"content": "Hello there"})).await)
@@ -229,15 +159,16 @@ async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
         *start.get("user_message").unwrap_or(&Value::Null)
     );
     assert_eq!(stored[1], *done);
-    let c = chat.get(&id).await;
+    let c = chat.conversation_of(&id).await;
     assert_eq!(c["message_count"], 2);
     assert!(c["updated_at"].as_str() >= done["created_at"].as_str());
     // The first exchange titles the conversation (after the answer).
-    let title = chat
-        .eventually("a title", async || {
-            chat.get(&id).await["title"].as_str().map(str::to_string)
-        })
-        .await;
+    let title = eventually("a title", async || {
+        chat.conversation_of(&id).await["title"]
+            .as_str()
+            .map(str::to_string)
+    })
+    .await;
     assert!(!title.is_empty() && title.chars().count() <= 80, "{title}");
     // Ollama got the model and the streaming flag.
     let sent = ollama(&app).requests();
@@ -260,7 +191,7 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue_and_states_it
     let Some(app) = chat_app().await else {
         return;
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
     expect(
         chat.send(&id, json!({"content": "hi", "stream": false}))
@@ -268,8 +199,10 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue_and_states_it
         201,
     )
     .await;
-    chat.eventually("a title", async || {
-        chat.get(&id).await["title"].as_str().map(str::to_string)
+    eventually("a title", async || {
+        chat.conversation_of(&id).await["title"]
+            .as_str()
+            .map(str::to_string)
     })
     .await;
 
@@ -296,7 +229,7 @@ async fn each_token_leaves_before_the_next_is_produced() {
     let fake = ollama(&app);
     fake.set_tokens(12);
     fake.set_token_delay(Duration::from_millis(40));
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
     let events = Events::new(chat.send(&id, json!({"content": "pace"})).await)
         .all()
@@ -321,7 +254,7 @@ async fn non_streamed_answers_come_as_one_object() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({})).await;
     let b = expect(
         chat.send(&id, json!({"content": "Hi", "stream": false}))
@@ -339,7 +272,7 @@ async fn non_streamed_answers_come_as_one_object() {
         vec![b["user_message"].clone(), b["assistant_message"].clone()]
     );
     // Non-streamed first exchanges are titled before the answer returns.
-    assert!(chat.get(&id).await["title"].is_string());
+    assert!(chat.conversation_of(&id).await["title"].is_string());
 }
 
 #[tokio::test]
@@ -354,7 +287,7 @@ async fn model_and_options_follow_body_then_conversation_then_default_with_histo
     };
     let fake = ollama(&app);
     fake.set_tokens(2);
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let plain = chat.conversation(json!({})).await;
     expect(
         chat.send(&plain, json!({"content": "a", "stream": false}))
@@ -395,12 +328,7 @@ async fn model_and_options_follow_body_then_conversation_then_default_with_histo
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|m| {
-                    (
-                        m["role"].as_str().unwrap_or_default().to_string(),
-                        m["content"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
+                .map(|m| (text_at(m, "/role"), text_at(m, "/content")))
                 .collect()
         })
         .unwrap_or_default();
@@ -422,7 +350,7 @@ async fn thinking_models_stream_their_reasoning_and_it_is_stored() {
         return;
     };
     ollama(&app).set_tokens(5);
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "qwen3:0.6b"})).await;
     let events = Events::new(chat.send(&id, json!({"content": "think"})).await)
         .all()
@@ -469,7 +397,7 @@ async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question()
         if let Some(f) = fault {
             ollama(app).set_fault(f);
         }
-        let chat = Chat::new(app).await;
+        let chat = Api::new(app).await;
         for stream in [true, false] {
             let id = chat.conversation(json!({})).await;
             let resp = chat
@@ -492,7 +420,7 @@ async fn failures_mid_stream_end_with_an_error_event_and_keep_the_partial_answer
         return;
     };
     let fake = ollama(&app);
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let cases = [
         (FaultMode::ErrorMidStream { after: 3 }, "UPSTREAM_ERROR"),
         (FaultMode::GarbageMidStream { after: 3 }, "UPSTREAM_ERROR"),
@@ -542,7 +470,7 @@ async fn stop_ends_a_running_answer_from_another_request() {
     let fake = ollama(&app);
     fake.set_tokens(200);
     fake.set_token_delay(Duration::from_millis(25));
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
     let stop = |id: String| {
         let chat = &chat;
@@ -569,10 +497,7 @@ async fn stop_ends_a_running_answer_from_another_request() {
     // Once stop has answered, the partial answer is stored.
     let stored = chat.messages(&id).await;
     assert_eq!(stored[1]["status"], "incomplete");
-    let partial = stored[1]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let partial = text_at(&stored[1], "/content");
     assert!(
         partial.starts_with(&tokens(3)) && partial.len() < tokens(200).len(),
         "{partial}"
@@ -583,7 +508,7 @@ async fn stop_ends_a_running_answer_from_another_request() {
     assert_eq!(last.name, "done");
     assert_eq!(last.data["message"]["status"], "incomplete");
     assert_eq!(last.data["message"]["content"], partial.as_str());
-    chat.eventually("Ollama's request to close", async || {
+    eventually("Ollama's request to close", async || {
         let s = fake.chat_streams();
         (s[0].client_gone && !s[0].finished).then_some(())
     })
@@ -597,7 +522,7 @@ async fn regenerate_adds_a_new_answer_to_the_last_question() {
         return;
     };
     ollama(&app).set_tokens(4);
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"title": "kept"})).await;
     let regen = |body: Option<Value>| {
         let chat = &chat;
@@ -631,7 +556,7 @@ async fn regenerate_adds_a_new_answer_to_the_last_question() {
     let roles: Vec<&str> = stored.iter().filter_map(|m| m["role"].as_str()).collect();
     assert_eq!(roles, ["user", "assistant", "assistant", "assistant"]);
     // A titled conversation keeps its title.
-    assert_eq!(chat.get(&id).await["title"], "kept");
+    assert_eq!(chat.conversation_of(&id).await["title"], "kept");
 }
 
 #[tokio::test]
@@ -642,7 +567,7 @@ async fn a_client_that_leaves_mid_stream_loses_nothing() {
     let fake = ollama(&app);
     fake.set_tokens(30);
     fake.set_token_delay(Duration::from_millis(20));
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "llama3.2:1b"})).await;
     let mut events = Events::new(chat.send(&id, json!({"content": "bye"})).await);
     for _ in 0..4 {
@@ -651,12 +576,11 @@ async fn a_client_that_leaves_mid_stream_loses_nothing() {
     drop(events);
     // Spin keeps the instance while the spawned task runs, so the answer is finished and
     // stored complete (the contract allows `incomplete` on hosts that stop the instance).
-    let stored = chat
-        .eventually("the answer to be stored", async || {
-            let m = chat.messages(&id).await;
-            (m.get(1)?["status"] == "complete").then_some(m)
-        })
-        .await;
+    let stored = eventually("the answer to be stored", async || {
+        let m = chat.messages(&id).await;
+        (m.get(1)?["status"] == "complete").then_some(m)
+    })
+    .await;
     assert_eq!(stored[1]["content"], tokens(30));
     assert!(fake.chat_streams()[0].finished);
 }
@@ -669,15 +593,15 @@ async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
     let fake = ollama(&app);
     fake.set_tokens(40);
     fake.set_token_delay(Duration::from_millis(20));
-    let chat = Chat::new(&app).await;
-    let other = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
+    let other = Api::new(&app).await;
     let a = chat.conversation(json!({})).await;
     let b = chat.conversation(json!({})).await;
     let mut running = Events::new(chat.send(&a, json!({"content": "first"})).await);
     running.next().await;
     // `start` may come before the question's commit (a race with it ends in `event: error`
     // instead); a client that waits for the stored answer sees the limit as a status.
-    chat.eventually("the first answer to be stored", async || {
+    eventually("the first answer to be stored", async || {
         (chat.messages(&a).await.len() == 2).then_some(())
     })
     .await;
@@ -712,8 +636,8 @@ async fn chat_routes_validate_input_and_hide_other_users_conversations() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let alice = Chat::new(&app).await;
-    let bob = Chat::new(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     let id = alice.conversation(json!({})).await;
     for (path, b) in [
         ("messages", Some(json!({"content": "mine now"}))),
@@ -763,10 +687,10 @@ async fn models_are_listed_shown_pulled_and_deleted() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let admin = Chat::new(&app).await; // the first user is the admin
-    let user = Chat::new(&app).await;
+    let admin = Api::new(&app).await; // the first user is the admin
+    let user = Api::new(&app).await;
     let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
-    let items = list["items"].as_array().cloned().unwrap_or_default();
+    let items = items(&list);
     let names: Vec<&str> = items.iter().filter_map(|m| m["name"].as_str()).collect();
     assert_eq!(names, ["llama3.2:1b", "qwen3:0.6b"]);
     let m = &items[0];
@@ -793,7 +717,7 @@ async fn models_are_listed_shown_pulled_and_deleted() {
     .await;
 
     // Pull: admins only, progress as events, then the list shows it.
-    let pull = |who: &Chat, name: &str| {
+    let pull = |who: &Api, name: &str| {
         who.req(Method::POST, "/api/models/pull")
             .json(&json!({"name": name}))
     };
@@ -823,7 +747,7 @@ async fn models_are_listed_shown_pulled_and_deleted() {
     assert_eq!(names_of(&failed), ["error"]);
 
     // Delete: admins only.
-    let del = |who: &Chat, name: &str| who.req(Method::DELETE, &format!("/api/models/{name}"));
+    let del = |who: &Api, name: &str| who.req(Method::DELETE, &format!("/api/models/{name}"));
     expect_error(del(&user, "tinyllama:latest").go().await, 403, "FORBIDDEN").await;
     assert_eq!(del(&admin, "tinyllama:latest").go().await.status(), 204);
     expect_error(
@@ -850,7 +774,7 @@ async fn models_answer_503_when_ollama_is_down() {
     if app.skip_external("an Ollama address of its own") {
         return;
     }
-    let user = Chat::new(&app).await;
+    let user = Api::new(&app).await;
     expect_error(
         user.req(Method::GET, "/api/models").go().await,
         503,
@@ -872,7 +796,7 @@ async fn a_generation_left_by_a_dead_instance_blocks_nobody() {
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({})).await;
     // Warm up once so the schema exists, then leave a row whose heartbeat stopped long ago.
     expect(
@@ -917,7 +841,7 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
     let Some(app) = two_questions_per_window().await else {
         return; // needs its own limits
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     // Titled, so that no title is asked for on the side.
     let id = chat.conversation(json!({"title": "limits"})).await;
 
@@ -966,7 +890,7 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
     assert_eq!(stored[2]["content"], "two");
 
     // Another user's budget is their own, and reading is not asking.
-    let other = Chat::new(&app).await;
+    let other = Api::new(&app).await;
     let theirs = other.conversation(json!({})).await;
     expect(
         other
@@ -984,7 +908,7 @@ async fn questions_asked_at_once_at_the_edge_of_the_limit_are_counted_exactly() 
     let Some(app) = two_questions_per_window().await else {
         return; // needs its own limits
     };
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let first = chat.conversation(json!({"title": "first"})).await;
     let whole = |content: &str| json!({"content": content, "stream": false});
     expect(chat.send(&first, whole("one")).await, 201).await;
@@ -1021,7 +945,7 @@ async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reporte
     let fake = ollama(&app);
     fake.set_tokens(10);
     fake.set_token_delay(Duration::from_millis(30));
-    let chat = Chat::new(&app).await;
+    let chat = Api::new(&app).await;
     let id = chat.conversation(json!({})).await;
     expect(
         chat.send(&id, json!({"content": "warm up", "stream": false}))
@@ -1073,7 +997,7 @@ async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reporte
     let last = all.last().unwrap_or_else(|| panic!("no events"));
     assert_eq!(last.name, "error", "{:?}", names(&all));
     assert_eq!(last.data["error"]["code"], "INTERNAL");
-    let message = last.data["error"]["message"].as_str().unwrap_or_default();
+    let message = &text_at(&last.data, "/error/message");
     assert!(message.contains("not be saved"), "{message}");
     assert_eq!(chat.messages(&id).await.len(), 4, "nothing half-stored");
 }

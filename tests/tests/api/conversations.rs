@@ -5,105 +5,23 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, body, expect, expect_error, spawn_app, spawn_app_with,
+    Api, AppConfig, SendExt, body, expect, expect_error, items, json, spawn_app, spawn_app_with,
+    text, text_at,
 };
 use std::collections::HashSet;
 
-/// A signed-in user with typed helpers for this section's routes.
-struct Client<'a> {
-    app: &'a TestApp,
-    user: TestUser,
-}
-
-impl<'a> Client<'a> {
-    async fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            user: TestUser::registered(app).await,
-        }
-    }
-
-    fn req(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.app.authed(method, path, &self.user.access_token)
-    }
-
-    async fn create(&self, body: Value) -> Value {
-        let resp = self
-            .req(Method::POST, "/api/conversations")
-            .json(&body)
-            .go()
-            .await;
-        expect(resp, 201).await["conversation"].clone()
-    }
-
-    async fn list(&self, query: &str) -> Value {
-        let resp = self
-            .req(Method::GET, &format!("/api/conversations{query}"))
-            .go()
-            .await;
-        expect(resp, 200).await
-    }
-
-    async fn patch(&self, id: &str, body: Value) -> reqwest::Response {
-        self.req(Method::PATCH, &format!("/api/conversations/{id}"))
-            .json(&body)
-            .go()
-            .await
-    }
-
-    async fn import(&self, doc: &Value) -> reqwest::Response {
-        self.req(Method::POST, "/api/conversations/import")
-            .json(doc)
-            .go()
-            .await
-    }
-
-    /// Imports one conversation with these (role, content) messages; returns its id.
-    async fn seeded(&self, title: &str, messages: &[(&str, &str)]) -> String {
-        let doc = json!({"conversations": [{
-            "title": title,
-            "messages": messages.iter().map(|(r, c)| json!({"role": r, "content": c})).collect::<Vec<_>>(),
-        }]});
-        let b = expect(self.import(&doc).await, 201).await;
-        b["ids"][0].as_str().unwrap_or_default().to_string()
-    }
-
-    /// Every page of a list, following `next_cursor`.
-    async fn all_pages(&self, path: &str, limit: u32) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        let sep = if path.contains('?') { '&' } else { '?' };
-        for _ in 0..1000 {
-            let mut url = format!("{path}{sep}limit={limit}");
-            if let Some(c) = &cursor {
-                url.push_str(&format!("&cursor={c}"));
-            }
-            let b = expect(self.req(Method::GET, &url).go().await, 200).await;
-            items.extend(b["items"].as_array().cloned().unwrap_or_default());
-            match b["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => return items,
-            }
-        }
-        panic!("pagination did not end");
-    }
-}
-
 fn ids(items: &[Value]) -> Vec<String> {
-    items
-        .iter()
-        .map(|i| i["id"].as_str().unwrap_or_default().to_string())
-        .collect()
+    items.iter().map(|i| text_at(i, "/id")).collect()
 }
 
 fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_default().to_string()
+    text_at(v, "/id")
 }
 
 #[tokio::test]
 async fn create_get_update_delete() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
 
     // Create with everything, and with nothing at all (no body).
     let c = alice
@@ -145,7 +63,7 @@ async fn create_get_update_delete() {
     // Update: absent fields stay, null clears, values replace.
     let b = expect(
         alice
-            .patch(
+            .update(
                 &id,
                 json!({"title": "Renamed", "pinned": true, "options": null, "tags": ["x"]}),
             )
@@ -163,7 +81,7 @@ async fn create_get_update_delete() {
     assert!(u["updated_at"].as_str() >= c["updated_at"].as_str());
     let b = expect(
         alice
-            .patch(&id, json!({"archived": true, "title": null}))
+            .update(&id, json!({"archived": true, "title": null}))
             .await,
         200,
     )
@@ -191,7 +109,7 @@ async fn create_get_update_delete() {
 #[tokio::test]
 async fn invalid_inputs_are_refused_with_the_field_named() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let id = id_of(&alice.create(json!({"title": "t"})).await);
     let cases: Vec<(Value, &str)> = vec![
         (json!({"title": "x".repeat(201)}), "title"),
@@ -222,14 +140,24 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
             .await;
         let b = expect_error(created, 400, "VALIDATION_ERROR").await;
         assert_eq!(b["error"]["details"]["field"], *field, "create {bad}: {b}");
-        let b = expect_error(alice.patch(&id, bad.clone()).await, 400, "VALIDATION_ERROR").await;
+        let b = expect_error(
+            alice.update(&id, bad.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(b["error"]["details"]["field"], *field, "patch {bad}: {b}");
     }
     for (bad, field) in [
         (json!({"pinned": null}), "pinned"),
         (json!({"archived": "yes"}), "archived"),
     ] {
-        let b = expect_error(alice.patch(&id, bad.clone()).await, 400, "VALIDATION_ERROR").await;
+        let b = expect_error(
+            alice.update(&id, bad.clone()).await,
+            400,
+            "VALIDATION_ERROR",
+        )
+        .await;
         assert_eq!(b["error"]["details"]["field"], field, "{bad}: {b}");
     }
     // The limits themselves are allowed.
@@ -277,7 +205,7 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
 #[tokio::test]
 async fn list_pages_newest_first_and_stay_stable_while_conversations_arrive() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let mut created = Vec::new();
     for i in 0..12 {
         created.push(alice.create(json!({"title": format!("c{i}")})).await);
@@ -310,7 +238,7 @@ async fn list_pages_newest_first_and_stay_stable_while_conversations_arrive() {
     );
 
     // An update moves a conversation ahead of the others.
-    alice.patch(&created[0], json!({"title": "touched"})).await;
+    alice.update(&created[0], json!({"title": "touched"})).await;
     let now = ids(found_items(&alice.list("?limit=100").await));
     let pos = |id: &String| now.iter().position(|x| x == id);
     assert!(
@@ -322,12 +250,12 @@ async fn list_pages_newest_first_and_stay_stable_while_conversations_arrive() {
 #[tokio::test]
 async fn filters_archived_pinned_and_tag() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let plain = id_of(&alice.create(json!({"tags": ["rust"]})).await);
     let pinned = id_of(&alice.create(json!({"tags": ["go"]})).await);
-    alice.patch(&pinned, json!({"pinned": true})).await;
+    alice.update(&pinned, json!({"pinned": true})).await;
     let archived = id_of(&alice.create(json!({"tags": ["rust"]})).await);
-    alice.patch(&archived, json!({"archived": true})).await;
+    alice.update(&archived, json!({"archived": true})).await;
 
     let set = |v: Value| -> HashSet<String> {
         ids(v["items"].as_array().map_or(&[][..], |v| v))
@@ -358,7 +286,7 @@ async fn filters_archived_pinned_and_tag() {
     );
     assert!(set(alice.list("?tag=none").await).is_empty());
     // Changing tags moves the conversation between tag lists.
-    alice.patch(&plain, json!({"tags": ["go"]})).await;
+    alice.update(&plain, json!({"tags": ["go"]})).await;
     assert!(set(alice.list("?tag=rust").await).is_empty());
     assert_eq!(
         set(alice.list("?tag=go").await),
@@ -369,15 +297,12 @@ async fn filters_archived_pinned_and_tag() {
 #[tokio::test]
 async fn cursors_are_tamper_checked_and_bound_to_user_and_filter() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
-    let bob = Client::new(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     for _ in 0..3 {
         alice.create(json!({})).await;
     }
-    let cursor = alice.list("?limit=1").await["next_cursor"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let cursor = text_at(&alice.list("?limit=1").await, "/next_cursor");
     assert!(!cursor.is_empty());
     let mut flipped = cursor.clone().into_bytes();
     flipped[2] = if flipped[2] == b'A' { b'B' } else { b'A' };
@@ -404,7 +329,7 @@ async fn cursors_are_tamper_checked_and_bound_to_user_and_filter() {
 #[tokio::test]
 async fn messages_are_listed_oldest_first_in_pages() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let msgs: Vec<(String, String)> = (0..7)
         .map(|i| {
             let role = if i % 2 == 0 { "user" } else { "assistant" };
@@ -448,7 +373,7 @@ async fn messages_are_listed_oldest_first_in_pages() {
         200,
     )
     .await;
-    let cursor = first["next_cursor"].as_str().unwrap_or_default();
+    let cursor = &text_at(&first, "/next_cursor");
     let r = alice
         .req(
             Method::GET,
@@ -463,8 +388,8 @@ async fn messages_are_listed_oldest_first_in_pages() {
 async fn paging_through_search_results_gives_each_once_while_others_write() {
     // Arrange: two of alice's conversations match, one better than the other.
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
-    let bob = Client::new(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     let strong = alice
         .seeded(
             "Kubernetes",
@@ -485,10 +410,7 @@ async fn paging_through_search_results_gives_each_once_while_others_write() {
         .await;
     let first = alice.list("?q=kubernetes&limit=1").await;
     assert_eq!(ids(found_items(&first)), vec![strong.clone()]);
-    let cursor = first["next_cursor"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let cursor = text_at(&first, "/next_cursor");
 
     // Act: another user writes a lot, which moves every BM25 score (its statistics are
     // the whole index's), then alice asks for the next page.
@@ -508,8 +430,8 @@ async fn paging_through_search_results_gives_each_once_while_others_write() {
 #[tokio::test]
 async fn search_ranks_matches_with_snippets_and_stays_in_scope() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
-    let bob = Client::new(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     let strong = alice
         .seeded(
             "Kubernetes deployment",
@@ -538,14 +460,14 @@ async fn search_ranks_matches_with_snippets_and_stays_in_scope() {
     .await;
 
     let found = alice.list("?q=Kubernetes").await;
-    let items = found["items"].as_array().cloned().unwrap_or_default();
+    let items = items(&found);
     assert_eq!(
         ids(&items),
         vec![strong.clone(), weak.clone()],
         "ranked, alice's only"
     );
     for item in &items {
-        let snippet = item["snippet"].as_str().unwrap_or_default();
+        let snippet = &text_at(item, "/snippet");
         assert!(
             snippet.to_lowercase().contains("**kubernetes**"),
             "{snippet}"
@@ -571,7 +493,7 @@ async fn search_ranks_matches_with_snippets_and_stays_in_scope() {
     let paged = alice.all_pages("/api/conversations?q=kubernetes", 1).await;
     assert_eq!(ids(&paged), vec![strong.clone(), weak.clone()]);
     // Archived conversations are found with archived=true, as in the list.
-    alice.patch(&weak, json!({"archived": true})).await;
+    alice.update(&weak, json!({"archived": true})).await;
     assert_eq!(
         ids(found_items(&alice.list("?q=kubernetes").await)),
         vec![strong.clone()]
@@ -597,7 +519,7 @@ fn found_items(v: &Value) -> &[Value] {
 #[tokio::test]
 async fn hostile_search_queries_never_error() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let id = alice
         .seeded(
             "quotes",
@@ -683,7 +605,7 @@ fn url_escape(s: &str) -> String {
 #[tokio::test]
 async fn export_import_export_is_lossless_apart_from_ids_and_times() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let doc = json!({"version": 1, "conversations": [
         {"title": "First", "model": "qwen3:0.6b", "system_prompt": "Think.", "options": {"temperature": 0.1},
          "pinned": true, "archived": false, "tags": ["a", "b"],
@@ -769,7 +691,7 @@ fn found_in(doc: &Value, ids: &HashSet<String>) -> Vec<Value> {
 #[tokio::test]
 async fn import_is_all_or_nothing_and_names_the_bad_field() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let good = json!({"title": "fine", "messages": [{"role": "user", "content": "hi"}]});
     let cases = [
         (
@@ -834,7 +756,7 @@ async fn import_takes_exports_larger_than_the_general_body_limit() {
     if app.skip_external("settings of its own (body_limit_bytes)") {
         return;
     }
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let big = "lorem ipsum ".repeat(1000);
     let doc = json!({"conversations": [{"messages": [{"role": "user", "content": big}]}]});
     expect(alice.import(&doc).await, 201).await;
@@ -849,7 +771,7 @@ async fn import_takes_exports_larger_than_the_general_body_limit() {
 #[tokio::test]
 async fn single_export_downloads_json_and_markdown() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let id = alice
         .seeded(
             "Deploy: K8s / \"prod\"",
@@ -868,7 +790,7 @@ async fn single_export_downloads_json_and_markdown() {
         .unwrap_or_default()
         .to_string();
     assert_eq!(disposition, "attachment; filename=\"deploy-k8s-prod.json\"");
-    let doc: Value = resp.json().await.unwrap_or_default();
+    let doc: Value = json(resp).await;
     assert_eq!(
         doc["conversations"][0]["messages"][1]["content"],
         "With `kubectl apply`."
@@ -898,7 +820,7 @@ async fn single_export_downloads_json_and_markdown() {
         "attachment; filename=\"deploy-k8s-prod.md\""
     );
     assert_eq!(h("cache-control"), "no-store");
-    let md = resp.text().await.unwrap_or_default();
+    let md = text(resp).await;
     assert!(md.starts_with("# Deploy: K8s / \"prod\"\n"), "{md}");
     assert!(md.contains("## User") && md.contains("How?"), "{md}");
     assert!(
@@ -919,7 +841,7 @@ async fn single_export_downloads_json_and_markdown() {
 #[tokio::test]
 async fn share_links_show_a_read_only_snapshot_until_revoked() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
+    let alice = Api::new(&app).await;
     let id = alice
         .seeded(
             "Shared chat",
@@ -927,7 +849,7 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
         )
         .await;
     alice
-        .patch(
+        .update(
             &id,
             json!({"system_prompt": "secret instructions", "tags": ["private-tag"]}),
         )
@@ -946,10 +868,10 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
         }
     };
     let link = share(id.clone()).await;
-    let token = link["token"].as_str().unwrap_or_default().to_string();
+    let token = text_at(&link, "/token");
     assert!(token.len() >= 43, "{link}");
-    let url = link["url"].as_str().unwrap_or_default();
-    assert_eq!(url, app.at(&format!("/api/shared/{token}")));
+    let url = &text_at(&link, "/url");
+    assert_eq!(*url, app.at(&format!("/api/shared/{token}")));
 
     // Anyone can read it, without a token.
     let public = reqwest::get(url).await.map_err(|e| e.to_string());
@@ -980,7 +902,7 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
 
     // Sharing again replaces the link; revoking ends it; unknown tokens are 404.
     let second = share(id.clone()).await;
-    let token2 = second["token"].as_str().unwrap_or_default().to_string();
+    let token2 = text_at(&second, "/token");
     assert_ne!(token, token2);
     expect_error(
         app.get(&format!("/api/shared/{token}")).go().await,
@@ -1016,7 +938,7 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
 
     // Deleting the conversation ends its link too.
     let third = share(id.clone()).await;
-    let token3 = third["token"].as_str().unwrap_or_default().to_string();
+    let token3 = text_at(&third, "/token");
     alice
         .req(Method::DELETE, &format!("/api/conversations/{id}"))
         .go()
@@ -1032,8 +954,8 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
 #[tokio::test]
 async fn another_users_conversations_are_not_found_on_every_route() {
     let app = spawn_app().await;
-    let alice = Client::new(&app).await;
-    let bob = Client::new(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     let id = alice
         .seeded(
             "alice private",
@@ -1062,10 +984,7 @@ async fn another_users_conversations_are_not_found_on_every_route() {
         200,
     )
     .await;
-    let msg_cursor = messages["next_cursor"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let msg_cursor = text_at(&messages, "/next_cursor");
 
     // Bob on every route with Alice's id: 404, as for an id that does not exist.
     let routes: Vec<(Method, String, Option<Value>)> = vec![
@@ -1129,7 +1048,7 @@ async fn another_users_conversations_are_not_found_on_every_route() {
     )
     .await;
     assert_eq!(still["conversation"]["title"], "alice private");
-    let token = share["token"].as_str().unwrap_or_default();
+    let token = &text_at(&share, "/token");
     expect(app.get(&format!("/api/shared/{token}")).go().await, 200).await;
     assert!(found_items(&bob.list("").await).is_empty());
     assert!(found_items(&bob.list("?q=secret").await).is_empty());
@@ -1147,8 +1066,8 @@ async fn deleting_a_user_deletes_their_conversations() {
     if app.skip_external("a fresh database (its first user is the admin)") {
         return;
     }
-    let admin = Client::new(&app).await; // the first user is the admin
-    let bob = Client::new(&app).await;
+    let admin = Api::new(&app).await; // the first user is the admin
+    let bob = Api::new(&app).await;
     let id = bob.seeded("bob's", &[("user", "uniqueword")]).await;
     let share = expect(
         bob.req(Method::POST, &format!("/api/conversations/{id}/share"))
@@ -1162,7 +1081,7 @@ async fn deleting_a_user_deletes_their_conversations() {
         .go()
         .await;
     assert_eq!(del.status(), 204);
-    let token = share["token"].as_str().unwrap_or_default();
+    let token = &text_at(&share, "/token");
     expect_error(
         app.get(&format!("/api/shared/{token}")).go().await,
         404,

@@ -7,44 +7,9 @@ use serde_json::Value;
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::FakeOllama;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, manifest_variant, spawn_app, spawn_app_with, try_spawn_app_with,
+    AppConfig, SendExt, TestApp, expect_error, json, manifest_variant, spawn_app, spawn_app_with,
+    text, text_at, try_spawn_app_with,
 };
-
-async fn json(resp: reqwest::Response) -> Value {
-    let text = resp.text().await.unwrap_or_default();
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
-
-/// Asserts the contract's error envelope and returns it.
-async fn assert_error(resp: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(resp.status().as_u16(), status, "status");
-    let header_id = resp
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    assert!(ct.starts_with("application/json"), "content-type {ct}");
-    let body = json(resp).await;
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert_eq!(
-        body["request_id"].as_str().map(str::to_string),
-        header_id,
-        "{body}"
-    );
-    body
-}
 
 fn assert_security_headers(resp: &reqwest::Response, what: &str) {
     let h = resp.headers();
@@ -238,13 +203,13 @@ async fn request_id_is_echoed_when_sane_and_replaced_otherwise() {
         .header("x-request-id", "client-id_1.2-3")
         .go()
         .await;
-    let body = assert_error(sane, 404, "NOT_FOUND").await;
+    let body = expect_error(sane, 404, "NOT_FOUND").await;
     assert_eq!(body["request_id"], "client-id_1.2-3");
 
     for bad in ["has space", "semi;colon", &"a".repeat(129)] {
         let resp = app.get("/nowhere").header("x-request-id", bad).go().await;
-        let body = assert_error(resp, 404, "NOT_FOUND").await;
-        let id = body["request_id"].as_str().unwrap_or_default();
+        let body = expect_error(resp, 404, "NOT_FOUND").await;
+        let id = &text_at(&body, "/request_id");
         assert_ne!(id, bad);
         assert!(!id.is_empty() && id.len() <= 128);
     }
@@ -276,7 +241,7 @@ async fn unknown_routes_get_the_404_envelope_in_every_family() {
         "/.env",
     ] {
         let resp = app.get(path).go().await;
-        assert_error(resp, 404, "NOT_FOUND").await;
+        expect_error(resp, 404, "NOT_FOUND").await;
     }
 }
 
@@ -298,7 +263,7 @@ async fn wrong_method_is_405_with_allow() {
             .unwrap_or_default()
             .to_string();
         assert!(allow.contains("GET"), "{path}: allow = {allow:?}");
-        assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+        expect_error(resp, 405, "METHOD_NOT_ALLOWED").await;
     }
 }
 
@@ -313,10 +278,10 @@ async fn bodies_must_be_json_and_within_the_limit() {
         .body("username=a")
         .go()
         .await;
-    assert_error(not_json, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    expect_error(not_json, 415, "UNSUPPORTED_MEDIA_TYPE").await;
 
     let no_type = app.post(route).body("{\"username\":\"a\"}").go().await;
-    assert_error(no_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
+    expect_error(no_type, 415, "UNSUPPORTED_MEDIA_TYPE").await;
 
     for bad in [
         "{",
@@ -331,7 +296,7 @@ async fn bodies_must_be_json_and_within_the_limit() {
             .body(bad)
             .go()
             .await;
-        assert_error(resp, 400, "INVALID_JSON").await;
+        expect_error(resp, 400, "INVALID_JSON").await;
     }
 
     let big = format!("{{\"username\":\"{}\"}}", "x".repeat(300 * 1024));
@@ -341,7 +306,7 @@ async fn bodies_must_be_json_and_within_the_limit() {
         .body(big)
         .go()
         .await;
-    let body = assert_error(too_large, 413, "PAYLOAD_TOO_LARGE").await;
+    let body = expect_error(too_large, 413, "PAYLOAD_TOO_LARGE").await;
     assert_eq!(body["error"]["details"]["limit_bytes"], 262144);
 }
 
@@ -364,7 +329,7 @@ async fn body_limit_follows_its_variable_even_without_content_length() {
         .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
         .go()
         .await;
-    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+    expect_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
 }
 
 /// A client that sends a body over the limit hears the 413, not a cut connection: the app
@@ -453,7 +418,7 @@ async fn cors_preflight_is_answered_for_allowed_origins_only() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(!denied.headers().contains_key("access-control-allow-origin"));
-    assert_error(denied, 403, "FORBIDDEN").await;
+    expect_error(denied, 403, "FORBIDDEN").await;
 
     // Simple requests from an allowed origin get the headers; others do not.
     let simple = app
@@ -684,7 +649,7 @@ async fn spin_well_known_health_is_served_by_the_host() {
     let resp = app.get("/.well-known/spin/health").go().await;
 
     assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.text().await.unwrap_or_default(), "OK");
+    assert_eq!(text(resp).await, "OK");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

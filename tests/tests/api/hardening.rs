@@ -5,25 +5,15 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
     AppConfig, SendExt, TestApp, TestUser, eventually, expect, expect_error, header, spawn_app,
-    spawn_app_with,
+    spawn_app_with, text, text_at,
 };
-
-fn vars(pairs: &[(&str, &str)]) -> AppConfig {
-    AppConfig {
-        variables: pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..Default::default()
-    }
-}
 
 // ---- Rate limits ----
 
 #[tokio::test]
 async fn with_a_limit_of_50_exactly_50_of_64_concurrent_requests_pass() {
     // Arrange: one user, a general limit of 50 in a window longer than the test.
-    let app = spawn_app_with(vars(&[
+    let app = spawn_app_with(AppConfig::with_vars(&[
         ("rate_limit_general", "50"),
         ("rate_limit_window_seconds", "3600"),
     ]))
@@ -76,7 +66,7 @@ async fn with_a_limit_of_50_exactly_50_of_64_concurrent_requests_pass() {
 
 #[tokio::test]
 async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_budget() {
-    let app = spawn_app_with(vars(&[
+    let app = spawn_app_with(AppConfig::with_vars(&[
         ("rate_limit_auth", "3"),
         ("rate_limit_general", "1000"),
     ]))
@@ -125,7 +115,7 @@ async fn register_from(app: &TestApp, forwarded_for: Option<&str>) -> reqwest::R
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_budget() {
     // Arrange: two sign-in requests per address; the test client (127.0.0.1) is the proxy.
-    let app = spawn_app_with(vars(&[
+    let app = spawn_app_with(AppConfig::with_vars(&[
         ("rate_limit_auth", "2"),
         ("trusted_proxies", "127.0.0.0/8, ::1"),
     ]))
@@ -152,7 +142,7 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_sign_in_budget
 #[tokio::test]
 async fn forwarded_addresses_are_ignored_unless_the_proxy_is_trusted() {
     // Arrange: no trusted proxies (the default).
-    let app = spawn_app_with(vars(&[("rate_limit_auth", "2")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("rate_limit_auth", "2")])).await;
     if app.skip_external("settings of its own (rate_limit_auth)") {
         return;
     }
@@ -171,7 +161,7 @@ async fn forwarded_addresses_are_ignored_unless_the_proxy_is_trusted() {
 async fn a_refused_sign_in_says_when_its_own_limit_resets_not_the_address_budget() {
     // Arrange: two failures allowed per username in a long window; the address's budget for
     // sign-in requests (counted by the pipeline) is far from spent.
-    let app = spawn_app_with(vars(&[
+    let app = spawn_app_with(AppConfig::with_vars(&[
         ("rate_limit_auth", "100"),
         ("login_max_failures", "2"),
         ("login_window_seconds", "3600"),
@@ -206,7 +196,7 @@ async fn a_refused_sign_in_says_when_its_own_limit_resets_not_the_address_budget
 
 #[tokio::test]
 async fn each_user_and_each_api_key_has_its_own_budget() {
-    let app = spawn_app_with(vars(&[("rate_limit_general", "3")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("rate_limit_general", "3")])).await;
     if app.skip_external("settings of its own (rate_limit_general)") {
         return;
     }
@@ -221,7 +211,7 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
         201,
     )
     .await;
-    let key = key["key"].as_str().unwrap_or_default().to_string();
+    let key = text_at(&key, "/key");
     assert!(!key.is_empty(), "no key in the answer");
 
     for _ in 0..2 {
@@ -248,7 +238,7 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
 #[tokio::test]
 async fn a_writer_holding_the_database_lets_requests_through_uncounted_instead_of_stalling_them() {
     // Arrange: a budget of two, both spent.
-    let app = spawn_app_with(vars(&[("rate_limit_general", "2")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("rate_limit_general", "2")])).await;
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
@@ -300,7 +290,7 @@ fn counters(db: &std::path::Path) -> std::collections::HashMap<String, i64> {
 #[tokio::test]
 async fn counters_of_ended_windows_are_deleted_when_a_new_caller_is_counted() {
     // Arrange: Alice's and Bob's counters; Alice's window ended an hour ago.
-    let app = spawn_app_with(vars(&[("rate_limit_general", "5")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("rate_limit_general", "5")])).await;
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
@@ -344,7 +334,7 @@ async fn counters_of_ended_windows_are_deleted_when_a_new_caller_is_counted() {
 async fn a_new_caller_deletes_a_bounded_batch_of_ended_counters() {
     // Arrange: Alice's live counters, and 1,000 counters of other addresses whose windows
     // ended an hour ago.
-    let app = spawn_app_with(vars(&[("rate_limit_general", "5")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("rate_limit_general", "5")])).await;
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
@@ -408,7 +398,11 @@ fn sample(page: &str, series: &str) -> Option<f64> {
 #[tokio::test]
 async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator_only() {
     // Arrange: an admin, a user, a login that works and one that does not, one answer.
-    let app = spawn_app_with(vars(&[("metrics_token", "scrape-secret-123")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[(
+        "metrics_token",
+        "scrape-secret-123",
+    )]))
+    .await;
     if app.skip_external("settings of its own (metrics_token)") {
         return;
     }
@@ -469,7 +463,7 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
             header(&resp, "content-type").is_some_and(|c| c.starts_with("text/plain")),
             "content type"
         );
-        let page = resp.text().await.unwrap_or_default();
+        let page = text(resp).await;
         sample(
             &page,
             r#"ollama_chat_tokens_generated_total{model="llama3.2:1b"}"#,
@@ -576,7 +570,7 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
         201,
     )
     .await;
-    let token = link["token"].as_str().unwrap_or_default().to_string();
+    let token = text_at(&link, "/token");
     assert!(!token.is_empty(), "{link}");
     expect(app.get(&format!("/api/shared/{token}")).go().await, 200).await;
     let logs = eventually("the shared route's log line", async || {
@@ -597,7 +591,7 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
 
 #[tokio::test]
 async fn log_level_error_keeps_request_lines_out() {
-    let app = spawn_app_with(vars(&[("log_level", "error")])).await;
+    let app = spawn_app_with(AppConfig::with_vars(&[("log_level", "error")])).await;
     if app.skip_external("settings of its own (log_level)") {
         return;
     }
@@ -622,7 +616,7 @@ async fn log_level_error_keeps_request_lines_out() {
         .go()
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
-    let events = resp.text().await.unwrap_or_default();
+    let events = text(resp).await;
     assert!(events.contains("event: done"), "{events}");
     let logs = app.component_logs();
     assert!(!logs.contains("quiet-2"), "{logs}");
@@ -1185,7 +1179,7 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
             .go()
             .await;
         let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
+        let text = text(resp).await;
         let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| {
             panic!("{}: not JSON: {}", case.what, &text[..text.len().min(200)])
         });
