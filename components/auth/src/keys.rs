@@ -3,7 +3,7 @@
 
 use chat_core::auth::secrets::{keyed_hash, random_token};
 use chat_core::spin::auth::{API_KEY_PREFIX, key_pepper};
-use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::spin::{Db, Value};
 use chat_core::{Error, time};
 use serde::Serialize;
 
@@ -29,18 +29,14 @@ pub struct KeyView {
     last_used_at: Option<String>,
 }
 
-impl FromRow for KeyView {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.text("id")?,
-            name: row.text("name")?,
-            prefix: row.text("prefix")?,
-            created_at: row.text("created_at")?,
-            expires_at: row.opt_text("expires_at")?,
-            last_used_at: row.opt_text("last_used_at")?,
-        })
-    }
-}
+chat_core::from_columns!(KeyView {
+    id,
+    name,
+    prefix,
+    created_at,
+    expires_at,
+    last_used_at,
+});
 
 pub fn name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();

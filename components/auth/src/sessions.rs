@@ -9,7 +9,7 @@ use crate::users::{UserRow, UserView};
 use chat_core::auth::jwt::Claims;
 use chat_core::auth::secrets::{random_token, sha256_hex};
 use chat_core::spin::auth::{now_unix, signing_keys};
-use chat_core::spin::{ApiJson, Db, FromRow, Row, Value};
+use chat_core::spin::{ApiJson, Db, Value};
 use chat_core::time;
 use chat_core::{Error, ErrorCode};
 use serde::Serialize;
@@ -77,14 +77,7 @@ struct SessionRef {
     user_id: String,
 }
 
-impl FromRow for SessionRef {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.text("id")?,
-            user_id: row.text("user_id")?,
-        })
-    }
-}
+chat_core::from_columns!(SessionRef { id, user_id });
 
 fn invalid_refresh() -> Error {
     Error::new(
@@ -198,11 +191,7 @@ pub async fn revoke(db: &Db, user_id: &str, session_ids: &[String]) -> Result<()
 
 struct Id(String);
 
-impl FromRow for Id {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.text("id")?))
-    }
-}
+chat_core::from_columns!(Id(id));
 
 /// Revokes every live session of a user except `keep`.
 pub async fn revoke_all_except(db: &Db, user_id: &str, keep: Option<&str>) -> Result<(), Error> {

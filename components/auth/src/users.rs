@@ -1,7 +1,7 @@
 //! Users: rows, the public view, and the queries every route shares.
 
 use chat_core::auth::{AccountStatus, Role};
-use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_core::spin::{Db, Value};
 use chat_core::{Error, ErrorCode};
 use serde::Serialize;
 
@@ -20,22 +20,16 @@ pub struct UserRow {
 pub const COLUMNS: &str =
     "id, username, display_name, email, password_hash, role, status, created_at";
 
-impl FromRow for UserRow {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.text("id")?,
-            username: row.text("username")?,
-            display_name: row.opt_text("display_name")?,
-            email: row.opt_text("email")?,
-            password_hash: row.text("password_hash")?,
-            role: Role::parse(&row.text("role")?)
-                .ok_or_else(|| Error::internal("users.role: unknown value"))?,
-            status: AccountStatus::parse(&row.text("status")?)
-                .ok_or_else(|| Error::internal("users.status: unknown value"))?,
-            created_at: row.text("created_at")?,
-        })
-    }
-}
+chat_core::from_columns!(UserRow {
+    id,
+    username,
+    display_name,
+    email,
+    password_hash,
+    role,
+    status,
+    created_at,
+});
 
 impl UserRow {
     pub fn view(&self) -> UserView {
@@ -111,11 +105,7 @@ pub async fn set_password_hash(
 
 pub struct Count(pub i64);
 
-impl FromRow for Count {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.int("n")?))
-    }
-}
+chat_core::from_columns!(Count(n));
 
 /// Display names: trimmed, at most 100 characters, no control characters; empty means none.
 pub fn display_name(raw: Option<String>) -> Result<Option<String>, Error> {

@@ -10,7 +10,7 @@ use crate::upstream::{self, Lines, Next};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, Status, Usage};
 use chat_core::ollama::{self, ChatLine};
-use chat_core::spin::{Db, FromRow, Row, Value, log, task};
+use chat_core::spin::{Db, Value, log, task};
 use serde::Serialize;
 use serde_json::json;
 use spin_sdk::http::Response;
@@ -339,11 +339,7 @@ struct GenerationLog<'a> {
 
 struct Flag(i64);
 
-impl FromRow for Flag {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.int("n")?))
-    }
-}
+chat_core::from_columns!(Flag(n));
 
 async fn stop_requested(db: &Db, id: &str) -> bool {
     db.query_opt::<Flag>(

@@ -37,14 +37,7 @@ struct Snippet {
     snippet: Option<String>,
 }
 
-impl FromRow for Snippet {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            seq: row.int("seq")?,
-            snippet: row.opt_text("snippet")?,
-        })
-    }
-}
+chat_core::from_columns!(Snippet { seq, snippet });
 
 /// Every hit of the caller's: message hits and title hits (weighing double).
 const HITS: &str = "

@@ -4,7 +4,7 @@
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::metrics::Gauges;
-use chat_core::spin::{Db, FromRow, Row, vars};
+use chat_core::spin::{Db, vars};
 use http::{HeaderMap, HeaderValue, header};
 
 pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
@@ -45,19 +45,11 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
 
 struct StatusCount(String, i64);
 
-impl FromRow for StatusCount {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.text("status")?, row.int("n")?))
-    }
-}
+chat_core::from_columns!(StatusCount(status, n));
 
 struct Count(i64);
 
-impl FromRow for Count {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.int("n")?))
-    }
-}
+chat_core::from_columns!(Count(n));
 
 async fn count(db: &Db, sql: &str) -> Result<i64, Error> {
     Ok(db.query_opt::<Count>(sql, vec![]).await?.map_or(0, |c| c.0))

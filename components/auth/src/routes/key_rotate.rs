@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
 use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{ApiJson, Db, FromRow, RequestContext, Row, Value};
+use chat_core::spin::{ApiJson, Db, RequestContext, Value};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -21,14 +21,7 @@ struct Old {
     expires_at: Option<String>,
 }
 
-impl FromRow for Old {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            name: row.text("name")?,
-            expires_at: row.opt_text("expires_at")?,
-        })
-    }
-}
+chat_core::from_columns!(Old { name, expires_at });
 
 /// A week at most: a rotation is a switch-over, not a second key.
 const MAX_GRACE: i64 = 7 * 86_400;

@@ -10,7 +10,7 @@ use chat_core::auth::cookies;
 use chat_core::auth::principal::Credential;
 use chat_core::auth::secrets::sha256_hex;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{Db, FromRow, RequestContext, Row, Value};
+use chat_core::spin::{Db, RequestContext, Value};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default)]
@@ -21,11 +21,7 @@ pub struct Body {
 
 struct Owned(String);
 
-impl FromRow for Owned {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.text("id")?))
-    }
-}
+chat_core::from_columns!(Owned(id));
 
 pub async fn post(
     Authenticated(principal): Authenticated,

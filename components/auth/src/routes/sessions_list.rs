@@ -3,7 +3,7 @@
 use chat_core::Error;
 use chat_core::auth::principal::Credential;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{ApiJson, Db, FromRow, Row, Value};
+use chat_core::spin::{ApiJson, Db, Value};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -17,19 +17,15 @@ pub struct SessionView {
     current: bool,
 }
 
-impl FromRow for SessionView {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.text("id")?,
-            created_at: row.text("created_at")?,
-            last_used_at: row.text("last_used_at")?,
-            expires_at: row.text("expires_at")?,
-            user_agent: row.opt_text("user_agent")?,
-            ip: row.opt_text("ip")?,
-            current: false,
-        })
-    }
-}
+chat_core::from_columns!(SessionView {
+    id,
+    created_at,
+    last_used_at,
+    expires_at,
+    user_agent,
+    ip;
+    current: false,
+});
 
 #[derive(Serialize)]
 pub struct Sessions {

@@ -6,17 +6,13 @@
 use axum::http::StatusCode;
 use chat_core::spin::IdPath;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{Db, FromRow, RequestContext, Row, Value};
+use chat_core::spin::{Db, RequestContext, Value};
 use chat_core::{Error, conversation::is_id};
 use std::time::{Duration, Instant};
 
 struct Running(i64);
 
-impl FromRow for Running {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.int("n")?))
-    }
-}
+chat_core::from_columns!(Running(n));
 
 pub async fn post(
     Authenticated(principal): Authenticated,

@@ -193,19 +193,13 @@ struct KeyRow {
     last_used_at: Option<String>,
 }
 
-impl FromRow for KeyRow {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            id: row.text("id")?,
-            user_id: row.text("user_id")?,
-            role: Role::parse(&row.text("role")?)
-                .ok_or_else(|| Error::internal("users.role: unknown value"))?,
-            status: AccountStatus::parse(&row.text("status")?)
-                .ok_or_else(|| Error::internal("users.status: unknown value"))?,
-            last_used_at: row.opt_text("last_used_at")?,
-        })
-    }
-}
+crate::from_columns!(KeyRow {
+    id,
+    user_id,
+    role,
+    status,
+    last_used_at,
+});
 
 async fn authenticate_key(key: &str) -> Result<Principal, Error> {
     let pepper = key_pepper().await?;

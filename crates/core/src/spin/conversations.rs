@@ -1,7 +1,7 @@
 //! Conversation and message rows, shared by the conversations and chat components. Every
 //! lookup names the owner: another user's conversation is simply not found.
 
-use super::{Db, FromRow, Row, Value};
+use super::{Column, Db, FromRow, Row, Value};
 use crate::conversation::{
     ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage, is_id,
 };
@@ -50,24 +50,33 @@ impl ConversationRow {
     }
 }
 
-impl FromRow for ConversationRow {
-    fn from_row(row: &Row<'_>) -> Result<Self> {
-        Ok(Self {
-            id: row.text("id")?,
-            user_id: row.text("user_id")?,
-            title: row.opt_text("title")?,
-            model: row.opt_text("model")?,
-            system_prompt: row.opt_text("system_prompt")?,
-            options: row
-                .opt_text("options")?
-                .and_then(|o| ModelOptions::from_stored(&o)),
-            pinned: row.int("pinned")? != 0,
-            archived: row.int("archived")? != 0,
-            tags: Tags::from_stored(&row.text("tags")?),
-            message_count: row.int("message_count")?,
-            created_at: row.text("created_at")?,
-            updated_at: row.text("updated_at")?,
-        })
+crate::from_columns!(ConversationRow {
+    id,
+    user_id,
+    title,
+    model,
+    system_prompt,
+    options,
+    pinned,
+    archived,
+    tags,
+    message_count,
+    created_at,
+    updated_at,
+});
+
+/// Stored options that no longer parse read as none.
+impl Column for Option<ModelOptions> {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self> {
+        Ok(row
+            .opt_text(column)?
+            .and_then(|o| ModelOptions::from_stored(&o)))
+    }
+}
+
+impl Column for Tags {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self> {
+        Ok(Tags::from_stored(&row.text(column)?))
     }
 }
 

@@ -118,6 +118,11 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
+    /// The value of `column` as a `T`.
+    pub fn get<T: Column>(&self, column: &str) -> Result<T, Error> {
+        T::read(self, column)
+    }
+
     fn value(&self, column: &str) -> Result<&'a Value, Error> {
         self.columns
             .iter()
@@ -252,6 +257,96 @@ fn unpacked(v: serde_json::Value) -> Result<Value, Error> {
 /// A type read from one row.
 pub trait FromRow: Sized {
     fn from_row(row: &Row<'_>) -> Result<Self, Error>;
+}
+
+/// A value read from one column ([`Row::get`]): an unexpected type or value is an internal
+/// error naming the column.
+pub trait Column: Sized {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error>;
+}
+
+impl Column for String {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        row.text(column)
+    }
+}
+
+impl Column for Option<String> {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        row.opt_text(column)
+    }
+}
+
+impl Column for i64 {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        row.int(column)
+    }
+}
+
+impl Column for Option<i64> {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        row.opt_int(column)
+    }
+}
+
+impl Column for f64 {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        row.real(column)
+    }
+}
+
+/// SQLite's booleans: an integer, true when not 0.
+impl Column for bool {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        Ok(row.int(column)? != 0)
+    }
+}
+
+impl Column for crate::auth::Role {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        let stored = row.text(column)?;
+        Self::parse(&stored).ok_or_else(|| unknown(column, &stored))
+    }
+}
+
+impl Column for crate::auth::AccountStatus {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        let stored = row.text(column)?;
+        Self::parse(&stored).ok_or_else(|| unknown(column, &stored))
+    }
+}
+
+fn unknown(column: &str, stored: &str) -> Error {
+    Error::internal(format!("column {column:?} has an unknown value {stored:?}"))
+}
+
+/// `impl FromRow` for a type read column by column: `from_columns!(Key { id, name })` reads
+/// each field from the column of its name ([`Column`]); fields after `;` get the values given
+/// (`from_columns!(Session { id; current: false })`); `from_columns!(Count(n))` reads a
+/// one-field tuple struct from column `n`.
+#[macro_export]
+macro_rules! from_columns {
+    ($ty:ident { $($field:ident),* $(,)? $(; $($other:ident : $value:expr),* $(,)?)? }) => {
+        impl $crate::spin::FromRow for $ty {
+            fn from_row(
+                row: &$crate::spin::Row<'_>,
+            ) -> ::std::result::Result<Self, $crate::Error> {
+                Ok(Self {
+                    $($field: row.get(stringify!($field))?,)*
+                    $($($other: $value,)*)?
+                })
+            }
+        }
+    };
+    ($ty:ident ( $($column:ident),+ )) => {
+        impl $crate::spin::FromRow for $ty {
+            fn from_row(
+                row: &$crate::spin::Row<'_>,
+            ) -> ::std::result::Result<Self, $crate::Error> {
+                Ok(Self($(row.get(stringify!($column))?),+))
+            }
+        }
+    };
 }
 
 impl Db {

@@ -17,7 +17,7 @@ pub mod serve;
 pub mod task;
 pub mod vars;
 
-pub use db::{Db, FromRow, Row};
+pub use db::{Column, Db, FromRow, Row};
 pub use extract::{ApiJson, ApiPath, ApiQuery, IdPath, RequestContext};
 pub use kv::Kv;
 pub use routes::Routes;

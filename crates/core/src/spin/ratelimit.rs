@@ -8,7 +8,7 @@
 //! ([`Pending`]). When the database cannot count, a request is let through (logged).
 
 use super::Value;
-use super::db::{Db, FromRow, Row};
+use super::db::Db;
 use crate::error::Error;
 use crate::ratelimit::{Class, Leases, Quota};
 use axum::response::{IntoResponse, Response};
@@ -18,14 +18,10 @@ struct Counter {
     window_start: i64,
 }
 
-impl FromRow for Counter {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            count: row.int("count")?,
-            window_start: row.int("window_start")?,
-        })
-    }
-}
+crate::from_columns!(Counter {
+    count,
+    window_start
+});
 
 /// Adds `?4` under `?1` at `?2` (now) in windows of `?3` seconds. The row's end of window
 /// lets a later new key's insert delete it once the window is over (migration 0006).
