@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
+use chat_core::ids::ConversationId;
 use chat_core::spin::{ApiJson, Db, RequestContext, metrics, ratelimit, task};
 use serde::Serialize;
 use std::sync::Arc;
@@ -46,7 +47,7 @@ impl<'a> Ask<'a> {
 pub async fn respond(
     ctx: &RequestContext,
     user_id: &str,
-    conversation_id: &str,
+    conversation_id: &ConversationId,
     ask: Ask<'_>,
 ) -> Result<Response, Error> {
     let settings = settings().await?;

@@ -5,6 +5,7 @@
 
 use crate::settings::Settings;
 use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
+use chat_core::ids::ConversationId;
 use chat_core::ollama::{self, ContextMessage};
 use chat_core::spin::conversations::{
     CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
@@ -127,14 +128,11 @@ impl FromRow for Part {
 pub async fn load(
     db: &Db,
     user_id: &str,
-    id: &str,
+    id: &ConversationId,
     timeout: Duration,
     settings: &Settings,
 ) -> Result<Loaded, Error> {
     let not_found = || Error::not_found("Conversation");
-    if !chat_core::conversation::is_id(id) {
-        return Err(not_found());
-    }
     // Packed into one row by SQLite: Spin hands the guest one row per read (~25 µs each),
     // and a long conversation's history is dozens of rows before the first token.
     let rows: Vec<Part> = db
@@ -166,7 +164,7 @@ pub async fn load(
             vec![
                 Value::Text(user_id.into()),
                 Value::Text(stale_before(timeout)),
-                Value::Text(id.into()),
+                Value::Text(id.to_string()),
                 // The newest `history_max_messages`, and room for the answers a regenerated
                 // question already has after it.
                 Value::Integer(settings.history_max_messages as i64 + 10),

@@ -4,6 +4,49 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// A conversation's id, known to be one the app could have made (32 lowercase hex digits):
+/// anything else names no conversation. As a handler's argument it is read from the route's
+/// one path parameter, and a parameter that cannot be one is `404 NOT_FOUND` before any
+/// lookup (`spin::extract`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct ConversationId(String);
+
+impl ConversationId {
+    /// A new one.
+    pub fn generate() -> Self {
+        Self(new_id())
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        crate::conversation::is_id(raw).then(|| Self(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for ConversationId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ConversationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<ConversationId> for String {
+    fn from(id: ConversationId) -> String {
+        id.0
+    }
+}
+
 /// The longest id or token the app puts in a path.
 const MAX_PATH_ID: usize = 64;
 
@@ -26,6 +69,23 @@ mod tests {
             assert!(!super::could_be_id(bad), "{bad:?}");
         }
         assert!(super::could_be_id(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn conversation_ids_are_ids_the_app_makes() {
+        let made = super::new_id();
+        assert_eq!(
+            super::ConversationId::parse(&made).map(String::from),
+            Some(made)
+        );
+        for bad in [
+            "",
+            "../etc",
+            "ABCDEF0123456789abcdef0123456789",
+            &"a".repeat(33),
+        ] {
+            assert_eq!(super::ConversationId::parse(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use crate::exchange::{self, Ask};
 use crate::plan::Question;
 use axum::response::Response;
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 use serde::Deserialize;
@@ -22,7 +22,7 @@ pub struct Body {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    IdPath(conversation_id): IdPath,
+    conversation_id: ConversationId,
     ApiJson(b): ApiJson<Body>,
 ) -> Result<Response, Error> {
     chat_core::conversation::check_content(&b.content, "content")?;

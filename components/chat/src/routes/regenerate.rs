@@ -5,7 +5,7 @@ use crate::exchange::{self, Ask};
 use crate::plan::Question;
 use axum::response::Response;
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 use serde::Deserialize;
@@ -21,7 +21,7 @@ pub struct Body {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    IdPath(conversation_id): IdPath,
+    conversation_id: ConversationId,
     body: Option<ApiJson<Body>>,
 ) -> Result<Response, Error> {
     let b = body.map(|ApiJson(b)| b).unwrap_or_default();

@@ -4,10 +4,10 @@
 //! running.
 
 use axum::http::StatusCode;
-use chat_core::spin::IdPath;
+use chat_core::Error;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, RequestContext, Value};
-use chat_core::{Error, conversation::is_id};
 use std::time::{Duration, Instant};
 
 struct Running(i64);
@@ -17,16 +17,13 @@ chat_core::from_columns!(Running(n));
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    IdPath(conversation_id): IdPath,
+    conversation_id: ConversationId,
 ) -> Result<StatusCode, Error> {
     let none = || Error::not_found("Running generation");
-    if !is_id(&conversation_id) {
-        return Err(none());
-    }
     let db = Db::open().await?;
     let params = || {
         vec![
-            Value::Text(conversation_id.clone()),
+            Value::Text(conversation_id.to_string()),
             Value::Text(principal.user_id.clone()),
         ]
     };

@@ -32,7 +32,7 @@ pub async fn post(
     let b = body.map(|ApiJson(b)| b).unwrap_or_default();
     let settings = Settings::parse(b.title, b.model, b.system_prompt, b.options, b.tags)?;
     let db = Db::open().await?;
-    let id = chat_core::ids::new_id();
+    let id = chat_core::ids::ConversationId::generate();
     let now = chat_core::time::now_rfc3339();
     let uid = &principal.user_id;
     db.transaction(async |db| fields::insert(db, uid, &id, &settings, &now).await)

@@ -5,7 +5,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::export::{self, ExportDocument, ExportedConversation};
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::{all_messages, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db};
@@ -28,7 +28,7 @@ pub struct Query {
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: ConversationId,
     ApiQuery(q): ApiQuery<Query>,
 ) -> Result<Response, Error> {
     let db = Db::open().await?;

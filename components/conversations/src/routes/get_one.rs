@@ -2,14 +2,14 @@
 
 use super::create::Envelope;
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db};
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: ConversationId,
 ) -> Result<ApiJson<Envelope>, Error> {
     let db = Db::open().await?;
     let row = owned(&db, &principal.user_id, &id).await?;

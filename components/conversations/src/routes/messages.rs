@@ -3,7 +3,7 @@
 
 use chat_core::Error;
 use chat_core::conversation::MessageView;
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::{Authenticated, key_pepper};
 use chat_core::spin::conversations::{MESSAGE_COLUMNS, MessageRow, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
@@ -24,7 +24,7 @@ pub struct Body {
 
 pub async fn get(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: ConversationId,
     ApiQuery(q): ApiQuery<Query>,
 ) -> Result<ApiJson<Body>, Error> {
     let limit = chat_core::cursor::limit(q.limit)?;

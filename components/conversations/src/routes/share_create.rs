@@ -4,7 +4,7 @@
 use crate::shares;
 use axum::http::StatusCode;
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
@@ -19,7 +19,7 @@ pub struct Link {
 pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
-    IdPath(id): IdPath,
+    id: ConversationId,
 ) -> Result<(StatusCode, ApiJson<Link>), Error> {
     let db = Db::open().await?;
     let uid = principal.user_id.as_str();

@@ -2,23 +2,23 @@
 //! conversation is not the caller's or has no link.
 
 use axum::http::StatusCode;
-use chat_core::spin::IdPath;
+use chat_core::Error;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, Value};
-use chat_core::{Error, conversation::is_id};
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: ConversationId,
 ) -> Result<StatusCode, Error> {
-    if !is_id(&id) {
-        return Err(Error::not_found("Share link"));
-    }
     let db = Db::open().await?;
     let removed = db
         .changed(
             "DELETE FROM share_links WHERE conversation_id = ? AND user_id = ? RETURNING 1",
-            vec![Value::Text(id), Value::Text(principal.user_id.clone())],
+            vec![
+                Value::Text(id.into()),
+                Value::Text(principal.user_id.clone()),
+            ],
         )
         .await?;
     if removed == 0 {

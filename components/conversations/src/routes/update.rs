@@ -6,14 +6,14 @@ use super::create::Envelope;
 use crate::fields;
 use chat_core::Error;
 use chat_core::conversation_settings::{PatchBody, SettingsPatch};
-use chat_core::spin::IdPath;
+use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, Value};
 
 pub async fn patch(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: ConversationId,
     ApiJson(body): ApiJson<PatchBody>,
 ) -> Result<ApiJson<Envelope>, Error> {
     // Validate everything before touching the row.
@@ -26,7 +26,7 @@ pub async fn patch(
         let mut params = fields::params_of(&s).to_vec();
         params.extend([
             Value::Text(chat_core::time::now_rfc3339()),
-            Value::Text(id.clone()),
+            Value::Text(id.to_string()),
         ]);
         db.execute(
             "UPDATE conversations

@@ -2,10 +2,9 @@
 //! lookup names the owner: another user's conversation is simply not found.
 
 use super::{Column, Db, FromRow, Row, Value};
-use crate::conversation::{
-    ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage, is_id,
-};
+use crate::conversation::{ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage};
 use crate::error::{Error, Result};
+use crate::ids::ConversationId;
 use crate::{ids, time};
 
 pub const CONVERSATION_COLUMNS: &str = "id, user_id, title, model, system_prompt, options, \
@@ -100,14 +99,11 @@ impl ConversationRow {
 }
 
 /// The caller's conversation `id`, or `404` (also for another user's id).
-pub async fn owned(db: &Db, user_id: &str, id: &str) -> Result<ConversationRow> {
+pub async fn owned(db: &Db, user_id: &str, id: &ConversationId) -> Result<ConversationRow> {
     let not_found = || Error::not_found("Conversation");
-    if !is_id(id) {
-        return Err(not_found());
-    }
     db.query_opt(
         &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND user_id = ?"),
-        vec![Value::Text(id.into()), Value::Text(user_id.into())],
+        vec![Value::Text(id.to_string()), Value::Text(user_id.into())],
     )
     .await?
     .ok_or_else(not_found)
