@@ -14,6 +14,7 @@
 //! Answers are deterministic: content token `i` is `"tok{i} "`, thinking token `i` (for models
 //! with `thinking: true`) is `"think{i} "`, so tests can check order and completeness.
 
+use crate::listen::{Connections, accept_loop};
 use anyhow::Result;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -25,7 +26,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 /// Thinking chunks sent before the content by models with `thinking: true`.
@@ -202,7 +203,14 @@ impl FakeOllama {
             requests: Vec::new(),
             chats: Vec::new(),
         }));
-        let task = tokio::spawn(accept_loop(listener, state.clone()));
+        let served = state.clone();
+        let how = Connections {
+            nodelay: true,
+            http2: false,
+        };
+        let task = tokio::spawn(accept_loop(listener, how, move |req, _| {
+            handle(served.clone(), req)
+        }));
         Ok(FakeOllama { addr, state, task })
     }
 
@@ -271,35 +279,6 @@ impl FakeOllama {
             Err(_) => "http://127.0.0.1:9".into(),
         }
     }
-}
-
-/// Accepts connections until aborted; aborting drops the `JoinSet`, which aborts every
-/// connection task (and so drops every response body, which ends the stream producers).
-async fn accept_loop(listener: TcpListener, state: Shared) {
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(serve_connection(stream, state.clone()));
-                }
-                // E.g. out of file descriptors: back off instead of spinning.
-                Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
-}
-
-async fn serve_connection(stream: TcpStream, state: Shared) {
-    let _ = stream.set_nodelay(true);
-    let service = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(state, req).await) }
-    });
-    let _ = hyper::server::conn::http1::Builder::new()
-        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-        .await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1056,6 +1035,7 @@ mod tests {
     use super::*;
     use anyhow::{Context, bail, ensure};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
 
     fn client() -> reqwest::Client {
         reqwest::Client::new()

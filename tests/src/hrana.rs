@@ -10,6 +10,7 @@
 //! Not modelled: replication, namespaces, the WebSocket variant, protobuf bodies, `sqld`'s own
 //! error codes beyond the few below (SQLite's message is passed on as sqld does).
 
+use crate::listen::{Connections, accept_loop};
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -58,7 +59,13 @@ impl HranaServer {
             streams: Mutex::new(HashMap::new()),
             next_id: Mutex::new(1),
         });
-        let task = tokio::spawn(serve(listener, state));
+        let how = Connections {
+            nodelay: false,
+            http2: false,
+        };
+        let task = tokio::spawn(accept_loop(listener, how, move |req, _| {
+            handle(state.clone(), req)
+        }));
         Ok(Self {
             addr,
             path: path.to_path_buf(),
@@ -108,24 +115,6 @@ struct Stream {
 
 /// Why a request failed as a whole (an HTTP error, as sqld answers).
 struct Refused(StatusCode, String);
-
-async fn serve(listener: TcpListener, state: Arc<State>) {
-    loop {
-        let Ok((socket, _)) = listener.accept().await else {
-            continue;
-        };
-        let state = state.clone();
-        tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let state = state.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(state, req).await) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(socket), service)
-                .await;
-        });
-    }
-}
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let reply = |status: StatusCode, body: String| {

@@ -6,6 +6,7 @@ pub mod build;
 pub mod engine;
 pub mod fake_ollama;
 pub mod hrana;
+pub mod listen;
 pub mod manifest;
 pub mod outbound;
 pub mod routes;

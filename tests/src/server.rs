@@ -3,6 +3,7 @@
 //! (up to N requests per instance, up to M at once, an idle instance kept for a while).
 
 use crate::engine::{self, Ctx};
+use crate::listen::{Connections, accept_loop};
 use crate::manifest::{Manifest, Part, parse_template};
 use crate::outbound::{AllowedHost, OutboundClient, OutboundHooks};
 use crate::routes::{RouteMatch, Router};
@@ -277,7 +278,16 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         handlers,
         addr,
     });
-    let task = tokio::spawn(serve(listener, app));
+    // Like Spin 4's listener, Nagle's algorithm stays on (no TCP_NODELAY): the app must
+    // stream well with it (see docs/STREAMING.md).
+    let how = Connections {
+        nodelay: false,
+        http2: true,
+    };
+    let task = tokio::spawn(accept_loop(listener, how, move |req, client| {
+        let app = app.clone();
+        async move { handle(&app, req, client).await }
+    }));
     Ok(RunningApp {
         addr,
         state_dir,
@@ -407,28 +417,6 @@ fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Result<Sto
 }
 
 type HostBody = UnsyncBoxBody<Bytes, std::io::Error>;
-
-async fn serve(listener: TcpListener, app: Arc<App>) {
-    loop {
-        let Ok((stream, client)) = listener.accept().await else {
-            continue;
-        };
-        // Like Spin 4's listener, Nagle's algorithm stays on (no TCP_NODELAY): the app must
-        // stream well with it (see docs/STREAMING.md).
-        let app = app.clone();
-        tokio::spawn(async move {
-            let io = hyper_util::rt::TokioIo::new(stream);
-            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                let app = app.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&app, req, client).await) }
-            });
-            let _ =
-                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
-                    .serve_connection(io, service)
-                    .await;
-        });
-    }
-}
 
 fn empty(status: StatusCode) -> Response<HostBody> {
     let mut r = Response::new(

@@ -4,6 +4,7 @@
 
 use chat_core::Error;
 use chat_core::conversation::ConversationView;
+use chat_core::cursor::Page;
 use chat_core::spin::auth::key_pepper;
 use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow};
 use chat_core::spin::{Db, Value};
@@ -49,11 +50,6 @@ impl Filter {
     }
 }
 
-pub struct Page {
-    pub items: Vec<ConversationView>,
-    pub next_cursor: Option<String>,
-}
-
 /// One page of the plain (not search) list.
 pub async fn page(
     db: &Db,
@@ -61,7 +57,7 @@ pub async fn page(
     filter: &Filter,
     limit: u32,
     cursor: Option<&str>,
-) -> Result<Page, Error> {
+) -> Result<Page<ConversationView>, Error> {
     let key = key_pepper().await?;
     let scope = filter.scope("conversations", user_id, "");
     let after: Option<(String, String)> = cursor

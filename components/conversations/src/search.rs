@@ -4,8 +4,10 @@
 //! of the index. Pagination is keyset on (score, id), signed and scoped to the query, with the
 //! last result's score read anew for each page (scores move as anyone writes).
 
-use crate::listing::{Filter, Page};
+use crate::listing::Filter;
 use chat_core::Error;
+use chat_core::conversation::ConversationView;
+use chat_core::cursor::Page;
 use chat_core::search::SearchQuery;
 use chat_core::spin::auth::key_pepper;
 use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow};
@@ -58,7 +60,7 @@ pub async fn page(
     raw_query: &str,
     limit: u32,
     cursor: Option<&str>,
-) -> Result<Page, Error> {
+) -> Result<Page<ConversationView>, Error> {
     let key = key_pepper().await?;
     let scope = filter.scope("search", user_id, raw_query);
     let after: Option<(f64, String)> = cursor

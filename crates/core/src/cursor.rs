@@ -40,6 +40,21 @@ pub fn decode<T: DeserializeOwned>(key: &[u8], scope: &str, cursor: &str) -> Res
 }
 
 /// `?limit=`: 1..=100, default 20.
+/// The query of a plain paginated list: `?limit=&cursor=`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// One page of a list: its items and the cursor of the next page (`null` on the last).
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
 pub fn limit(raw: Option<u32>) -> Result<u32, Error> {
     match raw {
         None => Ok(20),

@@ -2,29 +2,16 @@
 
 use crate::users::{COLUMNS, UserRow, UserView};
 use chat_core::Error;
+use chat_core::cursor::{Page, PageQuery};
 use chat_core::spin::auth::{Admin, key_pepper};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
-use serde::{Deserialize, Serialize};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Query {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Page {
-    items: Vec<UserView>,
-    next_cursor: Option<String>,
-}
 
 const SCOPE: &str = "admin-users";
 
 pub async fn get(
     Admin(_admin): Admin,
-    ApiQuery(q): ApiQuery<Query>,
-) -> Result<ApiJson<Page>, Error> {
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<ApiJson<Page<UserView>>, Error> {
     let limit = chat_core::cursor::limit(q.limit)?;
     let key = key_pepper().await?;
     let after: Option<(String, String)> = q

@@ -1,13 +1,14 @@
 //! `GET /api/conversations`: the caller's conversations, newest `updated_at` first, filtered
 //! by `archived` (default false), `pinned` and `tag`; with `q`, a ranked full-text search.
 
-use crate::listing::{self, Filter, Page};
+use crate::listing::{self, Filter};
 use crate::search;
 use chat_core::Error;
 use chat_core::conversation::ConversationView;
+use chat_core::cursor::Page;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, ApiQuery, Db};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -20,16 +21,10 @@ pub struct Query {
     q: Option<String>,
 }
 
-#[derive(Serialize)]
-pub struct Body {
-    items: Vec<ConversationView>,
-    next_cursor: Option<String>,
-}
-
 pub async fn get(
     Authenticated(principal): Authenticated,
     ApiQuery(q): ApiQuery<Query>,
-) -> Result<ApiJson<Body>, Error> {
+) -> Result<ApiJson<Page<ConversationView>>, Error> {
     let limit = chat_core::cursor::limit(q.limit)?;
     let filter = Filter {
         archived: q.archived.unwrap_or(false),
@@ -42,11 +37,11 @@ pub async fn get(
     let db = Db::open().await?;
     let uid = &principal.user_id;
     let cursor = q.cursor.as_deref();
-    let Page { items, next_cursor } = match q.q.as_deref().map(str::trim) {
+    let page = match q.q.as_deref().map(str::trim) {
         Some(text) if !text.is_empty() => {
             search::page(&db, uid, &filter, text, limit, cursor).await?
         }
         _ => listing::page(&db, uid, &filter, limit, cursor).await?,
     };
-    Ok(ApiJson(Body { items, next_cursor }))
+    Ok(ApiJson(page))
 }

@@ -3,30 +3,17 @@
 
 use chat_core::Error;
 use chat_core::conversation::MessageView;
+use chat_core::cursor::{Page, PageQuery};
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::{Authenticated, key_pepper};
 use chat_core::spin::conversations::{MESSAGE_COLUMNS, MessageRow, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
-use serde::{Deserialize, Serialize};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Query {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-#[derive(Serialize)]
-pub struct Body {
-    items: Vec<MessageView>,
-    next_cursor: Option<String>,
-}
 
 pub async fn get(
     Authenticated(principal): Authenticated,
     id: ConversationId,
-    ApiQuery(q): ApiQuery<Query>,
-) -> Result<ApiJson<Body>, Error> {
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> Result<ApiJson<Page<MessageView>>, Error> {
     let limit = chat_core::cursor::limit(q.limit)?;
     let db = Db::open().await?;
     let conversation = owned(&db, &principal.user_id, &id).await?;
@@ -56,7 +43,7 @@ pub async fn get(
     } else {
         None
     };
-    Ok(ApiJson(Body {
+    Ok(ApiJson(Page {
         items: rows.into_iter().map(|r| r.view).collect(),
         next_cursor,
     }))

@@ -4,25 +4,16 @@
 use axum::http::StatusCode;
 use chat_core::Error;
 use chat_core::ids::ConversationId;
+use chat_core::spin::Db;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{Db, Value};
+use chat_core::spin::conversations::delete_owned;
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
     id: ConversationId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
-    let removed = db
-        .changed(
-            "DELETE FROM share_links WHERE conversation_id = ? AND user_id = ? RETURNING 1",
-            vec![
-                Value::Text(id.into()),
-                Value::Text(principal.user_id.clone()),
-            ],
-        )
-        .await?;
-    if removed == 0 {
-        return Err(Error::not_found("Share link"));
-    }
+    let (table, column) = ("share_links", "conversation_id");
+    delete_owned(&db, (table, column), &id, &principal.user_id, "Share link").await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -99,6 +99,27 @@ impl ConversationRow {
 }
 
 /// The caller's conversation `id`, or `404` (also for another user's id).
+/// Deletes the caller's row of `table` whose `id_column` is `id` (the conversation or what
+/// hangs off it); `404` naming `what` when the caller has none.
+pub async fn delete_owned(
+    db: &Db,
+    (table, id_column): (&str, &str),
+    id: &ConversationId,
+    user_id: &str,
+    what: &str,
+) -> Result<()> {
+    let deleted = db
+        .changed(
+            &format!("DELETE FROM {table} WHERE {id_column} = ? AND user_id = ? RETURNING 1"),
+            vec![Value::Text(id.to_string()), Value::Text(user_id.into())],
+        )
+        .await?;
+    if deleted == 0 {
+        return Err(Error::not_found(what));
+    }
+    Ok(())
+}
+
 pub async fn owned(db: &Db, user_id: &str, id: &ConversationId) -> Result<ConversationRow> {
     let not_found = || Error::not_found("Conversation");
     db.query_opt(

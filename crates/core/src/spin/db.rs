@@ -265,35 +265,24 @@ pub trait Column: Sized {
     fn read(row: &Row<'_>, column: &str) -> Result<Self, Error>;
 }
 
-impl Column for String {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        row.text(column)
-    }
+/// `Column` for the types [`Row`] reads itself: `type => method`.
+macro_rules! column_by_type {
+    ($($ty:ty => $method:ident),* $(,)?) => {
+        $(impl Column for $ty {
+            fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+                row.$method(column)
+            }
+        })*
+    };
 }
 
-impl Column for Option<String> {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        row.opt_text(column)
-    }
-}
-
-impl Column for i64 {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        row.int(column)
-    }
-}
-
-impl Column for Option<i64> {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        row.opt_int(column)
-    }
-}
-
-impl Column for f64 {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        row.real(column)
-    }
-}
+column_by_type!(
+    String => text,
+    Option<String> => opt_text,
+    i64 => int,
+    Option<i64> => opt_int,
+    f64 => real,
+);
 
 /// SQLite's booleans: an integer, true when not 0.
 impl Column for bool {
@@ -302,19 +291,19 @@ impl Column for bool {
     }
 }
 
-impl Column for crate::auth::Role {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        let stored = row.text(column)?;
-        Self::parse(&stored).ok_or_else(|| unknown(column, &stored))
-    }
+/// `Column` for the enums stored as their names (`parse`); another name is an error.
+macro_rules! column_by_name {
+    ($($ty:ty),* $(,)?) => {
+        $(impl Column for $ty {
+            fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+                let stored = row.text(column)?;
+                Self::parse(&stored).ok_or_else(|| unknown(column, &stored))
+            }
+        })*
+    };
 }
 
-impl Column for crate::auth::AccountStatus {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
-        let stored = row.text(column)?;
-        Self::parse(&stored).ok_or_else(|| unknown(column, &stored))
-    }
-}
+column_by_name!(crate::auth::Role, crate::auth::AccountStatus);
 
 fn unknown(column: &str, stored: &str) -> Error {
     Error::internal(format!("column {column:?} has an unknown value {stored:?}"))

@@ -47,17 +47,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        // The body was already read (and its size checked) by `serve`.
-        let bytes = bytes::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Error::internal("reading body").because(e))?;
+        let (content_type, bytes) = read(req, state).await?;
         crate::json::parse_body(content_type.as_deref(), &bytes).map(ApiJson)
     }
+}
+
+/// A request's content type and body (already read, and its size checked, by admission).
+async fn read<S: Send + Sync>(
+    req: Request,
+    state: &S,
+) -> Result<(Option<String>, bytes::Bytes), Error> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = bytes::Bytes::from_request(req, state)
+        .await
+        .map_err(|e| Error::internal("reading body").because(e))?;
+    Ok((content_type, bytes))
 }
 
 /// `Option<ApiJson<T>>`: an empty body is `None` (for routes whose body is all optional, so
@@ -66,14 +74,7 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::OptionalFromRequest<S> 
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Error> {
-        let content_type = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
-        let bytes = bytes::Bytes::from_request(req, state)
-            .await
-            .map_err(|e| Error::internal("reading body").because(e))?;
+        let (content_type, bytes) = read(req, state).await?;
         if bytes.is_empty() {
             return Ok(None);
         }
