@@ -370,6 +370,27 @@ impl TestApp {
             .bearer_auth(token)
     }
 
+    /// `method path` as `token`'s user, sent.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::Response {
+        self.authed(method, path, token).go().await
+    }
+
+    /// `method path` with a JSON body as `token`'s user, sent.
+    pub async fn call_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.authed(method, path, token).json(body).go().await
+    }
+
     /// `GET /api/auth/me` with `token`.
     pub async fn me(&self, token: &str) -> reqwest::Response {
         self.authed(reqwest::Method::GET, "/api/auth/me", token)

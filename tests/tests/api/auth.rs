@@ -207,13 +207,12 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
     .await;
 
     let approve = app
-        .authed(
+        .call_json(
             Method::PATCH,
             &format!("/api/admin/users/{id}"),
             &admin.access_token,
+            &json!({"status": "active"}),
         )
-        .json(&json!({"status": "active"}))
-        .go()
         .await;
     let (s, b) = body(approve).await;
     assert_eq!(s, 200, "{b}");
@@ -249,13 +248,12 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
     assert_eq!(app.me(&key).await.status(), 200);
 
     let resp = app
-        .authed(
+        .call_json(
             Method::PATCH,
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
+            &json!({"status": "disabled"}),
         )
-        .json(&json!({"status": "disabled"}))
-        .go()
         .await;
     assert_eq!(resp.status(), 200);
 
@@ -411,8 +409,7 @@ async fn logout_ends_the_session() {
     let user = TestUser::registered(&app).await;
 
     let resp = app
-        .authed(Method::POST, "/api/auth/logout", &user.access_token)
-        .go()
+        .call(Method::POST, "/api/auth/logout", &user.access_token)
         .await;
     assert_eq!(resp.status(), 204);
 
@@ -442,8 +439,7 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     phone.login(&app).await;
 
     let (status, list) = body(
-        app.authed(Method::GET, "/api/auth/sessions", &user.access_token)
-            .go()
+        app.call(Method::GET, "/api/auth/sessions", &user.access_token)
             .await,
     )
     .await;
@@ -470,12 +466,11 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .to_string();
 
     let resp = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/auth/sessions/{other}"),
             &user.access_token,
         )
-        .go()
         .await;
     assert_eq!(resp.status(), 204);
     expect_error(app.me(&phone.access_token).await, 401, "UNAUTHENTICATED").await;
@@ -490,12 +485,11 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
     // Someone else's session id is simply not found.
     let stranger = TestUser::registered(&app).await;
     let resp = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/auth/sessions/{other}"),
             &stranger.access_token,
         )
-        .go()
         .await;
     expect_error(resp, 404, "NOT_FOUND").await;
 }
@@ -609,8 +603,7 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     assert_eq!(who["user"]["id"], user.id.as_str());
 
     let (_, list) = body(
-        app.authed(Method::GET, "/api/auth/keys", &user.access_token)
-            .go()
+        app.call(Method::GET, "/api/auth/keys", &user.access_token)
             .await,
     )
     .await;
@@ -622,24 +615,22 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     assert!(!list.to_string().contains(&key));
 
     let resp = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/auth/keys/{id}"),
             &user.access_token,
         )
-        .go()
         .await;
     assert_eq!(resp.status(), 204);
     expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
 
     let stranger = TestUser::registered(&app).await;
     let resp = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/auth/keys/{id}"),
             &stranger.access_token,
         )
-        .go()
         .await;
     expect_error(resp, 404, "NOT_FOUND").await;
 }
@@ -677,12 +668,11 @@ async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
 
     // Without grace (the default), the rotated key stops at once.
     let resp = app
-        .authed(
+        .call(
             Method::POST,
             &format!("/api/auth/keys/{new_id}/rotate"),
             &user.access_token,
         )
-        .go()
         .await;
     let (status, newest) = body(resp).await;
     assert_eq!(status, 201, "{newest}");
@@ -710,9 +700,12 @@ async fn admin_routes_are_for_admins_only() {
         (Method::DELETE, format!("/api/admin/users/{}", admin.id)),
     ] {
         let resp = app
-            .authed(method.clone(), &path, &user.access_token)
-            .json(&json!({"role": "user"}))
-            .go()
+            .call_json(
+                method.clone(),
+                &path,
+                &user.access_token,
+                &json!({"role": "user"}),
+            )
             .await;
         expect_error(resp, 403, "FORBIDDEN").await;
         let anonymous = app.client.request(method, app.at(&path)).go().await;
@@ -735,49 +728,44 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         json!({"status": "pending"}),
     ] {
         let resp = app
-            .authed(Method::PATCH, &path, &admin.access_token)
-            .json(&change)
-            .go()
+            .call_json(Method::PATCH, &path, &admin.access_token, &change)
             .await;
         expect_error(resp, 409, "CONFLICT").await;
     }
-    let resp = app
-        .authed(Method::DELETE, &path, &admin.access_token)
-        .go()
-        .await;
+    let resp = app.call(Method::DELETE, &path, &admin.access_token).await;
     expect_error(resp, 409, "CONFLICT").await;
 
     // With a second admin, the first may step down; its role change holds at once.
     let promote = app
-        .authed(
+        .call_json(
             Method::PATCH,
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
+            &json!({"role": "admin"}),
         )
-        .json(&json!({"role": "admin"}))
-        .go()
         .await;
     assert_eq!(promote.status(), 200);
     let step_down = app
-        .authed(Method::PATCH, &path, &admin.access_token)
-        .json(&json!({"role": "user"}))
-        .go()
+        .call_json(
+            Method::PATCH,
+            &path,
+            &admin.access_token,
+            &json!({"role": "user"}),
+        )
         .await;
     assert_eq!(step_down.status(), 200);
     let resp = app
-        .authed(Method::GET, "/api/admin/users", &admin.access_token)
-        .go()
+        .call(Method::GET, "/api/admin/users", &admin.access_token)
         .await;
     expect_error(resp, 403, "FORBIDDEN").await;
 
     let bad = app
-        .authed(
+        .call_json(
             Method::PATCH,
             &format!("/api/admin/users/{}", user.id),
             &user.access_token,
+            &json!({"role": "owner"}),
         )
-        .json(&json!({"role": "owner"}))
-        .go()
         .await;
     let b = expect_error(bad, 400, "VALIDATION_ERROR").await;
     assert_eq!(b["error"]["details"]["field"], "role");
@@ -793,12 +781,11 @@ async fn deleting_a_user_removes_their_data() {
     let key = create_key(&app, &user.access_token, "k").await;
 
     let resp = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
         )
-        .go()
         .await;
     assert_eq!(resp.status(), 204);
 
@@ -811,12 +798,11 @@ async fn deleting_a_user_removes_their_data() {
     )
     .await;
     let again = app
-        .authed(
+        .call(
             Method::DELETE,
             &format!("/api/admin/users/{}", user.id),
             &admin.access_token,
         )
-        .go()
         .await;
     expect_error(again, 404, "NOT_FOUND").await;
 
@@ -857,12 +843,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
             Some(c) => format!("/api/admin/users?limit=2&cursor={c}"),
             None => "/api/admin/users?limit=2".to_string(),
         };
-        let (status, page) = body(
-            app.authed(Method::GET, &path, &admin.access_token)
-                .go()
-                .await,
-        )
-        .await;
+        let (status, page) = body(app.call(Method::GET, &path, &admin.access_token).await).await;
         assert_eq!(status, 200, "{page}");
         for u in items(&page) {
             seen.push(text_at(&u, "/id"));
@@ -890,12 +871,11 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
         "cursor=eyJ4IjoxfQ.AAAA",
     ] {
         let resp = app
-            .authed(
+            .call(
                 Method::GET,
                 &format!("/api/admin/users?{bad}"),
                 &admin.access_token,
             )
-            .go()
             .await;
         expect_error(resp, 400, "VALIDATION_ERROR").await;
     }
@@ -907,9 +887,12 @@ async fn profile_can_be_read_and_updated() {
     let (_admin, user) = admin_and_user(&app).await;
 
     let resp = app
-        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
-        .json(&json!({"display_name": "  Ada Lovelace ", "email": "ada@example.com"}))
-        .go()
+        .call_json(
+            Method::PATCH,
+            "/api/auth/me",
+            &user.access_token,
+            &json!({"display_name": "  Ada Lovelace ", "email": "ada@example.com"}),
+        )
         .await;
     let (status, b) = body(resp).await;
     assert_eq!(status, 200, "{b}");
@@ -917,9 +900,12 @@ async fn profile_can_be_read_and_updated() {
     assert_eq!(b["user"]["email"], "ada@example.com");
 
     let resp = app
-        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
-        .json(&json!({"email": null}))
-        .go()
+        .call_json(
+            Method::PATCH,
+            "/api/auth/me",
+            &user.access_token,
+            &json!({"email": null}),
+        )
         .await;
     let (_, b) = body(resp).await;
     assert_eq!(b["user"]["email"], Value::Null);
@@ -929,9 +915,12 @@ async fn profile_can_be_read_and_updated() {
     );
 
     let resp = app
-        .authed(Method::PATCH, "/api/auth/me", &user.access_token)
-        .json(&json!({"role": "admin"}))
-        .go()
+        .call_json(
+            Method::PATCH,
+            "/api/auth/me",
+            &user.access_token,
+            &json!({"role": "admin"}),
+        )
         .await;
     expect_error(resp, 400, "VALIDATION_ERROR").await;
     let (_, b) = body(app.me(&user.access_token).await).await;
@@ -1085,10 +1074,7 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
     }
     let (admin, user) = admin_and_user(&app).await;
 
-    let by_admin = app
-        .authed(Method::GET, "/metrics", &admin.access_token)
-        .go()
-        .await;
+    let by_admin = app.call(Method::GET, "/metrics", &admin.access_token).await;
     assert_eq!(by_admin.status(), 200);
     assert!(
         by_admin
@@ -1097,18 +1083,12 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
             .unwrap_or_default()
             .contains("ollama_chat_info")
     );
-    let by_token = app.authed(Method::GET, "/metrics", "scrape-me").go().await;
+    let by_token = app.call(Method::GET, "/metrics", "scrape-me").await;
     assert_eq!(by_token.status(), 200);
 
-    let by_user = app
-        .authed(Method::GET, "/metrics", &user.access_token)
-        .go()
-        .await;
+    let by_user = app.call(Method::GET, "/metrics", &user.access_token).await;
     expect_error(by_user, 403, "FORBIDDEN").await;
-    let wrong = app
-        .authed(Method::GET, "/metrics", "scrape-me-not")
-        .go()
-        .await;
+    let wrong = app.call(Method::GET, "/metrics", "scrape-me-not").await;
     expect_error(wrong, 401, "UNAUTHENTICATED").await;
     let none = app.get("/metrics").go().await;
     expect_error(none, 401, "UNAUTHENTICATED").await;

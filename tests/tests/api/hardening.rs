@@ -90,8 +90,7 @@ async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_
 
     // The signed-in user's other requests spend the general budget, and probes none.
     let resp = app
-        .authed(Method::GET, "/api/auth/me", &user.access_token)
-        .go()
+        .call(Method::GET, "/api/auth/me", &user.access_token)
         .await;
     assert_eq!(header(&resp, "ratelimit-limit").as_deref(), Some("1000"));
     expect(resp, 200).await;
@@ -204,10 +203,13 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
     let bob = TestUser::registered(&app).await;
     // Creating the key spends one of Alice's three.
     let key = expect(
-        app.authed(Method::POST, "/api/auth/keys", &alice.access_token)
-            .json(&json!({"name": "script"}))
-            .go()
-            .await,
+        app.call_json(
+            Method::POST,
+            "/api/auth/keys",
+            &alice.access_token,
+            &json!({"name": "script"}),
+        )
+        .await,
         201,
     )
     .await;
@@ -216,20 +218,18 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
 
     for _ in 0..2 {
         let resp = app
-            .authed(Method::GET, "/api/auth/me", &alice.access_token)
-            .go()
+            .call(Method::GET, "/api/auth/me", &alice.access_token)
             .await;
         expect(resp, 200).await;
     }
     let resp = app
-        .authed(Method::GET, "/api/auth/me", &alice.access_token)
-        .go()
+        .call(Method::GET, "/api/auth/me", &alice.access_token)
         .await;
     expect_error(resp, 429, "RATE_LIMITED").await;
 
     // Bob, and Alice's key, still have all of theirs.
     for token in [&bob.access_token, &key] {
-        let resp = app.authed(Method::GET, "/api/auth/me", token).go().await;
+        let resp = app.call(Method::GET, "/api/auth/me", token).await;
         assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("2"));
         expect(resp, 200).await;
     }
@@ -419,13 +419,12 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
         .new_conversation(&user.access_token, json!({"model": "llama3.2:1b"}))
         .await;
     let answer = expect(
-        app.authed(
+        app.call_json(
             Method::POST,
             &format!("/api/chat/{id}/messages"),
             &user.access_token,
+            &json!({"content": "Hi", "stream": false}),
         )
-        .json(&json!({"content": "Hi", "stream": false}))
-        .go()
         .await,
         201,
     )
@@ -437,28 +436,16 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
 
     // Act + Assert: who may read.
     expect_error(app.get("/metrics").go().await, 401, "UNAUTHENTICATED").await;
-    let as_user = app
-        .authed(Method::GET, "/metrics", &user.access_token)
-        .go()
-        .await;
+    let as_user = app.call(Method::GET, "/metrics", &user.access_token).await;
     expect_error(as_user, 403, "FORBIDDEN").await;
-    let as_admin = app
-        .authed(Method::GET, "/metrics", &admin.access_token)
-        .go()
-        .await;
+    let as_admin = app.call(Method::GET, "/metrics", &admin.access_token).await;
     assert_eq!(as_admin.status(), StatusCode::OK);
-    let wrong = app
-        .authed(Method::GET, "/metrics", "scrape-secret-124")
-        .go()
-        .await;
+    let wrong = app.call(Method::GET, "/metrics", "scrape-secret-124").await;
     expect_error(wrong, 401, "UNAUTHENTICATED").await;
 
     // What it says, once the instances have written their counts.
     let page = eventually("the answer's counts", async || {
-        let resp = app
-            .authed(Method::GET, "/metrics", "scrape-secret-123")
-            .go()
-            .await;
+        let resp = app.call(Method::GET, "/metrics", "scrape-secret-123").await;
         assert!(
             header(&resp, "content-type").is_some_and(|c| c.starts_with("text/plain")),
             "content type"
@@ -560,12 +547,11 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
         .new_conversation(&user.access_token, json!({"title": "shared"}))
         .await;
     let link = expect(
-        app.authed(
+        app.call(
             Method::POST,
             &format!("/api/conversations/{cid}/share"),
             &user.access_token,
         )
-        .go()
         .await,
         201,
     )
@@ -1200,8 +1186,7 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
     // this admin), one conversation, no message.
     if !app.is_external() {
         let admin_view = expect(
-            app.authed(Method::GET, "/api/admin/users", &user.access_token)
-                .go()
+            app.call(Method::GET, "/api/admin/users", &user.access_token)
                 .await,
             200,
         )
@@ -1209,8 +1194,7 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         assert_eq!(admin_view["items"].as_array().map(Vec::len), Some(1));
     }
     let list = expect(
-        app.authed(Method::GET, "/api/conversations", &user.access_token)
-            .go()
+        app.call(Method::GET, "/api/conversations", &user.access_token)
             .await,
         200,
     )
@@ -1225,22 +1209,24 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         "tab\tand\nnewline",
     ] {
         let made = expect(
-            app.authed(Method::POST, "/api/conversations", &user.access_token)
-                .json(&json!({"system_prompt": title, "title": title.replace(['\t', '\n'], " ")}))
-                .go()
-                .await,
+            app.call_json(
+                Method::POST,
+                "/api/conversations",
+                &user.access_token,
+                &json!({"system_prompt": title, "title": title.replace(['\t', '\n'], " ")}),
+            )
+            .await,
             201,
         )
         .await;
         assert_eq!(made["conversation"]["system_prompt"], title);
     }
     let found = expect(
-        app.authed(
+        app.call(
             Method::GET,
             "/api/conversations?q=DROP%20TABLE",
             &user.access_token,
         )
-        .go()
         .await,
         200,
     )
