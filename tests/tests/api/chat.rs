@@ -28,12 +28,7 @@ struct Events {
 impl Events {
     fn new(resp: reqwest::Response) -> Self {
         assert_eq!(resp.status(), 200);
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let ct = header(&resp, "content-type").unwrap_or_default();
         assert_eq!(ct, "text/event-stream");
         Self {
             resp,

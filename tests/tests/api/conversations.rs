@@ -5,8 +5,8 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::testing::{
-    Api, AppConfig, SendExt, body, expect, expect_error, items, json, spawn_app, spawn_app_with,
-    text, text_at,
+    Api, AppConfig, SendExt, body, expect, expect_error, header, items, json, spawn_app,
+    spawn_app_with, text, text_at,
 };
 use std::collections::HashSet;
 
@@ -783,12 +783,7 @@ async fn single_export_downloads_json_and_markdown() {
         .go()
         .await;
     assert_eq!(resp.status(), 200);
-    let disposition = resp
-        .headers()
-        .get("content-disposition")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let disposition = header(&resp, "content-disposition").unwrap_or_default();
     assert_eq!(disposition, "attachment; filename=\"deploy-k8s-prod.json\"");
     let doc: Value = json(resp).await;
     assert_eq!(
@@ -807,13 +802,7 @@ async fn single_export_downloads_json_and_markdown() {
         .go()
         .await;
     assert_eq!(resp.status(), 200);
-    let h = |n: &str| {
-        resp.headers()
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string()
-    };
+    let h = |n: &str| header(&resp, n).unwrap_or_default();
     assert_eq!(h("content-type"), "text/markdown; charset=utf-8");
     assert_eq!(
         h("content-disposition"),

@@ -7,8 +7,8 @@ use serde_json::Value;
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::FakeOllama;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, expect_error, json, manifest_variant, spawn_app, spawn_app_with,
-    text, text_at, try_spawn_app_with,
+    AppConfig, SendExt, TestApp, expect_error, header, json, manifest_variant, spawn_app,
+    spawn_app_with, text, text_at, try_spawn_app_with,
 };
 
 fn assert_security_headers(resp: &reqwest::Response, what: &str) {
@@ -256,12 +256,7 @@ async fn wrong_method_is_405_with_allow() {
     ] {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
         let resp = app.client.request(method, app.at(path)).go().await;
-        let allow = resp
-            .headers()
-            .get("allow")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
+        let allow = header(&resp, "allow").unwrap_or_default();
         assert!(allow.contains("GET"), "{path}: allow = {allow:?}");
         expect_error(resp, 405, "METHOD_NOT_ALLOWED").await;
     }
