@@ -4,48 +4,67 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
-/// A conversation's id, known to be one the app could have made (32 lowercase hex digits):
-/// anything else names no conversation. As a handler's argument it is read from the route's
-/// one path parameter, and a parameter that cannot be one is `404 NOT_FOUND` before any
-/// lookup (`spin::extract`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(transparent)]
-pub struct ConversationId(String);
+/// Typed ids: each is known to be one the app could have made (32 lowercase hex digits);
+/// anything else names nothing. As a handler's argument one is read from the route's one
+/// path parameter, and a parameter that cannot be one is `404 NOT_FOUND` ("<what> not
+/// found.") before any lookup (`spin::extract`).
+macro_rules! typed_ids {
+    ($($(#[$doc:meta])* $name:ident => $what:literal),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
 
-impl ConversationId {
-    /// A new one.
-    pub fn generate() -> Self {
-        Self(new_id())
-    }
+        impl $name {
+            /// What it names, for "… not found.".
+            pub const WHAT: &str = $what;
 
-    pub fn parse(raw: &str) -> Option<Self> {
-        crate::conversation::is_id(raw).then(|| Self(raw.to_string()))
-    }
+            /// A new one.
+            pub fn generate() -> Self {
+                Self(new_id())
+            }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
+            pub fn parse(raw: &str) -> Option<Self> {
+                crate::conversation::is_id(raw).then(|| Self(raw.to_string()))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    )*};
 }
 
-impl std::ops::Deref for ConversationId {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for ConversationId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<ConversationId> for String {
-    fn from(id: ConversationId) -> String {
-        id.0
-    }
-}
+typed_ids!(
+    /// A conversation's id.
+    ConversationId => "Conversation",
+    /// An account's id.
+    UserId => "User",
+    /// An API key's id (not the key).
+    KeyId => "API key",
+    /// A session's id (not its tokens).
+    SessionId => "Session",
+);
 
 /// The longest id or token the app puts in a path.
 const MAX_PATH_ID: usize = 64;

@@ -5,7 +5,7 @@ use crate::admin;
 use crate::audit::{self, Client};
 use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::UserId;
 use chat_core::spin::auth::Admin;
 use chat_core::spin::{Db, RequestContext};
 
@@ -13,7 +13,7 @@ pub async fn delete(
     Admin(by): Admin,
     ctx: RequestContext,
     headers: HeaderMap,
-    IdPath(id): IdPath,
+    id: UserId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
     admin::delete_user(&db, &id).await?;

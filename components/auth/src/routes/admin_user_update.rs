@@ -8,7 +8,7 @@ use crate::users::UserEnvelope;
 use axum::http::HeaderMap;
 use chat_core::Error;
 use chat_core::auth::{AccountStatus, Role};
-use chat_core::spin::IdPath;
+use chat_core::ids::UserId;
 use chat_core::spin::auth::Admin;
 use chat_core::spin::{ApiJson, Db, RequestContext};
 use serde::Deserialize;
@@ -24,7 +24,7 @@ pub async fn patch(
     Admin(admin): Admin,
     ctx: RequestContext,
     headers: HeaderMap,
-    IdPath(id): IdPath,
+    id: UserId,
     ApiJson(body): ApiJson<Body>,
 ) -> Result<ApiJson<UserEnvelope>, Error> {
     let role = body

@@ -3,7 +3,7 @@
 use crate::audit::{self, Client};
 use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::KeyId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, RequestContext, Value};
 
@@ -11,7 +11,7 @@ pub async fn delete(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
     headers: HeaderMap,
-    IdPath(id): IdPath,
+    id: KeyId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
     let now = chat_core::time::now_rfc3339();
@@ -22,7 +22,7 @@ pub async fn delete(
              RETURNING 1",
             vec![
                 Value::Text(now.clone()),
-                Value::Text(id.clone()),
+                Value::Text(id.to_string()),
                 Value::Text(principal.user_id.clone()),
                 Value::Text(now),
             ],

@@ -5,7 +5,7 @@ use crate::audit::{self, Client};
 use crate::keys::{self, KeyCreated};
 use axum::http::{HeaderMap, StatusCode};
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::KeyId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
 use serde::Deserialize;
@@ -30,7 +30,7 @@ pub async fn post(
     Authenticated(principal): Authenticated,
     ctx: RequestContext,
     headers: HeaderMap,
-    IdPath(id): IdPath,
+    id: KeyId,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, ApiJson<KeyCreated>), Error> {
     let body: Body = if body.is_empty() {
@@ -52,7 +52,7 @@ pub async fn post(
             "SELECT name, expires_at FROM api_keys
               WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)",
             vec![
-                Value::Text(id.clone()),
+                Value::Text(id.to_string()),
                 Value::Text(principal.user_id.clone()),
                 Value::Text(now),
             ],
@@ -64,7 +64,7 @@ pub async fn post(
         "UPDATE api_keys SET valid_until = ? WHERE id = ?",
         vec![
             Value::Text(chat_core::time::from_now(grace)),
-            Value::Text(id.clone()),
+            Value::Text(id.to_string()),
         ],
     )
     .await?;

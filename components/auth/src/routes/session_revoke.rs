@@ -3,7 +3,7 @@
 use crate::sessions;
 use axum::http::StatusCode;
 use chat_core::Error;
-use chat_core::spin::IdPath;
+use chat_core::ids::SessionId;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{Db, FromRow, Row, Value};
 
@@ -17,14 +17,14 @@ impl FromRow for Found {
 
 pub async fn delete(
     Authenticated(principal): Authenticated,
-    IdPath(id): IdPath,
+    id: SessionId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
     let mine: Option<Found> = db
         .query_opt(
             "SELECT 1 AS found FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
             vec![
-                Value::Text(id.clone()),
+                Value::Text(id.to_string()),
                 Value::Text(principal.user_id.clone()),
             ],
         )
@@ -32,6 +32,6 @@ pub async fn delete(
     if mine.is_none() {
         return Err(Error::not_found("Session"));
     }
-    sessions::revoke(&db, &principal.user_id, &[id]).await?;
+    sessions::revoke(&db, &principal.user_id, &[id.into()]).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -162,16 +162,27 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     }
 }
 
-/// A conversation's id from the route's one path parameter; `404 NOT_FOUND` ("Conversation
-/// not found.") for anything that cannot be one, before any lookup.
-impl<S: Send + Sync> FromRequestParts<S> for crate::ids::ConversationId {
-    type Rejection = Error;
+/// Typed ids from the route's one path parameter; `404 NOT_FOUND` ("<what> not found.") for
+/// anything that cannot be one, before any lookup.
+macro_rules! path_ids {
+    ($($ty:ty),*) => {$(
+        impl<S: Send + Sync> FromRequestParts<S> for $ty {
+            type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
-        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
-        Self::parse(&raw).ok_or_else(|| Error::not_found("Conversation"))
-    }
+            async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+                let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
+                <$ty>::parse(&raw).ok_or_else(|| Error::not_found(<$ty>::WHAT))
+            }
+        }
+    )*};
 }
+
+path_ids!(
+    crate::ids::ConversationId,
+    crate::ids::UserId,
+    crate::ids::KeyId,
+    crate::ids::SessionId
+);
 
 /// The response for an [`Error`]: status and headers now; the envelope body is written by
 /// `serve`, which knows the request id and logs the internal cause.
