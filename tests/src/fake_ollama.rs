@@ -14,6 +14,7 @@
 //! Answers are deterministic: content token `i` is `"tok{i} "`, thinking token `i` (for models
 //! with `thinking: true`) is `"think{i} "`, so tests can check order and completeness.
 
+use crate::fake_wire;
 use crate::listen::{Connections, accept_loop};
 use anyhow::Result;
 use bytes::Bytes;
@@ -344,6 +345,8 @@ struct ChatMessage {
     content: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     thinking: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<Value>>,
 }
 
 #[derive(Serialize, Clone, Copy, Debug)]
@@ -600,7 +603,13 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
     }
     let needs_body = method == Method::POST || method == Method::DELETE;
     if needs_body && path.starts_with("/api/") && body.is_none() {
-        let known = ["/api/chat", "/api/show", "/api/pull", "/api/delete"];
+        let known = [
+            "/api/chat",
+            "/api/show",
+            "/api/pull",
+            "/api/delete",
+            "/api/embed",
+        ];
         if known.contains(&path.as_str()) {
             let message = if bytes.is_empty() {
                 "missing request body"
@@ -626,6 +635,7 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
         (Method::POST, "/api/show") => show(&state, &fault, &model_name(&body)),
         (Method::POST, "/api/pull") => pull(state, model_name(&body), stream_flag(&body)).await,
         (Method::DELETE, "/api/delete") => delete(&state, &model_name(&body)),
+        (Method::POST, "/api/embed") => embed(&state, &fault, &body.unwrap_or_default()),
         _ => not_found_page(),
     }
 }
@@ -687,6 +697,23 @@ fn show(state: &Shared, fault: &FaultMode, name: &str) -> Response<Body> {
     )
 }
 
+fn embed(state: &Shared, fault: &FaultMode, body: &Value) -> Response<Body> {
+    let name = model_name(&Some(body.clone()));
+    if name.is_empty() {
+        return error_response(StatusCode::BAD_REQUEST, "model is required");
+    }
+    if *fault == FaultMode::ModelNotFound || find_model(state, &name).is_none() {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            &format!("model \"{name}\" not found, try pulling it first"),
+        );
+    }
+    match fake_wire::embeddings(body) {
+        Ok(answer) => json_response(StatusCode::OK, &answer),
+        Err(message) => error_response(StatusCode::BAD_REQUEST, &message),
+    }
+}
+
 fn delete(state: &Shared, name: &str) -> Response<Body> {
     if name.is_empty() {
         return error_response(StatusCode::BAD_REQUEST, "model is required");
@@ -745,6 +772,10 @@ struct ChatPlan {
     delay: Duration,
     fault: FaultMode,
     metrics: Metrics,
+    /// `format` asked for JSON: the content chunks make one JSON object.
+    json: bool,
+    /// The model calls a tool instead of answering (its one content chunk carries the call).
+    tool_call: Option<Value>,
 }
 
 impl ChatPlan {
@@ -753,7 +784,7 @@ impl ChatPlan {
         let (content, thinking) = if n < self.thoughts {
             (String::new(), Some(format!("think{n} ")))
         } else if n < self.thoughts + self.tokens {
-            (format!("tok{} ", n - self.thoughts), None)
+            (self.content(n - self.thoughts), None)
         } else {
             return (self.final_line(String::new(), None), true);
         };
@@ -764,6 +795,7 @@ impl ChatPlan {
                 role: "assistant",
                 content,
                 thinking,
+                tool_calls: self.tool_call.clone().map(|c| vec![c]),
             },
             done_reason: None,
             done: false,
@@ -772,7 +804,24 @@ impl ChatPlan {
         (to_json(&chunk), false)
     }
 
+    /// Content chunk `i`: a word, part of a JSON answer, or nothing beside a tool call.
+    fn content(&self, i: usize) -> String {
+        if self.tool_call.is_some() {
+            return String::new();
+        }
+        fake_wire::content(i, self.tokens, self.json)
+    }
+
     fn final_line(&self, content: String, thinking: Option<String>) -> String {
+        self.final_line_with(content, thinking, None)
+    }
+
+    fn final_line_with(
+        &self,
+        content: String,
+        thinking: Option<String>,
+        tool_calls: Option<Vec<Value>>,
+    ) -> String {
         to_json(&ChatResponse {
             model: &self.model,
             created_at: now_rfc3339(),
@@ -780,6 +829,7 @@ impl ChatPlan {
                 role: "assistant",
                 content,
                 thinking,
+                tool_calls,
             },
             done_reason: Some("stop"),
             done: true,
@@ -840,6 +890,10 @@ async fn chat(state: Shared, fault: FaultMode, index: usize, body: Value) -> Res
             &format!("\"{name}\" does not support thinking"),
         );
     }
+    if let Some(message) = fake_wire::refusal(&body) {
+        return error_response(StatusCode::BAD_REQUEST, &message);
+    }
+    let tool_call = fake_wire::tool_call(&body);
     let stream = body["stream"].as_bool().unwrap_or(true);
     let prompt_chars: usize = body["messages"]
         .as_array()
@@ -865,6 +919,7 @@ async fn chat(state: Shared, fault: FaultMode, index: usize, body: Value) -> Res
     if !first_byte.is_zero() {
         tokio::time::sleep(first_byte).await;
     }
+    let tokens = if tool_call.is_some() { 1 } else { tokens };
     let plan = ChatPlan {
         model: name,
         thoughts: if model.thinking && think != Some(false) {
@@ -876,6 +931,8 @@ async fn chat(state: Shared, fault: FaultMode, index: usize, body: Value) -> Res
         delay,
         fault,
         metrics: metrics(prompt_chars, tokens, delay),
+        json: fake_wire::wants_json(&body),
+        tool_call,
     };
     if stream {
         let (tx, rx) = mpsc::channel::<Chunk>(1);
@@ -945,13 +1002,14 @@ async fn whole_chat(state: Shared, index: usize, plan: ChatPlan) -> Response<Bod
         ),
         Some(_) => error_response(StatusCode::INTERNAL_SERVER_ERROR, MID_STREAM_ERROR),
         None => {
-            let content: String = (0..plan.tokens).map(|i| format!("tok{i} ")).collect();
+            let content: String = (0..plan.tokens).map(|i| plan.content(i)).collect();
             let thinking = (plan.thoughts > 0)
                 .then(|| (0..plan.thoughts).map(|i| format!("think{i} ")).collect());
+            let calls = plan.tool_call.clone().map(|c| vec![c]);
             full(
                 StatusCode::OK,
                 Some("application/json; charset=utf-8"),
-                plan.final_line(content, thinking),
+                plan.final_line_with(content, thinking, calls),
             )
         }
     };

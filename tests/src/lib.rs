@@ -5,6 +5,7 @@
 pub mod build;
 pub mod engine;
 pub mod fake_ollama;
+pub mod fake_wire;
 pub mod hrana;
 pub mod listen;
 pub mod manifest;

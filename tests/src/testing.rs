@@ -654,3 +654,34 @@ pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> s
     assert_eq!(b["request_id"].as_str(), request_id.as_deref(), "{b}");
     b
 }
+
+/// Asserts the status and OpenAI's error shape (`/v1`): JSON, `error.type` and `error.code`
+/// as given, a message, `param` present (maybe `null`), and an `x-request-id`; returns the
+/// body.
+pub async fn expect_openai_error(
+    resp: reqwest::Response,
+    status: u16,
+    kind: &str,
+    code: Option<&str>,
+) -> serde_json::Value {
+    let request_id = header(&resp, "x-request-id");
+    let content_type = header(&resp, "content-type").unwrap_or_default();
+    let b = expect(resp, status).await;
+    let e = &b["error"];
+    assert_eq!(e["type"], kind, "{b}");
+    if let Some(code) = code {
+        assert_eq!(e["code"], code, "{b}");
+    }
+    assert!(e.get("param").is_some(), "no param: {b}");
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{b}");
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    assert!(request_id.is_some(), "no x-request-id");
+    assert!(
+        b.get("request_id").is_none(),
+        "the envelope leaked into /v1: {b}"
+    );
+    b
+}

@@ -44,6 +44,7 @@ pub const USER_TABLES: &[(&str, &str)] = &[
     // Its messages, tags and share links go with it (triggers in 0003_conversations.sql).
     ("conversations", "user_id = ?"),
     ("generations", "user_id = ?"),
+    ("usage", "user_id = ?"),
     ("users", "id = ?"),
 ];
 

@@ -1,7 +1,8 @@
-//! The chat component: answers from Ollama, streamed and stored (`/api/chat/...`), and the
-//! models Ollama has (`/api/models/...`). Routes live one per file in `routes/`. It is the
-//! only component allowed to reach Ollama for chat.
+//! The chat component: answers from Ollama, streamed and stored (`/api/chat/...`), the models
+//! Ollama has (`/api/models/...`), and OpenAI's API in front of both (`/v1/...`). Routes live
+//! one per file in `routes/`. It is the only component allowed to reach Ollama.
 
+mod completion;
 mod exchange;
 mod finish;
 mod models;
@@ -14,7 +15,7 @@ mod stored;
 mod title;
 mod upstream;
 
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use chat_core::policy::Policy;
 use chat_core::ratelimit::Class;
 use chat_core::spin::{Routes, serve};
@@ -29,6 +30,9 @@ async fn handle(req: Request) -> impl IntoResponse {
 /// Asking the model: the `chat` rate limit.
 const ASK: Policy = Policy::new("chat").limited_as(Class::Chat);
 const MODELS: Policy = Policy::new("models");
+/// OpenAI's API: its errors in OpenAI's shape; completions under the `chat` rate limit.
+const V1: Policy = Policy::new("openai").openai_errors();
+const V1_ASK: Policy = V1.limited_as(Class::Chat);
 
 fn router() -> Routes {
     Routes::new()
@@ -43,4 +47,14 @@ fn router() -> Routes {
             MODELS,
             get(model_get::get).delete(model_delete::delete),
         )
+        .route("/v1/models", V1, get(v1_models::list))
+        .route("/v1/models/{*model}", V1, get(v1_models::get))
+        .route("/v1/chat/completions", V1_ASK, post(v1_chat::post))
+        .route("/v1/embeddings", V1, post(v1_embeddings::post))
+        // Unknown paths under /v1 answer 404 in OpenAI's shape too.
+        .route("/v1/{*rest}", V1, any(v1_unknown))
+}
+
+async fn v1_unknown() -> chat_core::Error {
+    chat_core::ErrorCode::NotFound.into()
 }

@@ -20,6 +20,21 @@ pub struct ModelInfo {
     modified_at: Option<String>,
 }
 
+impl ModelInfo {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn modified_at(&self) -> Option<&str> {
+        self.modified_at.as_deref()
+    }
+
+    /// Whether this is the model `asked` names (`llama3.2` is `llama3.2:latest`).
+    pub fn answers_to(&self, asked: &str) -> bool {
+        self.name == asked || self.name.strip_suffix(":latest") == Some(asked)
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct Cached {
     fetched_at: i64,

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 /// How often a running generation reads its stop flag.
 const STOP_CHECK_EVERY: Duration = Duration::from_millis(50);
 /// How often a running generation writes its partial answer and heartbeat.
-const FLUSH_EVERY: Duration = Duration::from_secs(2);
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// How long `start` waits for the first chunk to share its write; after that it goes alone.
-const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
+pub(crate) const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
 
 /// Waits for Ollama's answer to begin; a failure of Ollama or of the store (whichever comes
 /// first) is answered with a status, before any event. On an Ollama failure the question stays

@@ -56,6 +56,15 @@ impl Sink {
         }
     }
 
+    /// Adds an unnamed event (`data: ...` alone, as OpenAI streams) to the next write.
+    pub fn queue_data(&mut self, data: &str) {
+        if self.tx.is_some() && !self.gone {
+            self.pending.push_str("data: ");
+            self.pending.push_str(data);
+            self.pending.push_str("\n\n");
+        }
+    }
+
     /// Writes what is queued.
     pub async fn flush(&mut self) {
         if self.pending.is_empty() {

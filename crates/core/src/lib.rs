@@ -16,12 +16,14 @@ pub mod json;
 pub mod metrics;
 pub mod migrations;
 pub mod ollama;
+pub mod openai;
 pub mod policy;
 pub mod ratelimit;
 pub mod request_id;
 pub mod search;
 pub mod security_headers;
 pub mod time;
+pub mod usage;
 
 #[cfg(feature = "spin")]
 pub mod spin;

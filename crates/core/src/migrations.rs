@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_metrics.sql"),
     migration!(6, "0006_rate_limit_expiry.sql"),
     migration!(7, "0007_session_expiry.sql"),
+    migration!(8, "0008_usage.sql"),
 ];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

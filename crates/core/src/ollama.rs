@@ -84,6 +84,9 @@ pub struct ChunkMessage {
     pub content: String,
     #[serde(default)]
     pub thinking: Option<String>,
+    /// Function calls the model makes (`[{"function": {"name", "arguments": {...}}}]`).
+    #[serde(default)]
+    pub tool_calls: Vec<Value>,
 }
 
 impl ChatChunk {
@@ -96,6 +99,12 @@ impl ChatChunk {
             .as_ref()
             .and_then(|m| m.thinking.as_deref())
             .unwrap_or("")
+    }
+
+    pub fn tool_calls(&self) -> &[Value] {
+        self.message
+            .as_ref()
+            .map_or(&[], |m| m.tool_calls.as_slice())
     }
 
     /// Usage from the final chunk.

@@ -15,6 +15,15 @@ pub enum BodyLimit {
     Import,
 }
 
+/// How a route's errors are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorStyle {
+    /// The contract's envelope: `{"error": {"code", "message", "details"?}, "request_id"}`.
+    Envelope,
+    /// OpenAI's shape (`/v1`), which its SDKs turn into their exceptions.
+    OpenAi,
+}
+
 /// A route's policy. [`Policy::new`] is the common case: the `general` rate limit, the default
 /// body limit, the database opened early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +33,7 @@ pub struct Policy {
     body: BodyLimit,
     database: bool,
     outcomes: Option<&'static str>,
+    errors: ErrorStyle,
 }
 
 impl Policy {
@@ -38,6 +48,7 @@ impl Policy {
             body: BodyLimit::Default,
             database: true,
             outcomes: None,
+            errors: ErrorStyle::Envelope,
         }
     }
 
@@ -71,6 +82,16 @@ impl Policy {
     pub const fn counting_outcomes(mut self, metric: &'static str) -> Self {
         self.outcomes = Some(metric);
         self
+    }
+
+    /// Writes errors in OpenAI's shape (`/v1`).
+    pub const fn openai_errors(mut self) -> Self {
+        self.errors = ErrorStyle::OpenAi;
+        self
+    }
+
+    pub fn error_style(&self) -> ErrorStyle {
+        self.errors
     }
 
     pub fn family(&self) -> &'static str {

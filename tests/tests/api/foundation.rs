@@ -228,7 +228,7 @@ async fn unknown_routes_get_the_404_envelope_in_every_family() {
 
     for path in [
         "/nowhere",
-        "/v1/chat/completions",
+        "/v2/chat/completions",
         "/api",
         "/api/unknown/thing",
         "/health/nope",

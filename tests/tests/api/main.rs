@@ -7,3 +7,4 @@ mod chat;
 mod conversations;
 mod foundation;
 mod hardening;
+mod openai;

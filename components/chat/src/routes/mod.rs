@@ -7,3 +7,6 @@ pub mod model_pull;
 pub mod models_list;
 pub mod regenerate;
 pub mod stop;
+pub mod v1_chat;
+pub mod v1_embeddings;
+pub mod v1_models;

@@ -15,6 +15,7 @@ pub mod request_log;
 pub mod routes;
 pub mod serve;
 pub mod task;
+pub mod usage;
 pub mod vars;
 
 pub use db::{Column, Db, FromRow, Row};

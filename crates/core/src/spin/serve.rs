@@ -10,7 +10,7 @@ use super::{log, metrics};
 use crate::config::LogLevel;
 use crate::cors::CorsPolicy;
 use crate::error::{Error, ErrorCode};
-use crate::policy::Policy;
+use crate::policy::{ErrorStyle, Policy};
 use crate::ratelimit::Quota;
 use crate::request_id::request_id;
 use axum::Router;
@@ -58,7 +58,10 @@ pub async fn serve(
         .extensions_mut()
         .remove::<Seen>()
         .unwrap_or_default();
-    let error_code = render_error(&mut response, &id, component);
+    let style = seen
+        .policy
+        .map_or(ErrorStyle::Envelope, |p| p.error_style());
+    let error_code = render_error(&mut response, &id, component, style);
     add_headers(&mut response, &seen, &id, &method, origin.as_deref());
     let seconds = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
@@ -131,9 +134,14 @@ fn count(policy: Policy, status: u16, seconds: f64, error_code: Option<ErrorCode
     }
 }
 
-/// Writes the envelope for error responses: ours (an [`Error`] in the extensions) and axum's
-/// own 404/405, which keep their `allow` header.
-fn render_error(response: &mut Response, id: &str, component: &'static str) -> Option<ErrorCode> {
+/// Writes the envelope (OpenAI's shape on `/v1`) for error responses: ours (an [`Error`] in
+/// the extensions) and axum's own 404/405, which keep their `allow` header.
+fn render_error(
+    response: &mut Response,
+    id: &str,
+    component: &'static str,
+    style: ErrorStyle,
+) -> Option<ErrorCode> {
     let error = match response.extensions_mut().remove::<Arc<Error>>() {
         Some(e) => e,
         None => match response.status() {
@@ -152,7 +160,11 @@ fn render_error(response: &mut Response, id: &str, component: &'static str) -> O
         };
         log::failure(level, id, component, error.message(), error.causes());
     }
-    *response.body_mut() = Body::from(error.envelope(id).to_string());
+    let body = match style {
+        ErrorStyle::Envelope => error.envelope(id),
+        ErrorStyle::OpenAi => crate::openai::error::body(&error),
+    };
+    *response.body_mut() = Body::from(body.to_string());
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

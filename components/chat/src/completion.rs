@@ -1,0 +1,329 @@
+//! Answering `POST /v1/chat/completions`: the call is registered as one of the caller's
+//! running answers (in the write that counts it against the chat rate limit) while Ollama
+//! starts; then Ollama's chunks leave as OpenAI's as they come, or are gathered into one
+//! completion. Nothing is stored but usage. A client that goes away ends the Ollama request,
+//! and the tokens it had received are counted.
+
+use crate::plan::{stale_before, too_many};
+use crate::relay::{FIRST_CHUNK_JOINS_START, FLUSH_EVERY};
+use crate::settings::settings;
+use crate::sink::{self, Sink};
+use crate::upstream::{self, Lines, Next};
+use axum::response::{IntoResponse, Response};
+use chat_core::auth::principal::Principal;
+use chat_core::ollama::{ChatLine, parse_chat_line};
+use chat_core::openai::chat::Translated;
+use chat_core::openai::reply::Reply;
+use chat_core::spin::ratelimit::{self, Pending};
+use chat_core::spin::{ApiJson, Db, RequestContext, Value, log, task, usage};
+use chat_core::{Error, time};
+use futures::future::{Either, select};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Answers `t` for `caller`, with the rate-limit headers.
+pub async fn respond(ctx: &RequestContext, caller: Principal, t: Translated) -> Response {
+    let db = match Db::open().await {
+        Ok(db) => db,
+        Err(e) => return e.into_response(),
+    };
+    // Reads, as on the native route: a request over a limit never reaches Ollama, and
+    // nothing waits for a write before Ollama is asked (the write re-checks both).
+    let quota = async {
+        match &ctx.rate_limit {
+            Some(pending) => pending.check(&db).await,
+            None => Ok(None),
+        }
+    };
+    let timeout = ctx.config.ollama_timeout;
+    let (quota, room) = futures::join!(quota, under_limit(&db, &caller.user_id, timeout));
+    let (quota, answered) = match (quota, room) {
+        (Ok(quota), Ok(())) => (quota, answer(ctx, caller, db, t).await),
+        (Ok(quota), Err(e)) => (quota, Err(e)),
+        (Err(e), _) => (None, Err(e)),
+    };
+    ratelimit::stamp(quota, answered)
+}
+
+struct Running(i64);
+
+chat_core::from_columns!(Running(n));
+
+/// `429` when the caller already has as many answers running as they may.
+async fn under_limit(db: &Db, user_id: &str, timeout: Duration) -> Result<(), Error> {
+    let max = settings().await?.max_concurrent_generations;
+    let running = db
+        .query_opt::<Running>(
+            "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
+            vec![
+                Value::Text(user_id.into()),
+                Value::Text(stale_before(timeout)),
+            ],
+        )
+        .await?
+        .map_or(0, |r| r.0);
+    if running >= max {
+        return Err(too_many(max));
+    }
+    Ok(())
+}
+
+async fn answer(
+    ctx: &RequestContext,
+    caller: Principal,
+    db: Db,
+    t: Translated,
+) -> Result<Response, Error> {
+    let model = t.body["model"].as_str().unwrap_or_default().to_string();
+    let call = Call {
+        db: Arc::new(db),
+        id: chat_core::openai::id("v1-"),
+        request_id: ctx.request_id.clone(),
+        caller,
+        model,
+        timeout: ctx.config.ollama_timeout,
+    };
+    let lines = call.open(ctx, &t.body).await?;
+    let reply = Reply::new(&call.model, now(), t.include_usage);
+    if t.stream {
+        call.streamed(lines, reply).await
+    } else {
+        let (reply, end) = call.relay(lines, reply, &mut Sink::none()).await;
+        match end {
+            End::Failed(e) => Err(e),
+            End::Done | End::ClientGone => Ok(ApiJson(reply.completion()).into_response()),
+        }
+    }
+}
+
+fn now() -> i64 {
+    time::to_unix(&time::now_rfc3339()).unwrap_or(0)
+}
+
+/// How relaying ended.
+enum End {
+    Done,
+    Failed(Error),
+    ClientGone,
+}
+
+/// One call on its way.
+struct Call {
+    db: Arc<Db>,
+    /// Its row in `generations` (the running-answers limit).
+    id: String,
+    request_id: String,
+    caller: Principal,
+    model: String,
+    timeout: Duration,
+}
+
+impl Call {
+    /// Asks Ollama while registering the call; a refusal (too many running answers, the rate
+    /// limit) drops the Ollama request, which closes it.
+    async fn open(&self, ctx: &RequestContext, body: &serde_json::Value) -> Result<Lines, Error> {
+        let config = &ctx.config;
+        let post = http::Method::POST;
+        let send = upstream::send(
+            &config.ollama_url,
+            post,
+            "/api/chat",
+            Some(body),
+            self.timeout,
+            Some(&self.model),
+        );
+        let register = self.register(ctx.rate_limit.as_ref());
+        let answer = match select(std::pin::pin!(register), std::pin::pin!(send)).await {
+            Either::Left((registered, send)) => {
+                registered?;
+                send.await
+            }
+            Either::Right((answer, register)) => {
+                register.await?;
+                answer
+            }
+        };
+        match answer {
+            Ok(resp) => Ok(Lines::new(resp, self.timeout)),
+            Err(e) => {
+                self.unregister().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Counts the call against the rate limit and registers it as a running answer, if the
+    /// caller is under the limit of answers at once.
+    async fn register(&self, rate_limit: Option<&Pending>) -> Result<(), Error> {
+        let max = settings().await?.max_concurrent_generations;
+        let now = time::now_rfc3339();
+        self.db
+            .transaction(async |db| {
+                if let Some(limit) = rate_limit {
+                    limit.record(db).await?;
+                }
+                // No conversation: '' (the stop route names conversations, so never this).
+                let registered = db
+                    .changed(
+                        "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
+                         SELECT ?1, ?2, '', ?3, ?3
+                          WHERE (SELECT COUNT(*) FROM generations
+                                  WHERE user_id = ?2 AND heartbeat_at > ?4) < ?5
+                         RETURNING 1",
+                        vec![
+                            Value::Text(self.id.clone()),
+                            Value::Text(self.caller.user_id.clone()),
+                            Value::Text(now.clone()),
+                            Value::Text(stale_before(self.timeout)),
+                            Value::Integer(max),
+                        ],
+                    )
+                    .await?;
+                if registered == 0 {
+                    return Err(too_many(max));
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn unregister(&self) {
+        let gone = self
+            .db
+            .execute(
+                "DELETE FROM generations WHERE id = ?",
+                vec![Value::Text(self.id.clone())],
+            )
+            .await;
+        if let Err(e) = gone {
+            log::warn("running answer not unregistered", e.causes());
+        }
+    }
+
+    async fn heartbeat(&self) {
+        let _ = self
+            .db
+            .execute(
+                "UPDATE generations SET heartbeat_at = ? WHERE id = ?",
+                vec![
+                    Value::Text(time::now_rfc3339()),
+                    Value::Text(self.id.clone()),
+                ],
+            )
+            .await;
+    }
+
+    /// `200 text/event-stream` at once (Ollama has begun): chunks as they come, then
+    /// `data: [DONE]`; a failure mid-way is an `error` event in OpenAI's shape.
+    async fn streamed(self, lines: Lines, reply: Reply) -> Result<Response, Error> {
+        let (tx, stream) = spin_sdk::http::body::stream::<String>();
+        let (decided_tx, decided_rx) = futures::channel::oneshot::channel();
+        task::spawn(async move {
+            let mut sink = Sink::stream(tx).on_first_write(decided_tx);
+            let (reply, end) = self.relay(lines, reply, &mut sink).await;
+            match end {
+                End::Done => {
+                    sink.queue_data(&reply.closing().to_string());
+                    if reply.include_usage() {
+                        sink.queue_data(&reply.usage_chunk().to_string());
+                    }
+                    sink.queue_data("[DONE]");
+                }
+                End::Failed(e) => {
+                    sink.queue_data(&chat_core::openai::error::body(&e).to_string());
+                }
+                End::ClientGone => {}
+            }
+            sink.flush().await;
+            sink.close();
+        })
+        .await;
+        match decided_rx.await {
+            Ok(Ok(())) => Ok(sink::sse_response(axum::body::Body::new(stream))),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(Error::internal("the answer ended before its first chunk")),
+        }
+    }
+
+    /// Passes Ollama's chunks into `sink` until the answer ends, then closes Ollama's
+    /// request, ends the registration and counts the usage.
+    async fn relay(&self, mut lines: Lines, mut reply: Reply, sink: &mut Sink) -> (Reply, End) {
+        let started = Instant::now();
+        sink.queue_data(&reply.opening().to_string());
+        let mut first = upstream::within(FIRST_CHUNK_JOINS_START, lines.next()).await;
+        if first.is_none() {
+            sink.flush().await;
+        }
+        let mut beat = Instant::now();
+        let end = loop {
+            let next = match first.take() {
+                Some(n) => n,
+                None => lines.next().await,
+            };
+            if let Some(end) = take(next, &mut reply, sink) {
+                break end;
+            }
+            if !lines.has_buffered() {
+                sink.flush().await;
+                if sink.is_gone() {
+                    break End::ClientGone;
+                }
+            }
+            if beat.elapsed() >= FLUSH_EVERY {
+                beat = Instant::now();
+                self.heartbeat().await;
+            }
+        };
+        // Dropping the stream closes the Ollama request (a client gone, a failure).
+        drop(lines);
+        self.unregister().await;
+        let tokens = reply.tokens();
+        if let Err(e) = usage::record(&self.db, &self.caller, &self.model, tokens).await {
+            log::failure(
+                chat_core::config::LogLevel::Error,
+                &self.request_id,
+                "chat",
+                "usage not recorded",
+                e.causes(),
+            );
+        }
+        log::record(
+            chat_core::config::LogLevel::Info,
+            &serde_json::json!({
+                "event": "completion",
+                "model": self.model,
+                "outcome": match &end {
+                    End::Done => "complete",
+                    End::Failed(_) => "failed",
+                    End::ClientGone => "client_gone",
+                },
+                "prompt_tokens": tokens.prompt,
+                "completion_tokens": tokens.completion,
+                "duration_ms": started.elapsed().as_secs_f64() * 1000.0,
+            }),
+        );
+        (reply, end)
+    }
+}
+
+/// Takes what Ollama sent next into `reply` (queueing its chunk): the end, if it is one.
+fn take(next: Next, reply: &mut Reply, sink: &mut Sink) -> Option<End> {
+    let failed = |cause: String| Some(End::Failed(upstream::upstream(cause)));
+    match next {
+        Next::Line(line) => match parse_chat_line(&line) {
+            Ok(ChatLine::Chunk(c)) => {
+                if let Some(chunk) = reply.take(&c) {
+                    sink.queue_data(&chunk.to_string());
+                }
+                c.done.then_some(End::Done)
+            }
+            Ok(ChatLine::Error(e)) => failed(format!("error line: {e}")),
+            Err(e) => failed(format!("unreadable line: {e}")),
+        },
+        Next::End => failed("stream ended before its final chunk".into()),
+        Next::Stalled => Some(End::Failed(
+            upstream::timeout().with_cause("Ollama stalled mid-answer"),
+        )),
+        Next::Failed(e) => failed(format!("reading stream: {e}")),
+    }
+}
