@@ -710,6 +710,159 @@ ROUTES = [
          errors={}),
 ]
 
+# ---------------------------------------------------------------------------------------------
+# /v1: OpenAI's shapes. Requests allow unknown fields (OpenAI's clients send new ones often);
+# responses list what the app sends.
+
+CHAT_MESSAGE_IN = obj({
+    "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+    "content": d({"type": ["string", "array", "null"], "items": obj({
+        "type": {"type": "string", "enum": ["text", "image_url"]},
+        "text": STR,
+        "image_url": obj({"url": d(STR, "A `data:image/...;base64,` URL; `http(s)` URLs are refused.")},
+                         ["url"], extra=True),
+    }, ["type"], extra=True)}, "Text, or parts of type `text` and `image_url`."),
+    "tool_calls": arr(ref("OpenAIToolCall")),
+    "tool_call_id": STR,
+    "name": STR,
+}, ["role"], extra=True)
+V1_USAGE = obj({"prompt_tokens": INT, "completion_tokens": INT, "total_tokens": INT},
+               ["prompt_tokens", "completion_tokens", "total_tokens"], extra=True)
+SCHEMAS.update({
+    "OpenAIError": obj({
+        "error": obj({
+            "message": STR,
+            "type": {"type": "string", "enum": ["invalid_request_error", "authentication_error",
+                                                "permission_error", "not_found_error", "rate_limit_error",
+                                                "api_error"]},
+            "param": d({"type": ["string", "null"]}, "The offending field, e.g. `messages[0].role`."),
+            "code": {"type": ["string", "null"]},
+        }, ["message", "type", "param", "code"]),
+    }, ["error"], description="OpenAI's error shape, used on every `/v1` route."),
+    "OpenAIModel": obj({"id": STR, "object": {"type": "string", "const": "model"},
+                        "created": d(INT, "Unix seconds: when Ollama's copy was last modified."),
+                        "owned_by": STR}, ["id", "object", "created", "owned_by"], extra=True),
+    "OpenAIModelList": obj({"object": {"type": "string", "const": "list"}, "data": arr(ref("OpenAIModel"))},
+                           ["object", "data"], extra=True),
+    "OpenAIToolCall": obj({
+        "id": STR, "type": {"type": "string", "const": "function"}, "index": INT,
+        "function": obj({"name": STR, "arguments": d(STR, "JSON text.")}, ["name"], extra=True),
+    }, ["function"], extra=True),
+    "ChatCompletionRequest": obj({
+        "model": STR,
+        "messages": arr(CHAT_MESSAGE_IN, minItems=1),
+        "stream": {"type": ["boolean", "null"]},
+        "stream_options": {"type": ["object", "null"], "properties": {"include_usage": BOOL}},
+        "n": d({"type": ["integer", "null"], "const": 1}, "Only 1."),
+        "temperature": {"type": ["number", "null"], "minimum": 0, "maximum": 2},
+        "top_p": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
+        "max_tokens": {"type": ["integer", "null"], "minimum": 0},
+        "max_completion_tokens": {"type": ["integer", "null"], "minimum": 0},
+        "stop": {"type": ["string", "array", "null"], "items": STR, "maxItems": 4},
+        "seed": {"type": ["integer", "null"]},
+        "presence_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
+        "frequency_penalty": {"type": ["number", "null"], "minimum": -2, "maximum": 2},
+        "response_format": {"type": ["object", "null"], "properties": {
+            "type": {"type": "string", "enum": ["text", "json_object", "json_schema"]},
+            "json_schema": {"type": "object", "properties": {"name": STR, "schema": {"type": "object"}}}}},
+        "tools": {"type": ["array", "null"], "items": obj({
+            "type": {"type": "string", "const": "function"},
+            "function": obj({"name": STR, "description": STR, "parameters": {"type": "object"}}, ["name"],
+                            extra=True)}, ["type", "function"], extra=True)},
+        "tool_choice": {"type": ["string", "object", "null"]},
+        "user": {"type": ["string", "null"]},
+    }, ["model", "messages"], extra=True, description="OpenAI's chat request; unknown fields are ignored."),
+    "ChatCompletion": obj({
+        "id": STR, "object": {"type": "string", "const": "chat.completion"}, "created": INT, "model": STR,
+        "system_fingerprint": {"type": "null"},
+        "choices": arr(obj({
+            "index": INT,
+            "message": obj({"role": {"type": "string", "const": "assistant"},
+                            "content": {"type": ["string", "null"]},
+                            "reasoning_content": STR,
+                            "tool_calls": arr(ref("OpenAIToolCall"))}, ["role", "content"], extra=True),
+            "logprobs": {"type": "null"},
+            "finish_reason": {"type": "string", "enum": ["stop", "length", "tool_calls"]},
+        }, ["index", "message", "finish_reason"], extra=True)),
+        "usage": V1_USAGE,
+    }, ["id", "object", "created", "model", "choices", "usage"], extra=True),
+    "EmbeddingsRequest": obj({
+        "model": STR,
+        "input": {"type": ["string", "array"], "items": STR, "minItems": 1,
+                  "description": "Text or a list of texts (token arrays are refused)."},
+        "encoding_format": {"type": ["string", "null"], "enum": ["float", "base64", None]},
+        "dimensions": {"type": ["integer", "null"], "minimum": 1},
+        "user": {"type": ["string", "null"]},
+    }, ["model", "input"], extra=True),
+    "EmbeddingList": obj({
+        "object": {"type": "string", "const": "list"},
+        "data": arr(obj({"object": {"type": "string", "const": "embedding"}, "index": INT,
+                         "embedding": d({"type": ["array", "string"], "items": NUM},
+                                        "Floats, or base64 of little-endian `f32`s.")},
+                        ["object", "index", "embedding"], extra=True)),
+        "model": STR,
+        "usage": obj({"prompt_tokens": INT, "total_tokens": INT}, ["prompt_tokens", "total_tokens"], extra=True),
+    }, ["object", "data", "model", "usage"], extra=True),
+})
+
+V1_ERRORS = {
+    "V1BadRequest": "A field OpenAI's API or this app cannot take (`invalid_request_error`, `param` names it), "
+                    "or malformed JSON.",
+    "V1Unauthenticated": "No valid API key or access token (`authentication_error`, code `invalid_api_key`).",
+    "V1Forbidden": "A cookie session without its CSRF token (`permission_error`).",
+    "V1NotFound": "No such model (`not_found_error`, code `model_not_found`).",
+    "V1PayloadTooLarge": "The body is above the limit (`invalid_request_error`).",
+    "V1UnsupportedMediaType": "The body is not `application/json` (`invalid_request_error`).",
+    "V1RateLimited": "Over the chat rate limit or the running-answers limit (`rate_limit_error`, code "
+                     "`rate_limit_exceeded`); try again after `retry-after` seconds.",
+    "V1UpstreamError": "Ollama failed (`api_error`, code `upstream_error`).",
+    "V1Unavailable": "Ollama cannot be reached (`api_error`, code `ollama_unavailable`).",
+    "V1Timeout": "Ollama sent no first byte in time (`api_error`, code `upstream_timeout`).",
+    "V1Internal": "Something failed on the server (`api_error`).",
+}
+# What a route's default errors are called on /v1.
+V1_DEFAULTS = {"ValidationError": "V1BadRequest", "PayloadTooLarge": "V1PayloadTooLarge",
+               "UnsupportedMediaType": "V1UnsupportedMediaType", "Unauthenticated": "V1Unauthenticated",
+               "CsrfRequired": "V1Forbidden", "RateLimited": "V1RateLimited", "Internal": "V1Internal"}
+V1_UPSTREAM = {"502": "V1UpstreamError", "503": "V1Unavailable", "504": "V1Timeout"}
+
+
+def v1_error_response(name):
+    extra = {"retry-after": hdr("RetryAfter"), **RATE_HEADERS} if name == "V1RateLimited" else {}
+    if name == "V1Unauthenticated":
+        extra = {"WWW-Authenticate": hdr("WWWAuthenticate")}
+    return {"description": V1_ERRORS[name], "headers": {"x-request-id": hdr("XRequestId"), **extra},
+            "content": {"application/json": {"schema": ref("OpenAIError")}}}
+
+
+V1_STREAM_DOC = (
+    "`stream: true`: `text/event-stream` of unnamed events, each `data:` a `chat.completion.chunk` "
+    "(`{id, object, created, model, choices: [{index, delta: {role?, content?, reasoning_content?, "
+    "tool_calls?}, finish_reason}]}`): first the role, then one per Ollama chunk, then the "
+    "`finish_reason`; with `stream_options.include_usage` a last chunk with `choices: []` and `usage`; "
+    "then `data: [DONE]`. A failure after the start is one `data:` event in OpenAI's error shape."
+)
+ROUTES += [
+    dict(m="get", p="/v1/models", op="v1ListModels", tag="openai", summary="List models (OpenAI)", auth="user",
+         v1=True, ok={"200": ("json", ref("OpenAIModelList"), "Ollama's installed models.")},
+         errors=V1_UPSTREAM),
+    dict(m="get", p="/v1/models/{model}", op="v1GetModel", tag="openai", summary="Get a model (OpenAI)",
+         auth="user", v1=True, ok={"200": ("json", ref("OpenAIModel"), "One model.")},
+         errors={"404": "V1NotFound", **V1_UPSTREAM}),
+    dict(m="post", p="/v1/chat/completions", op="v1CreateChatCompletion", tag="openai",
+         summary="Create a chat completion (OpenAI)",
+         description="Stateless: nothing is stored but usage. Counts against the chat rate limit and the "
+                     "running-answers limit. A client that disconnects ends the Ollama request.",
+         auth="user", v1=True, body="ChatCompletionRequest",
+         ok={"200": ("json+sse", ref("ChatCompletion"), "A `chat.completion`, or with `stream: true` the "
+                     "chunks. " + V1_STREAM_DOC)},
+         errors={"404": "V1NotFound", **V1_UPSTREAM}),
+    dict(m="post", p="/v1/embeddings", op="v1CreateEmbeddings", tag="openai", summary="Create embeddings (OpenAI)",
+         auth="user", v1=True, body="EmbeddingsRequest",
+         ok={"200": ("json", ref("EmbeddingList"), "One embedding per input, in order.")},
+         errors={"404": "V1NotFound", **V1_UPSTREAM}),
+]
+
 ERROR_RESPONSES["Conflict"] = ("Conflicts with the current state (`CONFLICT`).", ["CONFLICT"], {})
 
 PATH_PARAM_DOC = {
@@ -717,6 +870,7 @@ PATH_PARAM_DOC = {
     "conversation_id": "The conversation's id.",
     "token": "The share token from `POST /api/conversations/{id}/share`.",
     "name": "The model's name, e.g. `llama3.2:3b` (percent-encode `/`).",
+    "model": "The model's name, e.g. `llama3.2:3b`.",
 }
 
 
@@ -729,6 +883,9 @@ def success_response(kind, schema, desc, rate):
         r["content"] = {"application/json": {"schema": schema}}
     elif kind == "sse":
         r["content"] = {"text/event-stream": {"schema": sse_event(schema)}}
+    elif kind == "json+sse":
+        r["content"] = {"application/json": {"schema": schema},
+                        "text/event-stream": {"schema": {"type": "string"}}}
     elif kind == "text":
         r["content"] = {"text/plain": {"schema": {"type": "string"}}}
     elif kind == "export":
@@ -793,6 +950,8 @@ def build():
         if rate:
             errors.setdefault("429", "RateLimited")
         errors.setdefault("500", "Internal")
+        if rt.get("v1"):
+            errors = {status: V1_DEFAULTS.get(name, name) for status, name in errors.items()}
         for status, name in errors.items():
             assert status not in resp, (rt["op"], status)
             resp[status] = rref(name)
@@ -803,6 +962,7 @@ def build():
         "ValidationError", "PayloadTooLarge", "UnsupportedMediaType", "Unauthenticated", "Forbidden",
         "RateLimited", "Internal", "CsrfRequired"}
     responses = {name: error_response(name) for name in ERROR_RESPONSES if name in used}
+    responses.update({name: v1_error_response(name) for name in V1_ERRORS})
 
     return {
         "openapi": "3.1.0",
@@ -811,7 +971,8 @@ def build():
             "version": "1.0.0",
             "description": (
                 "A multi-user chat backend for Ollama: accounts and API keys, conversations with search, "
-                "export/import and sharing, and streamed chat.\n\n"
+                "export/import and sharing, streamed chat, and OpenAI's chat-completions API under `/v1` "
+                "(whose errors use OpenAI's shape instead of the envelope).\n\n"
                 "Conventions: JSON in and out (bodies need `Content-Type: application/json`, at most 256 KiB "
                 "by default). Errors always use the envelope "
                 "`{\"error\": {\"code\", \"message\", \"details\"?}, \"request_id\"}`. Another user's resource "
@@ -835,6 +996,8 @@ def build():
             {"name": "chat", "description": "Sending messages and streaming answers."},
             {"name": "models", "description": "The models Ollama has."},
             {"name": "health", "description": "Liveness, readiness, metrics, info and this document."},
+            {"name": "openai", "description": "OpenAI's chat-completions API (`/v1`), for OpenAI's SDKs and "
+                                              "tools; errors in OpenAI's shape."},
         ],
         "paths": paths,
         "components": {

@@ -10,7 +10,7 @@ use crate::Options;
 use crate::client::App;
 use crate::host::{Fake, Side};
 use crate::report::{ms, pct};
-use crate::runs::{load_of, through_app};
+use crate::runs::{Via, load_of, through_app};
 use crate::seed::{self, Rng};
 use anyhow::{Result, bail};
 use std::time::Duration;
@@ -93,7 +93,7 @@ async fn streams(sides: &Sides, rounds: usize) -> Result<()> {
         let id = app.conversation(&user.token).await?;
         // The first answer also titles the conversation; and the instances warm up.
         for _ in 0..2 {
-            through_app(app, &user.token, &id).await?;
+            through_app(app, &user.token, &id, Via::Native).await?;
         }
         conversations.push(id);
     }
@@ -105,9 +105,9 @@ async fn streams(sides: &Sides, rounds: usize) -> Result<()> {
             // Past the idle timeout: a new instance; right after it: the same instance.
             let (_, app, user, ..) = &sides[i];
             tokio::time::sleep(Duration::from_millis(1_400)).await;
-            let (first, ..) = through_app(app, &user.token, &conversations[i]).await?;
+            let (first, ..) = through_app(app, &user.token, &conversations[i], Via::Native).await?;
             new[i].push(first);
-            let (first, ..) = through_app(app, &user.token, &conversations[i]).await?;
+            let (first, ..) = through_app(app, &user.token, &conversations[i], Via::Native).await?;
             reused[i].push(first);
         }
     }

@@ -23,7 +23,8 @@ usage: cargo run --release -p bench [-- options]
   --seconds N             length of each 16-connection load (default 15)
   --streams N             single-stream runs for time to first token (default 30)
   --only PARTS            run only these sections, comma-separated: auth, conversations,
-                          streaming (e.g. `--only streaming` to iterate on time to first token)
+                          streaming, v1 (the streaming rows through /v1/chat/completions)
+                          (e.g. `--only streaming` to iterate on time to first token)
   --url URL               measure an app already running there (e.g. `spin up`) instead;
                           it must allow many logins from 127.0.0.1 and use the fake Ollama
                           that --fake-ollama starts
@@ -50,7 +51,7 @@ environment:
 ";
 
 /// The sections of the report, in order.
-const SECTIONS: [&str; 3] = ["auth", "conversations", "streaming"];
+const SECTIONS: [&str; 4] = ["auth", "conversations", "streaming", "v1"];
 
 /// What to run, from the command line.
 #[derive(Debug, Clone)]
@@ -159,7 +160,10 @@ async fn run(options: Options) -> Result<()> {
         runs::conversations(&app, &options, &mut report).await?;
     }
     if options.runs("streaming") {
-        runs::streaming(&app, &fake, &options, &mut report).await?;
+        runs::streaming(&app, &fake, &options, &mut report, runs::Via::Native).await?;
+    }
+    if options.runs("v1") {
+        runs::streaming(&app, &fake, &options, &mut report, runs::Via::OpenAi).await?;
     }
     target.finish(&mut report)?;
     report::wasm_sizes(&mut report)?;

@@ -222,7 +222,30 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
 }
 
 /// One streamed answer: (time to the first token, total, `delta` events).
-async fn timed(resp: reqwest::Response, started: Instant) -> Result<(Duration, Duration, usize)> {
+/// Which route an answer is asked through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// `POST /api/chat/{id}/messages`: stored, `event: delta` per token.
+    Native,
+    /// `POST /v1/chat/completions` with `stream: true`: a `chat.completion.chunk` per token.
+    OpenAi,
+}
+
+impl Via {
+    /// How many token-carrying events `seen` holds.
+    fn deltas(self, seen: &str) -> usize {
+        match self {
+            Via::Native => seen.matches("event: delta\n").count(),
+            Via::OpenAi => seen.matches("\"delta\":{\"content\":\"tok").count(),
+        }
+    }
+}
+
+async fn timed(
+    resp: reqwest::Response,
+    started: Instant,
+    via: Via,
+) -> Result<(Duration, Duration, usize)> {
     ensure!(resp.status() == 200, "status {}", resp.status());
     let mut resp = resp;
     let mut seen = String::new();
@@ -237,7 +260,7 @@ async fn timed(resp: reqwest::Response, started: Instant) -> Result<(Duration, D
         seen.contains(&format!("tok{} ", TOKENS - 1)),
         "answer incomplete"
     );
-    let deltas = seen.matches("event: delta\n").count();
+    let deltas = via.deltas(&seen);
     Ok((first.unwrap_or_default(), started.elapsed(), deltas))
 }
 
@@ -249,19 +272,33 @@ async fn direct(app: &App, ollama: &str) -> Result<(Duration, Duration, usize)> 
         .json(&json!({"model": "llama3.2:1b", "messages": [{"role": "user", "content": "hi"}], "stream": true}))
         .send()
         .await?;
-    timed(resp, started).await
+    timed(resp, started, Via::Native).await
 }
 
-pub async fn through_app(app: &App, token: &str, id: &str) -> Result<(Duration, Duration, usize)> {
+/// Asks for an answer through the app: in conversation `id`, or through `/v1` (`via`).
+pub async fn through_app(
+    app: &App,
+    token: &str,
+    id: &str,
+    via: Via,
+) -> Result<(Duration, Duration, usize)> {
+    let (path, body) = match via {
+        Via::Native => (format!("/api/chat/{id}/messages"), json!({"content": "hi"})),
+        Via::OpenAi => (
+            "/v1/chat/completions".to_string(),
+            json!({"model": "llama3.2:1b", "stream": true,
+                   "messages": [{"role": "user", "content": "hi"}]}),
+        ),
+    };
     let started = Instant::now();
     let resp = app
         .http
-        .post(app.at(&format!("/api/chat/{id}/messages")))
+        .post(app.at(&path))
         .bearer_auth(token)
-        .json(&json!({"content": "hi"}))
+        .json(&body)
         .send()
         .await?;
-    timed(resp, started).await
+    timed(resp, started, via).await
 }
 
 /// Longer than Spin's idle-instance timeout (1 s) after the direct stream, with a margin
@@ -273,11 +310,21 @@ fn sorted(mut v: Vec<Duration>) -> Vec<Duration> {
     v
 }
 
-pub async fn streaming(app: &App, fake: &Fake, o: &Options, report: &mut Report) -> Result<()> {
+pub async fn streaming(
+    app: &App,
+    fake: &Fake,
+    o: &Options,
+    report: &mut Report,
+    via: Via,
+) -> Result<()> {
+    let route = match via {
+        Via::Native => "streaming",
+        Via::OpenAi => "streaming through /v1/chat/completions",
+    };
     report.section(match crate::host::first_token_delay() {
-        d if d.is_zero() => "streaming (fake Ollama: 50 tokens × 20 ms)".to_string(),
+        d if d.is_zero() => format!("{route} (fake Ollama: 50 tokens × 20 ms)"),
         d => format!(
-            "streaming (fake Ollama: 50 tokens × 20 ms, the first after {} ms)",
+            "{route} (fake Ollama: 50 tokens × 20 ms, the first after {} ms)",
             d.as_millis()
         ),
     });
@@ -287,7 +334,7 @@ pub async fn streaming(app: &App, fake: &Fake, o: &Options, report: &mut Report)
     let mut deltas = 0;
     let mut app_streams = 0;
     // A first answer (and the conversation's title) before measuring.
-    deltas += through_app(app, &user.token, &id).await?.2;
+    deltas += through_app(app, &user.token, &id, via).await?.2;
     app_streams += 1;
     // One stream at a time, in rounds: through the app on the instance the last answer used,
     // straight to Ollama, then through the app again after more than Spin's 1 s idle timeout,
@@ -296,10 +343,10 @@ pub async fn streaming(app: &App, fake: &Fake, o: &Options, report: &mut Report)
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut n_first, mut n_added) = (vec![], vec![]);
     for _ in 0..o.streams {
-        let (af, at, n) = through_app(app, &user.token, &id).await?;
+        let (af, at, n) = through_app(app, &user.token, &id, via).await?;
         let (df, dt, _) = direct(app, &ollama).await?;
         tokio::time::sleep(IDLE_PAST_TIMEOUT).await;
-        let (nf, _, m) = through_app(app, &user.token, &id).await?;
+        let (nf, _, m) = through_app(app, &user.token, &id, via).await?;
         d_first.push(df);
         d_total.push(dt);
         a_first.push(af);
@@ -370,7 +417,7 @@ pub async fn streaming(app: &App, fake: &Fake, o: &Options, report: &mut Report)
             .cloned()
             .map(|(token, c)| {
                 let app = app.clone();
-                tokio::spawn(async move { through_app(&app, &token, &c).await })
+                tokio::spawn(async move { through_app(&app, &token, &c, via).await })
             })
             .collect();
         for t in tasks {
@@ -404,7 +451,7 @@ pub async fn streaming(app: &App, fake: &Fake, o: &Options, report: &mut Report)
     // chunks must have arrived as its own `delta`.
     let sent = app_streams * TOKENS;
     report.check(
-        format!("`delta` events received / tokens sent ({app_streams} streams)"),
+        format!("token events received / tokens sent ({app_streams} streams)"),
         format!("{deltas} / {sent}"),
         "all, one event per token",
         deltas == sent,
