@@ -130,6 +130,14 @@ async fn a_whole_completion_is_openais_shape_with_ollamas_counts() {
     assert_eq!(sent["options"]["num_predict"], 64);
     assert_eq!(sent["options"]["stop"], json!(["\n\n"]));
     assert_eq!(ollama(&app).chat_streams().len(), 1);
+
+    // A thinking model's reasoning comes apart from its answer.
+    let thinking =
+        json!({"model": "qwen3:0.6b", "messages": [{"role": "user", "content": "Why?"}]});
+    let t = expect(user.post("/v1/chat/completions", &thinking).await, 200).await;
+    let message = &t["choices"][0]["message"];
+    assert_eq!(message["reasoning_content"], "think0 think1 think2 ");
+    assert!(text_at(message, "/content").starts_with("tok0 "), "{t}");
 }
 
 #[tokio::test]
