@@ -3,6 +3,7 @@
 //! implementations of the Spin interfaces the app imports, plus a fake Ollama for tests.
 
 pub mod build;
+pub mod clock;
 pub mod engine;
 pub mod fake_ollama;
 pub mod fake_wire;

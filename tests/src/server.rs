@@ -153,6 +153,8 @@ pub struct RunningApp {
     pub state_dir: Option<PathBuf>,
     /// Every SQL statement the components ran, with counts and time (for benchmarks).
     pub stores: Arc<Stores>,
+    /// The wall clock the components see (tests move it: `crate::clock`).
+    pub clock: crate::clock::Clock,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -208,6 +210,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
     let linker = engine::linker(engine)?;
     let client = OutboundClient::new(runtime.connection_pooling);
     let mut handlers = HashMap::new();
+    let clock = crate::clock::Clock::default();
     for (id, spec) in &manifest.components {
         let component = engine::load_component(engine, &spec.source)
             .with_context(|| format!("component {id:?} (did the wasm build run?)"))?;
@@ -251,6 +254,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         };
         let handler = ComponentHandler {
             pre: ProxyPre::P3(pre),
+            clock: clock.clone(),
             grants,
             stores: stores.clone(),
             allowed: Arc::new(allowed),
@@ -292,6 +296,7 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         addr,
         state_dir,
         stores,
+        clock,
         task,
     })
 }
@@ -578,6 +583,7 @@ pub fn spin_headers(
 /// Creates instances of one component for the `ProxyHandler`.
 struct ComponentHandler {
     pre: ProxyPre<Ctx>,
+    clock: crate::clock::Clock,
     grants: Arc<ComponentGrants>,
     stores: Arc<Stores>,
     allowed: Arc<Vec<AllowedHost>>,
@@ -603,6 +609,7 @@ impl HandlerState for ComponentHandler {
 
     async fn instantiate(&self) -> wasmtime::Result<Instance<Ctx, Expiration, Worker>> {
         let mut wasi = WasiCtxBuilder::new();
+        wasi.wall_clock(self.clock.wall_clock());
         for (k, v) in &self.environment {
             wasi.env(k, v);
         }

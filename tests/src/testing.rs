@@ -229,6 +229,20 @@ impl TestApp {
         skip
     }
 
+    /// The app's wall clock, which the test may set; `None` (after saying so) where the app
+    /// is not in this process's test host (`SPIN_BIN`, `APP_URL`): only the test host has one.
+    pub fn clock(&self) -> Option<&crate::clock::Clock> {
+        let clock = self.app.as_ref().map(|a| &a.clock);
+        if clock.is_none() {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            eprintln!("skipped {test}: it sets the app's clock, which only the test host can");
+        }
+        clock
+    }
+
     pub fn at(&self, path: &str) -> String {
         format!("{}{path}", self.url)
     }

@@ -45,6 +45,7 @@ pub const USER_TABLES: &[(&str, &str)] = &[
     ("conversations", "user_id = ?"),
     ("generations", "user_id = ?"),
     ("usage", "user_id = ?"),
+    ("user_quotas", "user_id = ?"),
     ("users", "id = ?"),
 ];
 

@@ -17,6 +17,8 @@ pub struct KeyCreated {
     pub prefix: String,
     pub created_at: String,
     pub expires_at: Option<String>,
+    /// The key's own daily token budget (`null`: none; its user's quota applies either way).
+    pub max_tokens_per_day: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -27,6 +29,7 @@ pub struct KeyView {
     created_at: String,
     expires_at: Option<String>,
     last_used_at: Option<String>,
+    max_tokens_per_day: Option<i64>,
 }
 
 chat_core::from_columns!(KeyView {
@@ -36,7 +39,19 @@ chat_core::from_columns!(KeyView {
     created_at,
     expires_at,
     last_used_at,
+    max_tokens_per_day,
 });
+
+/// A key's daily token budget: at least 1, or none.
+pub fn budget(tokens: Option<i64>) -> Result<Option<i64>, Error> {
+    match tokens {
+        Some(n) if n < 1 => Err(Error::validation(
+            "max_tokens_per_day",
+            "`max_tokens_per_day` must be at least 1 (leave it out for no budget).",
+        )),
+        other => Ok(other),
+    }
+}
 
 pub fn name(raw: &str) -> Result<String, Error> {
     let name = raw.trim();
@@ -60,12 +75,19 @@ pub fn expiry(days: Option<i64>) -> Result<Option<String>, Error> {
     }
 }
 
-pub async fn create(
-    db: &Db,
-    user_id: &str,
-    name: &str,
-    expires_at: Option<String>,
-) -> Result<KeyCreated, Error> {
+/// What a new key is.
+pub struct NewKey<'a> {
+    pub name: &'a str,
+    pub expires_at: Option<String>,
+    pub max_tokens_per_day: Option<i64>,
+}
+
+pub async fn create(db: &Db, user_id: &str, new: NewKey<'_>) -> Result<KeyCreated, Error> {
+    let NewKey {
+        name,
+        expires_at,
+        max_tokens_per_day,
+    } = new;
     let key = format!("{API_KEY_PREFIX}{}", random_token(32)?);
     let prefix: String = key.chars().take(VISIBLE).collect();
     let hash = keyed_hash(key_pepper().await?.as_bytes(), &key);
@@ -76,9 +98,12 @@ pub async fn create(
         prefix,
         created_at: time::now_rfc3339(),
         expires_at,
+        max_tokens_per_day,
     };
     db.execute(
-        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at,
+                               max_tokens_per_day)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         vec![
             Value::Text(created.id.clone()),
             Value::Text(user_id.into()),
@@ -86,7 +111,12 @@ pub async fn create(
             Value::Text(created.prefix.clone()),
             Value::Text(hash),
             Value::Text(created.created_at.clone()),
-            created.expires_at.clone().map(Value::Text).unwrap_or(Value::Null),
+            created
+                .expires_at
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
+            max_tokens_per_day.map_or(Value::Null, Value::Integer),
         ],
     )
     .await?;

@@ -1,14 +1,16 @@
-//! The auth component: accounts, tokens, sessions, API keys, roles and admin
-//! (`/api/auth/...`, `/api/admin/...`). Routes live one per file in `routes/`.
+//! The auth component: accounts, tokens, sessions, API keys, roles, admin and usage
+//! (`/api/auth/...`, `/api/admin/...`, `/api/usage`). Routes live one per file in `routes/`.
 
 mod admin;
 mod audit;
 mod keys;
 mod limits;
+mod quotas;
 mod routes;
 mod security;
 mod sessions;
 mod settings;
+mod usage_report;
 mod users;
 
 use axum::routing::{delete, get, patch, post};
@@ -63,4 +65,6 @@ fn router() -> Routes {
             ADMIN,
             patch(admin_user_update::patch).delete(admin_user_delete::delete),
         )
+        .route("/api/admin/usage", ADMIN, get(admin_usage_get::get))
+        .route("/api/usage", AUTH, get(usage_get::get))
 }

@@ -27,14 +27,9 @@ pub async fn respond(ctx: &RequestContext, caller: Principal, t: Translated) -> 
         Ok(db) => db,
         Err(e) => return e.into_response(),
     };
-    // Reads, as on the native route: a request over a limit never reaches Ollama, and
+    // Reads, as on the native route: a request over a limit or a quota never reaches Ollama, and
     // nothing waits for a write before Ollama is asked (the write re-checks both).
-    let quota = async {
-        match &ctx.rate_limit {
-            Some(pending) => pending.check(&db).await,
-            None => Ok(None),
-        }
-    };
+    let quota = usage::admit(&db, ctx.rate_limit.as_ref(), &caller, ctx.config.quota);
     let timeout = ctx.config.ollama_timeout;
     let (quota, room) = futures::join!(quota, under_limit(&db, &caller.user_id, timeout));
     let (quota, answered) = match (quota, room) {

@@ -11,9 +11,11 @@ use crate::upstream;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
+use chat_core::auth::principal::Principal;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
 use chat_core::ids::ConversationId;
-use chat_core::spin::{ApiJson, Db, RequestContext, metrics, ratelimit, task};
+use chat_core::spin::{ApiJson, Db, RequestContext, log, metrics, ratelimit, task, usage};
+use chat_core::usage::Tokens;
 use serde::Serialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,29 +48,26 @@ impl<'a> Ask<'a> {
 
 pub async fn respond(
     ctx: &RequestContext,
-    user_id: &str,
+    caller: &Principal,
     conversation_id: &ConversationId,
     ask: Ask<'_>,
 ) -> Result<Response, Error> {
+    let user_id = caller.user_id.as_str();
     let settings = settings().await?;
     let db = Db::open().await?;
     let timeout = ctx.config.ollama_timeout;
-    // The rate limit (left to this handler by the pipeline) is checked with a read that goes
-    // to SQLite together with the conversation's, on this connection: nothing waits for a
-    // write before Ollama is asked. The request is counted when its question is stored.
-    let count = async {
-        match &ctx.rate_limit {
-            Some(pending) => pending.check(&db).await,
-            None => Ok(None),
-        }
-    };
+    // The rate limit (left to this handler by the pipeline) and the quotas are checked with
+    // one read that goes to SQLite together with the conversation's, on this connection:
+    // nothing waits for a write before Ollama is asked. The request is counted when its
+    // question is stored.
+    let count = usage::admit(&db, ctx.rate_limit.as_ref(), caller, ctx.config.quota);
     let (quota, loaded) = futures::join!(
         count,
         plan::load(&db, user_id, conversation_id, timeout, &settings)
     );
     let quota = quota?;
     let answered = match loaded {
-        Ok(loaded) => answer(ctx, user_id, db, loaded, ask, settings).await,
+        Ok(loaded) => answer(ctx, caller, db, loaded, ask, settings).await,
         Err(e) => Err(e),
     };
     Ok(ratelimit::stamp(quota, answered))
@@ -77,7 +76,7 @@ pub async fn respond(
 /// Plans the answer to `loaded` and gives it, streamed or whole.
 async fn answer(
     ctx: &RequestContext,
-    user_id: &str,
+    caller: &Principal,
     db: Db,
     loaded: plan::Loaded,
     ask: Ask<'_>,
@@ -102,7 +101,7 @@ async fn answer(
     // The store has the connection to itself until it is done (see `Stored::new`).
     let mut stored = Stored::new(
         db.clone(),
-        user_id.to_string(),
+        caller.user_id.clone(),
         prepared.clone(),
         settings,
         config.ollama_timeout,
@@ -110,6 +109,7 @@ async fn answer(
     );
     let generation = Generation {
         db,
+        caller: caller.clone(),
         prepared,
         base: config.ollama_url.clone(),
         timeout: config.ollama_timeout,
@@ -130,6 +130,8 @@ struct Exchange {
 /// One answer on its way: the messages it stores and where Ollama is.
 struct Generation {
     db: Arc<Db>,
+    /// Whose answer it is (and with which API key): its usage is counted for them.
+    caller: Principal,
     prepared: Arc<plan::Prepared>,
     base: String,
     timeout: Duration,
@@ -157,8 +159,19 @@ impl Generation {
         };
         let mut sink = sink_for();
         let outcome = relay::run(&self.db, p, lines, &mut sink, stored).await;
+        if outcome.stored {
+            self.count_usage(outcome.tokens).await;
+        }
         count(&p.model, Ok(&outcome)).await;
         Ok((outcome, sink))
+    }
+
+    /// Counts what an answer (or its title) cost in the caller's usage.
+    async fn count_usage(&self, tokens: Tokens) {
+        let model = &self.prepared.model;
+        if let Err(e) = usage::record(&self.db, &self.caller, model, tokens).await {
+            log::warn("usage not recorded", e.causes());
+        }
     }
 
     /// Titles an untitled conversation after a complete first exchange.
@@ -169,7 +182,10 @@ impl Generation {
             && outcome.message.status == chat_core::conversation::Status::Complete
         {
             let (base, timeout) = (&self.base, self.timeout);
-            crate::title::title(&self.db, p, &outcome.message.content, base, timeout).await;
+            let answer = &outcome.message.content;
+            if let Some(tokens) = crate::title::title(&self.db, p, answer, base, timeout).await {
+                self.count_usage(tokens).await;
+            }
         }
     }
 
@@ -258,23 +274,18 @@ async fn count(model: &str, result: Result<&Outcome, &Error>) {
         chat_core::metrics::labels(&[("outcome", &outcome)]),
         1.0,
     );
-    if let Ok(Outcome {
-        message: MessageView {
-            usage: Some(usage), ..
-        },
-        ..
-    }) = result
-    {
+    // Ollama's counts, or the content chunks of an answer cut short (as usage counts them).
+    if let Ok(Outcome { tokens, .. }) = result {
         let model = chat_core::metrics::labels(&[("model", model)]);
         metrics::add(
             chat_core::metrics::COMPLETION_TOKENS,
             model.clone(),
-            usage.completion_tokens as f64,
+            tokens.completion as f64,
         );
         metrics::add(
             chat_core::metrics::PROMPT_TOKENS,
             model,
-            usage.prompt_tokens as f64,
+            tokens.prompt as f64,
         );
     }
     metrics::flush_soon().await;

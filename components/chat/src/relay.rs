@@ -11,6 +11,7 @@ use chat_core::Error;
 use chat_core::conversation::{MessageView, Status, Usage};
 use chat_core::ollama::{self, ChatLine};
 use chat_core::spin::{Db, Value, log, task};
+use chat_core::usage::Tokens;
 use serde::Serialize;
 use serde_json::json;
 use spin_sdk::http::Response;
@@ -73,6 +74,12 @@ async fn opened(
 /// How a generation ended.
 pub struct Outcome {
     pub message: MessageView,
+    /// What it cost: Ollama's counts, or one completion token per content chunk received
+    /// when Ollama sent none (a stopped, failed or abandoned answer).
+    pub tokens: Tokens,
+    /// The question was stored; `false`: refused when storing (over a limit after all), so the
+    /// answer was not the caller's to keep and is not counted in usage.
+    pub stored: bool,
     /// Ollama failed or stalled mid-way (the partial answer is stored `incomplete`).
     pub error: Option<Error>,
     pub stopped: bool,
@@ -97,6 +104,7 @@ struct Received {
     thinking: String,
     usage: Option<Usage>,
     chunks: u64,
+    content_chunks: u64,
     first_token: Option<Duration>,
 }
 
@@ -108,6 +116,7 @@ impl Received {
             thinking: String::new(),
             usage: None,
             chunks: 0,
+            content_chunks: 0,
             first_token: None,
         }
     }
@@ -124,6 +133,7 @@ impl Received {
                         sink.queue("thinking", &json!({"content": c.thinking()}));
                     }
                     if !c.content().is_empty() {
+                        self.content_chunks += 1;
                         self.first_token.get_or_insert(self.started.elapsed());
                         self.content.push_str(c.content());
                         sink.queue("delta", &json!({"content": c.content()}));
@@ -142,6 +152,21 @@ impl Received {
                 upstream::timeout().with_cause("Ollama stalled mid-answer"),
             )),
             Next::Failed(e) => failed(format!("reading stream: {e}")),
+        }
+    }
+}
+
+impl Received {
+    fn tokens(&self) -> Tokens {
+        match &self.usage {
+            Some(u) => Tokens {
+                prompt: u.prompt_tokens,
+                completion: u.completion_tokens,
+            },
+            None => Tokens {
+                prompt: 0,
+                completion: self.content_chunks,
+            },
         }
     }
 }
@@ -310,6 +335,8 @@ pub async fn run(
     );
     Outcome {
         message,
+        tokens: got.tokens(),
+        stored: !unstored,
         error,
         stopped,
     }

@@ -4,12 +4,20 @@ use crate::plan::Prepared;
 use crate::upstream;
 use chat_core::ollama;
 use chat_core::spin::{Db, Value};
+use chat_core::usage::Tokens;
 use serde_json::json;
 use std::time::Duration;
 
 /// Gives an untitled conversation a title after its first exchange: the model's short
 /// suggestion, else the question's first words. Never delays the answer: it runs after it.
-pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Duration) {
+/// What asking the model cost, if it answered.
+pub async fn title(
+    db: &Db,
+    p: &Prepared,
+    answer: &str,
+    base: &str,
+    timeout: Duration,
+) -> Option<Tokens> {
     let question = p.user_message.content.as_str();
     let body = json!({
         "model": p.model,
@@ -19,7 +27,7 @@ pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Dur
         "options": {"temperature": 0.2, "num_predict": 24},
     });
     let limit = timeout.min(Duration::from_secs(20));
-    let suggested = match upstream::send(
+    let reply = match upstream::send(
         base,
         http::Method::POST,
         "/api/chat",
@@ -29,13 +37,18 @@ pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Dur
     )
     .await
     {
-        Ok(resp) => upstream::json(resp, limit).await.ok().and_then(|v| {
-            v["message"]["content"]
-                .as_str()
-                .and_then(ollama::clean_title)
-        }),
+        Ok(resp) => upstream::json(resp, limit).await.ok(),
         Err(_) => None,
     };
+    let suggested = reply.as_ref().and_then(|v| {
+        v["message"]["content"]
+            .as_str()
+            .and_then(ollama::clean_title)
+    });
+    let tokens = reply.as_ref().map(|v| Tokens {
+        prompt: v["prompt_eval_count"].as_u64().unwrap_or(0),
+        completion: v["eval_count"].as_u64().unwrap_or(0),
+    });
     if let Some(t) = suggested.or_else(|| ollama::fallback_title(question)) {
         let _ = db
             .execute(
@@ -47,4 +60,5 @@ pub async fn title(db: &Db, p: &Prepared, answer: &str, base: &str, timeout: Dur
             )
             .await;
     }
+    tokens
 }

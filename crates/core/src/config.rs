@@ -19,6 +19,8 @@ pub struct Config {
     pub metrics: bool,
     /// Reverse proxies whose `X-Forwarded-For` names the client (`trusted_proxies`).
     pub trusted_proxies: crate::client_addr::TrustedProxies,
+    /// `quota_tokens_per_day` / `quota_tokens_per_month` (`0`: no limit).
+    pub quota: crate::usage::DefaultQuota,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -114,7 +116,12 @@ impl Config {
                     name: "trusted_proxies",
                     reason,
                 })?;
+        let quota = crate::usage::DefaultQuota::new(
+            number(&get, "quota_tokens_per_day", 0)?,
+            number(&get, "quota_tokens_per_month", 0)?,
+        );
         Ok(Self {
+            quota,
             ollama_url,
             default_model,
             cors,

@@ -28,6 +28,7 @@ pub enum ErrorCode {
     MethodNotAllowed,
     Conflict,
     RateLimited,
+    QuotaExceeded,
     ModelNotFound,
     OllamaUnavailable,
     UpstreamError,
@@ -36,7 +37,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 22] = [
         Self::InvalidJson,
         Self::ValidationError,
         Self::UnsupportedMediaType,
@@ -53,6 +54,7 @@ impl ErrorCode {
         Self::MethodNotAllowed,
         Self::Conflict,
         Self::RateLimited,
+        Self::QuotaExceeded,
         Self::ModelNotFound,
         Self::OllamaUnavailable,
         Self::UpstreamError,
@@ -78,6 +80,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::Conflict => "CONFLICT",
             Self::RateLimited => "RATE_LIMITED",
+            Self::QuotaExceeded => "QUOTA_EXCEEDED",
             Self::ModelNotFound => "MODEL_NOT_FOUND",
             Self::OllamaUnavailable => "OLLAMA_UNAVAILABLE",
             Self::UpstreamError => "UPSTREAM_ERROR",
@@ -102,7 +105,7 @@ impl ErrorCode {
             Self::NotFound | Self::ModelNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UsernameTaken | Self::Conflict => StatusCode::CONFLICT,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             Self::OllamaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::UpstreamError => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -275,7 +278,7 @@ mod tests {
             let json = serde_json::to_value(code).unwrap_or_default();
             assert_eq!(json, Value::from(code.as_str()));
         }
-        assert_eq!(ErrorCode::ALL.len(), 21);
+        assert_eq!(ErrorCode::ALL.len(), 22);
     }
 
     #[test]
@@ -298,6 +301,7 @@ mod tests {
             (ErrorCode::ModelNotFound, 404),
             (ErrorCode::MethodNotAllowed, 405),
             (ErrorCode::RateLimited, 429),
+            (ErrorCode::QuotaExceeded, 429),
             (ErrorCode::OllamaUnavailable, 503),
             (ErrorCode::UpstreamError, 502),
             (ErrorCode::UpstreamTimeout, 504),

@@ -17,6 +17,7 @@ pub const LOGINS: &str = "logins_total";
 pub const CHATS: &str = "chat_requests_total";
 pub const COMPLETION_TOKENS: &str = "tokens_generated_total";
 pub const PROMPT_TOKENS: &str = "prompt_tokens_total";
+pub const QUOTA_REFUSALS: &str = "quota_refusals_total";
 
 /// Upper bounds of the duration histogram, in seconds.
 pub const BUCKETS: [f64; 11] = [
@@ -126,6 +127,10 @@ fn render_counters(out: &mut String, stored: &[Stored]) {
         (CHATS, "Answers asked of the model, by outcome."),
         (COMPLETION_TOKENS, "Tokens generated, by model."),
         (PROMPT_TOKENS, "Prompt tokens evaluated, by model."),
+        (
+            QUOTA_REFUSALS,
+            "Requests refused by a token quota, by the quota spent.",
+        ),
     ] {
         head(out, name, "counter", help);
         for s in stored.iter().filter(|s| s.name == name) {

@@ -32,6 +32,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_rate_limit_expiry.sql"),
     migration!(7, "0007_session_expiry.sql"),
     migration!(8, "0008_usage.sql"),
+    migration!(9, "0009_quotas.sql"),
 ];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

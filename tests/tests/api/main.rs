@@ -8,3 +8,4 @@ mod conversations;
 mod foundation;
 mod hardening;
 mod openai;
+mod usage;

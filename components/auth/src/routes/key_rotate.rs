@@ -19,9 +19,14 @@ pub struct Body {
 struct Old {
     name: String,
     expires_at: Option<String>,
+    max_tokens_per_day: Option<i64>,
 }
 
-chat_core::from_columns!(Old { name, expires_at });
+chat_core::from_columns!(Old {
+    name,
+    expires_at,
+    max_tokens_per_day
+});
 
 /// A week at most: a rotation is a switch-over, not a second key.
 const MAX_GRACE: i64 = 7 * 86_400;
@@ -49,7 +54,7 @@ pub async fn post(
     let now = chat_core::time::now_rfc3339();
     let old: Option<Old> = db
         .query_opt(
-            "SELECT name, expires_at FROM api_keys
+            "SELECT name, expires_at, max_tokens_per_day FROM api_keys
               WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)",
             vec![
                 Value::Text(id.to_string()),
@@ -59,7 +64,13 @@ pub async fn post(
         )
         .await?;
     let old = old.ok_or_else(|| Error::not_found("API key"))?;
-    let created = keys::create(&db, &principal.user_id, &old.name, old.expires_at).await?;
+    // The new key keeps the old one's name, expiry and daily budget.
+    let new = keys::NewKey {
+        name: &old.name,
+        expires_at: old.expires_at,
+        max_tokens_per_day: old.max_tokens_per_day,
+    };
+    let created = keys::create(&db, &principal.user_id, new).await?;
     db.execute(
         "UPDATE api_keys SET valid_until = ? WHERE id = ?",
         vec![

@@ -1,5 +1,6 @@
-//! `POST /api/auth/keys`: create an API key. The key is shown in this response only; the
-//! server keeps a keyed hash of it and a short visible prefix.
+//! `POST /api/auth/keys`: create an API key, optionally with a daily token budget of its own.
+//! The key is shown in this response only; the server keeps a keyed hash of it and a short
+//! visible prefix.
 
 use crate::audit::{self, Client};
 use crate::keys::{self, KeyCreated};
@@ -14,6 +15,7 @@ use serde::Deserialize;
 pub struct Body {
     name: String,
     expires_in_days: Option<i64>,
+    max_tokens_per_day: Option<i64>,
 }
 
 pub async fn post(
@@ -23,9 +25,13 @@ pub async fn post(
     ApiJson(body): ApiJson<Body>,
 ) -> Result<(StatusCode, ApiJson<KeyCreated>), Error> {
     let name = keys::name(&body.name)?;
-    let expires_at = keys::expiry(body.expires_in_days)?;
+    let new = keys::NewKey {
+        name: &name,
+        expires_at: keys::expiry(body.expires_in_days)?,
+        max_tokens_per_day: keys::budget(body.max_tokens_per_day)?,
+    };
     let db = Db::open().await?;
-    let created = keys::create(&db, &principal.user_id, &name, expires_at).await?;
+    let created = keys::create(&db, &principal.user_id, new).await?;
     audit::record(
         &db,
         "api_key_created",

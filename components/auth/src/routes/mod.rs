@@ -1,5 +1,6 @@
 //! One file per endpoint.
 
+pub mod admin_usage_get;
 pub mod admin_user_delete;
 pub mod admin_user_update;
 pub mod admin_users_list;
@@ -16,3 +17,4 @@ pub mod refresh;
 pub mod register;
 pub mod session_revoke;
 pub mod sessions_list;
+pub mod usage_get;

@@ -27,5 +27,5 @@ pub async fn post(
 ) -> Result<Response, Error> {
     chat_core::conversation::check_content(&b.content, "content")?;
     let ask = Ask::parse(Question::New(&b.content), b.model, b.options, b.stream)?;
-    exchange::respond(&ctx, &principal.user_id, &conversation_id, ask).await
+    exchange::respond(&ctx, &principal, &conversation_id, ask).await
 }

@@ -26,5 +26,5 @@ pub async fn post(
 ) -> Result<Response, Error> {
     let b = body.map(|ApiJson(b)| b).unwrap_or_default();
     let ask = Ask::parse(Question::Last, b.model, b.options, b.stream)?;
-    exchange::respond(&ctx, &principal.user_id, &conversation_id, ask).await
+    exchange::respond(&ctx, &principal, &conversation_id, ask).await
 }

@@ -15,6 +15,8 @@ pub async fn post(
 ) -> Result<Response, Error> {
     let body = request.translate()?;
     let (config, model) = (&ctx.config, request.model.as_str());
+    let db = Db::open().await?;
+    usage::admit(&db, None, &caller, config.quota).await?;
     let post = http::Method::POST;
     let timeout = config.ollama_timeout;
     let resp = upstream::send(
@@ -30,11 +32,7 @@ pub async fn post(
     let (reply, tokens) = embeddings::reply(model, &answer, request.encoding())
         .map_err(|e| upstream::upstream(format!("/api/embed: {e}")))?;
     // The vectors are made: a failure to count them is the operator's, not the caller's.
-    let counted = match Db::open().await {
-        Ok(db) => usage::record(&db, &caller, model, tokens).await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = counted {
+    if let Err(e) = usage::record(&db, &caller, model, tokens).await {
         let (id, causes) = (&ctx.request_id, e.causes());
         log::failure(LogLevel::Error, id, "chat", "usage not recorded", causes);
     }

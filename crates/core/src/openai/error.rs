@@ -13,6 +13,7 @@ fn kind(code: ErrorCode) -> (&'static str, Option<&'static str>) {
         NotFound => ("not_found_error", None),
         ModelNotFound => ("not_found_error", Some("model_not_found")),
         RateLimited => ("rate_limit_error", Some("rate_limit_exceeded")),
+        QuotaExceeded => ("rate_limit_error", Some("insufficient_quota")),
         OllamaUnavailable | UpstreamError | UpstreamTimeout | Internal => ("api_error", None),
         InvalidJson | ValidationError | UnsupportedMediaType | PayloadTooLarge | WeakPassword
         | UsernameTaken | MethodNotAllowed | Conflict => ("invalid_request_error", None),
@@ -67,6 +68,9 @@ mod tests {
         assert_eq!(key["error"]["param"], Value::Null);
         let limited = body(&Error::from(ErrorCode::RateLimited));
         assert_eq!(limited["error"]["code"], "rate_limit_exceeded");
+        let spent = body(&Error::from(ErrorCode::QuotaExceeded));
+        assert_eq!(spent["error"]["type"], "rate_limit_error");
+        assert_eq!(spent["error"]["code"], "insufficient_quota");
         let field = body(&Error::validation("messages[0].role", "Unknown role."));
         assert_eq!(field["error"]["param"], "messages[0].role");
         assert_eq!(field["error"]["message"], "Unknown role.");

@@ -140,23 +140,32 @@ impl Pending {
     /// counts). A read: a write would wait for SQLite's lock, and on an app that was idle
     /// (no connection open, so no WAL file) pay for a new WAL's first sync, ~1 ms here.
     pub async fn check(&self, db: &Db) -> Result<Option<Quota>, Error> {
-        let now = super::auth::now_unix();
         let counter: Result<Option<Counter>, Error> = db
             .query_opt(
                 "SELECT count, window_start FROM rate_limits WHERE key = ?",
                 vec![Value::Text(self.key.clone())],
             )
             .await;
-        let counter = match counter {
-            Ok(c) => c,
+        match counter {
+            Ok(c) => self.judge(c.map(|c| (c.count, c.window_start))),
             Err(e) => {
                 super::log::warn("rate limit not checked", e.causes());
-                return Ok(None);
+                Ok(None)
             }
-        };
+        }
+    }
+
+    /// The counter's key, for a read that fetches it with other things (`usage::admit`).
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Where the caller stands, from the committed `(count, window_start)` if there is one.
+    pub fn judge(&self, counter: Option<(i64, i64)>) -> Result<Option<Quota>, Error> {
+        let now = super::auth::now_unix();
         let window = i64::from(self.window);
         let (count, start) = match counter {
-            Some(c) if c.window_start + window > now => (c.count, c.window_start),
+            Some((count, start)) if start + window > now => (count, start),
             _ => (0, now),
         };
         Quota::new(self.limit, self.window, count + 1, start, now)

@@ -1,16 +1,27 @@
-//! Counts answers in `usage` for their user and, when called with one, their API key.
+//! Usage and quotas on Spin: answers counted in `usage` for their user and, when called with
+//! one, their API key ([`record`]); a caller's quotas checked before Ollama is asked, in the
+//! same read as the rate limit's ([`admit`]).
 
-use super::{Db, Value};
+use super::ratelimit::Pending;
+use super::{Db, Value, log, metrics};
 use crate::auth::principal::{Credential, Principal};
 use crate::error::Error;
-use crate::usage::{Tokens, day_of};
+use crate::ratelimit::Quota;
+use crate::usage::{DefaultQuota, Limits, Standing, Tokens, Used, day_of, effective, month_start};
+
+fn key_id(caller: &Principal) -> String {
+    match &caller.credential {
+        Credential::ApiKey(id) => id.clone(),
+        Credential::Session(_) => String::new(),
+    }
+}
+
+fn int(n: u64) -> Value {
+    Value::Integer(i64::try_from(n).unwrap_or(i64::MAX))
+}
 
 /// Adds one answer of `model` to today's row of the caller (and key).
 pub async fn record(db: &Db, caller: &Principal, model: &str, tokens: Tokens) -> Result<(), Error> {
-    let key_id = match &caller.credential {
-        Credential::ApiKey(id) => id.clone(),
-        Credential::Session(_) => String::new(),
-    };
     let now = crate::time::now_rfc3339();
     db.execute(
         "INSERT INTO usage (user_id, day, key_id, model, requests, prompt_tokens, completion_tokens)
@@ -22,11 +33,126 @@ pub async fn record(db: &Db, caller: &Principal, model: &str, tokens: Tokens) ->
         vec![
             Value::Text(caller.user_id.clone()),
             Value::Text(day_of(&now).to_string()),
-            Value::Text(key_id),
+            Value::Text(key_id(caller)),
             Value::Text(model.to_string()),
-            Value::Integer(i64::try_from(tokens.prompt).unwrap_or(i64::MAX)),
-            Value::Integer(i64::try_from(tokens.completion).unwrap_or(i64::MAX)),
+            int(tokens.prompt),
+            int(tokens.completion),
         ],
     )
     .await
+}
+
+/// What the admission read gives.
+struct Row {
+    used_today: i64,
+    used_month: i64,
+    key_today: i64,
+    day_limit: Option<i64>,
+    month_limit: Option<i64>,
+    key_limit: Option<i64>,
+    rl_count: Option<i64>,
+    rl_start: Option<i64>,
+}
+
+crate::from_columns!(Row {
+    used_today,
+    used_month,
+    key_today,
+    day_limit,
+    month_limit,
+    key_limit,
+    rl_count,
+    rl_start
+});
+
+/// The caller's quotas and usage (and the rate-limit counter of `rate_key`), in one statement:
+/// the usage rows of this month are a few per day and model.
+const STANDING: &str = "SELECT
+    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
+      WHERE user_id = ?1 AND day = ?2) AS used_today,
+    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
+      WHERE user_id = ?1 AND day >= ?3) AS used_month,
+    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
+      WHERE user_id = ?1 AND day = ?2 AND key_id = ?4 AND ?4 <> '') AS key_today,
+    (SELECT tokens_per_day FROM user_quotas WHERE user_id = ?1) AS day_limit,
+    (SELECT tokens_per_month FROM user_quotas WHERE user_id = ?1) AS month_limit,
+    (SELECT max_tokens_per_day FROM api_keys WHERE id = ?4 AND user_id = ?1) AS key_limit,
+    (SELECT count FROM rate_limits WHERE key = ?5) AS rl_count,
+    (SELECT window_start FROM rate_limits WHERE key = ?5) AS rl_start";
+
+async fn read(db: &Db, caller: &Principal, today: &str, rate_key: &str) -> Result<Row, Error> {
+    db.query_opt::<Row>(
+        STANDING,
+        vec![
+            Value::Text(caller.user_id.clone()),
+            Value::Text(today.to_string()),
+            Value::Text(month_start(today)),
+            Value::Text(key_id(caller)),
+            Value::Text(rate_key.to_string()),
+        ],
+    )
+    .await?
+    .ok_or_else(|| Error::internal("the standing read gave no row"))
+}
+
+fn standing<'a>(row: &Row, defaults: DefaultQuota, today: &'a str) -> Standing<'a> {
+    let used = |n: i64| u64::try_from(n).unwrap_or(0);
+    Standing {
+        limits: Limits {
+            per_day: effective(row.day_limit, defaults.per_day),
+            per_month: effective(row.month_limit, defaults.per_month),
+            key_per_day: effective(row.key_limit, None),
+        },
+        used: Used {
+            today: used(row.used_today),
+            this_month: used(row.used_month),
+            key_today: used(row.key_today),
+        },
+        today,
+    }
+}
+
+/// Where the caller stands before Ollama is asked, in one read: the rate limit the route left
+/// to its handler (`pending`), then the quotas (`429 QUOTA_EXCEEDED`, counted in the refusal
+/// metric). A read that fails lets the request through (the rate limit's write still counts
+/// it), as the rate limit's own check does.
+pub async fn admit(
+    db: &Db,
+    pending: Option<&Pending>,
+    caller: &Principal,
+    defaults: DefaultQuota,
+) -> Result<Option<Quota>, Error> {
+    let now = crate::time::now_rfc3339();
+    let today = day_of(&now);
+    let rate_key = pending.map_or("", |p| p.key());
+    let row = match read(db, caller, today, rate_key).await {
+        Ok(row) => row,
+        Err(e) => {
+            log::warn("quota and rate limit not checked", e.causes());
+            return Ok(None);
+        }
+    };
+    let quota = match pending {
+        Some(p) => p.judge(row.rl_count.zip(row.rl_start))?,
+        None => None,
+    };
+    let now_unix = crate::time::to_unix(&now).unwrap_or(0);
+    if let Err((which, e)) = standing(&row, defaults, today).check(now_unix) {
+        let labels = crate::metrics::labels(&[("limit", which.as_str())]);
+        metrics::add(crate::metrics::QUOTA_REFUSALS, labels, 1.0);
+        return Err(e);
+    }
+    Ok(quota)
+}
+
+/// The caller's `quota` for usage responses.
+pub async fn view(
+    db: &Db,
+    caller: &Principal,
+    defaults: DefaultQuota,
+) -> Result<crate::usage::QuotaView, Error> {
+    let now = crate::time::now_rfc3339();
+    let today = day_of(&now);
+    let row = read(db, caller, today, "").await?;
+    Ok(standing(&row, defaults, today).view())
 }

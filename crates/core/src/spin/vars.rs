@@ -28,7 +28,7 @@ pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, E
     }
 }
 
-const NAMES: [&str; 13] = [
+const NAMES: [&str; 15] = [
     "ollama_url",
     "default_model",
     "cors_origins",
@@ -42,6 +42,8 @@ const NAMES: [&str; 13] = [
     "rate_limit_window_seconds",
     "metrics",
     "trusted_proxies",
+    "quota_tokens_per_day",
+    "quota_tokens_per_month",
 ];
 
 /// The config, read from variables on an instance's first request. Spin may reuse an
