@@ -112,6 +112,9 @@ CONVERSATION_PROPS = {
 CONVERSATION_REQUIRED = ["id", "title", "model", "system_prompt", "options", "pinned", "archived",
                          "tags", "created_at", "updated_at", "message_count"]
 
+KEY_BUDGET = d({"type": ["integer", "null"], "minimum": 1},
+               "The key's own daily token budget (`null`: none); its user's quota applies either way.")
+
 SCHEMAS = {
     # --- errors ---
     "Error": obj({
@@ -125,6 +128,9 @@ SCHEMAS = {
                 "limit_bytes": d(INT, "The body limit (`PAYLOAD_TOO_LARGE`)."),
                 "line": d(INT, "Where JSON parsing failed (`INVALID_JSON`)."),
                 "column": d(INT, "Where JSON parsing failed (`INVALID_JSON`)."),
+                "limit": d(INT, "The quota's limit in tokens (`QUOTA_EXCEEDED`)."),
+                "used": d(INT, "Tokens used against it (`QUOTA_EXCEEDED`)."),
+                "resets_at": d(STR, "When it starts afresh (`QUOTA_EXCEEDED`)."),
             }, extra=True, description="Optional, code-specific."),
         }, ["code", "message"]),
         "request_id": d(STR, "Same value as the `x-request-id` response header."),
@@ -174,14 +180,16 @@ SCHEMAS = {
         "prefix": d(STR, "The key's first characters, enough to tell keys apart."),
         "created_at": TIME, "expires_at": {"type": ["string", "null"], "format": "date-time"},
         "last_used_at": {"type": ["string", "null"], "format": "date-time"},
-    }, ["id", "name", "prefix", "created_at", "expires_at", "last_used_at"]),
+        "max_tokens_per_day": KEY_BUDGET,
+    }, ["id", "name", "prefix", "created_at", "expires_at", "last_used_at", "max_tokens_per_day"]),
     "ApiKeyList": items_of(ref("ApiKey"), "`{items: [api key]}`"),
     "ApiKeyCreated": obj({
         "id": ID, "name": STR,
         "key": d(STR, "The secret key. Shown this once; use it as a bearer token."),
         "prefix": d(STR, "The key's first characters, enough to tell keys apart."),
         "created_at": TIME, "expires_at": {"type": ["string", "null"], "format": "date-time"},
-    }, ["id", "name", "key", "prefix", "created_at", "expires_at"]),
+        "max_tokens_per_day": KEY_BUDGET,
+    }, ["id", "name", "key", "prefix", "created_at", "expires_at", "max_tokens_per_day"]),
     "UserPage": page(ref("User"), "A page of users."),
 
     # --- conversations and messages ---
@@ -320,12 +328,43 @@ SCHEMAS = {
         "name": {"type": "string", "minLength": 1, "maxLength": 100},
         "expires_in_days": d({"type": ["integer", "null"], "minimum": 1, "maximum": 3650},
                              "Omitted or `null`: the key never expires."),
+        "max_tokens_per_day": KEY_BUDGET,
     }, ["name"]),
     "RotateApiKeyRequest": obj({
         "grace_seconds": d({"type": ["integer", "null"], "minimum": 0, "maximum": 604800, "default": 0},
                            "How long the old key keeps working."),
     }),
-    "UpdateUserRequest": obj({"role": ROLE, "status": USER_STATUS}),
+    "UpdateUserRequest": obj({
+        "role": ROLE, "status": USER_STATUS,
+        "quota": {"type": ["object", "null"], "additionalProperties": False,
+                  "description": "The user's own token quota; `null` returns the user to the defaults. A limit "
+                                 "left out takes its default; `0` is no limit.",
+                  "properties": {"tokens_per_day": {"type": ["integer", "null"], "minimum": 0},
+                                 "tokens_per_month": {"type": ["integer", "null"], "minimum": 0}}},
+    }),
+    "QuotaLimits": obj({"tokens_per_day": {"type": ["integer", "null"]},
+                        "tokens_per_month": {"type": ["integer", "null"]}},
+                       ["tokens_per_day", "tokens_per_month"], description="The limits that apply; `null`: none."),
+    "UserUpdated": obj({"user": ref("User"), "quota": ref("QuotaLimits")}, ["user", "quota"],
+                       description="`{user, quota}`"),
+    "Quota": obj({
+        "tokens_per_day": {"type": ["integer", "null"]}, "tokens_per_month": {"type": ["integer", "null"]},
+        "used_today": INT, "used_this_month": INT,
+        "resets_at": d({"type": ["string", "null"], "format": "date-time"},
+                       "Next UTC midnight with a daily limit, else the next month with a monthly one."),
+    }, ["tokens_per_day", "tokens_per_month", "used_today", "used_this_month", "resets_at"]),
+    "UsageReport": obj({
+        "items": arr(obj({
+            "day": STR, "model": STR, "key_id": d({"type": ["string", "null"]}, "`null`: calls made with "
+                                                    "an access token."),
+            "user_id": STR, "username": {"type": ["string", "null"]},
+            "requests": INT, "prompt_tokens": INT, "completion_tokens": INT,
+        }, ["requests", "prompt_tokens", "completion_tokens"])),
+        "totals": obj({"requests": INT, "prompt_tokens": INT, "completion_tokens": INT},
+                      ["requests", "prompt_tokens", "completion_tokens"]),
+        "quota": {"anyOf": [ref("Quota"), {"type": "null"}]},
+    }, ["items", "totals", "quota"], description="Each item has the field grouped by (`day`, `model`, "
+                                                 "`key_id` or `user_id` with `username`)."),
     "CreateConversationRequest": obj({
         "title": TITLE, "model": MODEL_NAME, "system_prompt": SYSTEM_PROMPT, "options": OPTIONS, "tags": TAGS,
     }),
@@ -413,9 +452,10 @@ ERROR_RESPONSES = {
     "UnsupportedMediaType": ("The body is not sent as `Content-Type: application/json` (`UNSUPPORTED_MEDIA_TYPE`).",
                              ["UNSUPPORTED_MEDIA_TYPE"], {}),
     "RateLimited": ("Too many requests (`RATE_LIMITED`): over the caller's rate limit, or (chat) over "
-                    "`max_concurrent_generations`, or (login) too many attempts; try again after `retry-after` "
-                    "seconds.",
-                    ["RATE_LIMITED"], {"retry-after": hdr("RetryAfter"), **RATE_HEADERS}),
+                    "`max_concurrent_generations`, or (login) too many attempts; or (chat) a token quota is "
+                    "used up (`QUOTA_EXCEEDED`, `details: {limit, used, resets_at}`); try again after "
+                    "`retry-after` seconds.",
+                    ["RATE_LIMITED", "QUOTA_EXCEEDED"], {"retry-after": hdr("RetryAfter"), **RATE_HEADERS}),
     "UpstreamError": ("Ollama answered with an error (`UPSTREAM_ERROR`).", ["UPSTREAM_ERROR"], {}),
     "OllamaUnavailable": ("Ollama cannot be reached (`OLLAMA_UNAVAILABLE`).", ["OLLAMA_UNAVAILABLE"], {}),
     "UpstreamTimeout": ("Ollama sent no first byte within `ollama_timeout_seconds` (`UPSTREAM_TIMEOUT`).",
@@ -502,6 +542,17 @@ def sse_event(events):
     } for name, schema in events]}
 
 
+def USAGE_PARAMS(groups):
+    return [
+        {"name": "from", "in": "query", "required": False, "description": "First day (UTC), default 29 days "
+         "before `to`.", "schema": {"type": "string", "format": "date"}},
+        {"name": "to", "in": "query", "required": False, "description": "Last day (UTC), default today; at most "
+         "366 days after `from`.", "schema": {"type": "string", "format": "date"}},
+        {"name": "group_by", "in": "query", "required": False, "description": "How items are grouped.",
+         "schema": {"type": "string", "enum": groups, "default": groups[0]}},
+    ]
+
+
 # Each route: dict with keys
 #   m, p, op, tag, summary, [description], auth ("public"|"user"|"admin"|"metrics"),
 #   [body (schema name), body_required], [query: list of params],
@@ -566,15 +617,28 @@ ROUTES = [
     dict(m="get", p="/api/admin/users", op="listUsers", tag="admin", summary="List all users", auth="admin",
          query=LIST_PARAMS, ok={"200": ("json", ref("UserPage"), "`{items: [user], next_cursor}`")},
          errors={"400": "ValidationError"}),
-    dict(m="patch", p="/api/admin/users/{id}", op="updateUser", tag="admin", summary="Change a user's role or status",
+    dict(m="patch", p="/api/admin/users/{id}", op="updateUser", tag="admin",
+         summary="Change a user's role, status or token quota",
          description="Removing the last active admin is `409 CONFLICT`. A disabled user's tokens and keys stop "
-                     "working at once.", auth="admin", body="UpdateUserRequest",
-         ok={"200": ("json", ref("UserEnvelope"), "`{user}`, updated.")},
+                     "working at once; a new quota applies to the user's next question.", auth="admin",
+         body="UpdateUserRequest",
+         ok={"200": ("json", ref("UserUpdated"), "`{user, quota}`, updated; `quota` is what now applies.")},
          errors={"400": "ValidationError", "404": "NotFound", "409": "LastAdmin"}),
     dict(m="delete", p="/api/admin/users/{id}", op="deleteUser", tag="admin", summary="Delete a user with all their data",
          description="Deleting the last active admin is `409 CONFLICT`.", auth="admin",
          ok={"204": (None, None, "Deleted, with all of that user's data.")},
          errors={"404": "NotFound", "409": "LastAdmin"}),
+    # ---------------- usage ----------------
+    dict(m="get", p="/api/usage", op="getUsage", tag="usage", summary="The caller's usage and quota",
+         description="Every answer counted (native chat, regenerate, titles, `/v1` chat and embeddings), by "
+                     "UTC day, model or API key; read from per-day rows, never from messages.", auth="user",
+         query=USAGE_PARAMS(["day", "model", "key"]),
+         ok={"200": ("json", ref("UsageReport"), "`{items, totals, quota}`")}, errors={"400": "ValidationError"}),
+    dict(m="get", p="/api/admin/usage", op="getAllUsage", tag="usage", summary="Everyone's usage",
+         description="The same over every user; `quota` is `null`.", auth="admin",
+         query=USAGE_PARAMS(["user", "day", "model"]),
+         ok={"200": ("json", ref("UsageReport"), "`{items, totals, quota: null}`")},
+         errors={"400": "ValidationError"}),
     # ---------------- conversations ----------------
     dict(m="post", p="/api/conversations", op="createConversation", tag="conversations",
          summary="Create a conversation", auth="user", body="CreateConversationRequest",
@@ -814,7 +878,8 @@ V1_ERRORS = {
     "V1PayloadTooLarge": "The body is above the limit (`invalid_request_error`).",
     "V1UnsupportedMediaType": "The body is not `application/json` (`invalid_request_error`).",
     "V1RateLimited": "Over the chat rate limit or the running-answers limit (`rate_limit_error`, code "
-                     "`rate_limit_exceeded`); try again after `retry-after` seconds.",
+                     "`rate_limit_exceeded`), or a token quota is used up (code `insufficient_quota`); try "
+                     "again after `retry-after` seconds.",
     "V1UpstreamError": "Ollama failed (`api_error`, code `upstream_error`).",
     "V1Unavailable": "Ollama cannot be reached (`api_error`, code `ollama_unavailable`).",
     "V1Timeout": "Ollama sent no first byte in time (`api_error`, code `upstream_timeout`).",
@@ -995,6 +1060,7 @@ def build():
             {"name": "sharing", "description": "Public read-only links to conversations."},
             {"name": "chat", "description": "Sending messages and streaming answers."},
             {"name": "models", "description": "The models Ollama has."},
+            {"name": "usage", "description": "Tokens used, per day, model, API key or user; quotas."},
             {"name": "health", "description": "Liveness, readiness, metrics, info and this document."},
             {"name": "openai", "description": "OpenAI's chat-completions API (`/v1`), for OpenAI's SDKs and "
                                               "tools; errors in OpenAI's shape."},
