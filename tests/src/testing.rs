@@ -229,6 +229,15 @@ impl TestApp {
         skip
     }
 
+    /// The fake Ollama the app talks to; fails the test where there is none (`APP_URL`: skip
+    /// such tests first with [`TestApp::skip_external`]).
+    pub fn fake(&self) -> &FakeOllama {
+        match &self.ollama {
+            Some(o) => o,
+            None => panic!("this test needs the fake Ollama"),
+        }
+    }
+
     /// The app's wall clock, which the test may set; `None` (after saying so) where the app
     /// is not in this process's test host (`SPIN_BIN`, `APP_URL`): only the test host has one.
     pub fn clock(&self) -> Option<&crate::clock::Clock> {

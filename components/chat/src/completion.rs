@@ -11,11 +11,10 @@ use crate::sink::{self, Sink};
 use crate::upstream::{self, Lines, Next};
 use axum::response::{IntoResponse, Response};
 use chat_core::auth::principal::Principal;
-use chat_core::ollama::{ChatLine, parse_chat_line};
 use chat_core::openai::chat::Translated;
 use chat_core::openai::reply::Reply;
 use chat_core::spin::ratelimit::{self, Pending};
-use chat_core::spin::{ApiJson, Db, RequestContext, Value, log, task, usage};
+use chat_core::spin::{ApiJson, Db, RequestContext, Value, log, metrics, task, usage};
 use chat_core::{Error, time};
 use futures::future::{Either, select};
 use std::sync::Arc;
@@ -273,6 +272,14 @@ impl Call {
         drop(lines);
         self.unregister().await;
         let tokens = reply.tokens();
+        let labels = chat_core::metrics::labels(&[("model", &self.model)]);
+        let (generated, prompt) = (tokens.completion as f64, tokens.prompt as f64);
+        metrics::add(
+            chat_core::metrics::COMPLETION_TOKENS,
+            labels.clone(),
+            generated,
+        );
+        metrics::add(chat_core::metrics::PROMPT_TOKENS, labels, prompt);
         if let Err(e) = usage::record(&self.db, &self.caller, &self.model, tokens).await {
             log::failure(
                 chat_core::config::LogLevel::Error,
@@ -303,22 +310,13 @@ impl Call {
 
 /// Takes what Ollama sent next into `reply` (queueing its chunk): the end, if it is one.
 fn take(next: Next, reply: &mut Reply, sink: &mut Sink) -> Option<End> {
-    let failed = |cause: String| Some(End::Failed(upstream::upstream(cause)));
-    match next {
-        Next::Line(line) => match parse_chat_line(&line) {
-            Ok(ChatLine::Chunk(c)) => {
-                if let Some(chunk) = reply.take(&c) {
-                    sink.queue_data(&chunk.to_string());
-                }
-                c.done.then_some(End::Done)
+    match next.chunk() {
+        Ok(c) => {
+            if let Some(chunk) = reply.take(&c) {
+                sink.queue_data(&chunk.to_string());
             }
-            Ok(ChatLine::Error(e)) => failed(format!("error line: {e}")),
-            Err(e) => failed(format!("unreadable line: {e}")),
-        },
-        Next::End => failed("stream ended before its final chunk".into()),
-        Next::Stalled => Some(End::Failed(
-            upstream::timeout().with_cause("Ollama stalled mid-answer"),
-        )),
-        Next::Failed(e) => failed(format!("reading stream: {e}")),
+            c.done.then_some(End::Done)
+        }
+        Err(e) => Some(End::Failed(e)),
     }
 }

@@ -9,7 +9,6 @@ use crate::stored::Stored;
 use crate::upstream::{self, Lines, Next};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, Status, Usage};
-use chat_core::ollama::{self, ChatLine};
 use chat_core::spin::{Db, Value, log, task};
 use chat_core::usage::Tokens;
 use serde::Serialize;
@@ -123,35 +122,26 @@ impl Received {
 
     /// Takes what Ollama sent next, queueing its events: the end of the answer, if it is one.
     fn take(&mut self, next: Next, sink: &mut Sink) -> Option<End> {
-        let failed = |cause: String| Some(End::Failed(upstream::upstream(cause)));
-        match next {
-            Next::Line(line) => match ollama::parse_chat_line(&line) {
-                Ok(ChatLine::Chunk(c)) => {
-                    self.chunks += 1;
-                    if !c.thinking().is_empty() {
-                        self.thinking.push_str(c.thinking());
-                        sink.queue("thinking", &json!({"content": c.thinking()}));
-                    }
-                    if !c.content().is_empty() {
-                        self.content_chunks += 1;
-                        self.first_token.get_or_insert(self.started.elapsed());
-                        self.content.push_str(c.content());
-                        sink.queue("delta", &json!({"content": c.content()}));
-                    }
-                    if c.done {
-                        self.usage = c.usage();
-                        return Some(End::Done);
-                    }
-                    None
+        match next.chunk() {
+            Ok(c) => {
+                self.chunks += 1;
+                if !c.thinking().is_empty() {
+                    self.thinking.push_str(c.thinking());
+                    sink.queue("thinking", &json!({"content": c.thinking()}));
                 }
-                Ok(ChatLine::Error(e)) => failed(format!("error line: {e}")),
-                Err(e) => failed(format!("unreadable line: {e}")),
-            },
-            Next::End => failed("stream ended before its final chunk".into()),
-            Next::Stalled => Some(End::Failed(
-                upstream::timeout().with_cause("Ollama stalled mid-answer"),
-            )),
-            Next::Failed(e) => failed(format!("reading stream: {e}")),
+                if !c.content().is_empty() {
+                    self.content_chunks += 1;
+                    self.first_token.get_or_insert(self.started.elapsed());
+                    self.content.push_str(c.content());
+                    sink.queue("delta", &json!({"content": c.content()}));
+                }
+                if c.done {
+                    self.usage = c.usage();
+                    return Some(End::Done);
+                }
+                None
+            }
+            Err(e) => Some(End::Failed(e)),
         }
     }
 }

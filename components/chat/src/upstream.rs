@@ -4,7 +4,7 @@
 //! `502 UPSTREAM_ERROR`. Ollama's own error text is logged, not sent.
 
 use bytes::Bytes;
-use chat_core::ollama::LineBuffer;
+use chat_core::ollama::{ChatChunk, ChatLine, LineBuffer, parse_chat_line};
 use chat_core::spin::task;
 use chat_core::{Error, ErrorCode};
 use futures::StreamExt;
@@ -134,6 +134,23 @@ pub enum Next {
     End,
     Stalled,
     Failed(String),
+}
+
+impl Next {
+    /// The chunk of `/api/chat` this is, or the failure it means: an error line, a line that is
+    /// not a chunk, the stream ending before the final chunk, a stall, a broken read.
+    pub fn chunk(self) -> Result<ChatChunk, Error> {
+        match self {
+            Next::Line(line) => match parse_chat_line(&line) {
+                Ok(ChatLine::Chunk(c)) => Ok(c),
+                Ok(ChatLine::Error(e)) => Err(upstream(format!("error line: {e}"))),
+                Err(e) => Err(upstream(format!("unreadable line: {e}"))),
+            },
+            Next::End => Err(upstream("stream ended before its final chunk")),
+            Next::Stalled => Err(timeout().with_cause("Ollama stalled mid-answer")),
+            Next::Failed(e) => Err(upstream(format!("reading stream: {e}"))),
+        }
+    }
 }
 
 impl Lines {

@@ -77,13 +77,6 @@ fn names(events: &[Event]) -> Vec<&str> {
     events.iter().map(|e| e.name.as_str()).collect()
 }
 
-fn ollama(app: &TestApp) -> &FakeOllama {
-    match &app.ollama {
-        Some(o) => o,
-        None => panic!("these tests need the fake Ollama"),
-    }
-}
-
 fn tokens(n: usize) -> String {
     (0..n).map(|i| format!("tok{i} ")).collect()
 }
@@ -166,7 +159,7 @@ async fn a_streamed_answer_arrives_in_order_and_is_stored_with_usage() {
     .await;
     assert!(!title.is_empty() && title.chars().count() <= 80, "{title}");
     // Ollama got the model and the streaming flag.
-    let sent = ollama(&app).requests();
+    let sent = app.fake().requests();
     let first = sent
         .iter()
         .find(|r| r.path == "/api/chat")
@@ -201,7 +194,7 @@ async fn every_request_to_ollama_with_a_body_asks_for_100_continue_and_states_it
     })
     .await;
 
-    let sent = ollama(&app).requests();
+    let sent = app.fake().requests();
     let with_body: Vec<_> = sent.iter().filter(|r| r.body.is_some()).collect();
     assert!(with_body.len() >= 2, "a chat and a title: {sent:?}");
     for r in with_body {
@@ -221,7 +214,7 @@ async fn each_token_leaves_before_the_next_is_produced() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(12);
     fake.set_token_delay(Duration::from_millis(40));
     let chat = Api::new(&app).await;
@@ -280,7 +273,7 @@ async fn model_and_options_follow_body_then_conversation_then_default_with_histo
     else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(2);
     let chat = Api::new(&app).await;
     let plain = chat.conversation(json!({})).await;
@@ -344,7 +337,7 @@ async fn thinking_models_stream_their_reasoning_and_it_is_stored() {
     let Some(app) = chat_app().await else {
         return;
     };
-    ollama(&app).set_tokens(5);
+    app.fake().set_tokens(5);
     let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"model": "qwen3:0.6b"})).await;
     let events = Events::new(chat.send(&id, json!({"content": "think"})).await)
@@ -378,7 +371,8 @@ async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question()
     let Some(slow) = app_with(&[("ollama_timeout_seconds", "1")]).await else {
         return;
     };
-    ollama(&slow).set_fault(FaultMode::SlowFirstByte(Duration::from_secs(3)));
+    slow.fake()
+        .set_fault(FaultMode::SlowFirstByte(Duration::from_secs(3)));
     let Some(app) = chat_app().await else {
         return;
     };
@@ -390,7 +384,7 @@ async fn failures_before_the_stream_answer_with_a_status_and_keep_the_question()
     ];
     for (app, fault, status, code) in cases {
         if let Some(f) = fault {
-            ollama(app).set_fault(f);
+            app.fake().set_fault(f);
         }
         let chat = Api::new(app).await;
         for stream in [true, false] {
@@ -414,7 +408,7 @@ async fn failures_mid_stream_end_with_an_error_event_and_keep_the_partial_answer
     let Some(app) = app_with(&[("ollama_timeout_seconds", "1")]).await else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     let chat = Api::new(&app).await;
     let cases = [
         (FaultMode::ErrorMidStream { after: 3 }, "UPSTREAM_ERROR"),
@@ -462,7 +456,7 @@ async fn stop_ends_a_running_answer_from_another_request() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(200);
     fake.set_token_delay(Duration::from_millis(25));
     let chat = Api::new(&app).await;
@@ -516,7 +510,7 @@ async fn regenerate_adds_a_new_answer_to_the_last_question() {
     let Some(app) = chat_app().await else {
         return;
     };
-    ollama(&app).set_tokens(4);
+    app.fake().set_tokens(4);
     let chat = Api::new(&app).await;
     let id = chat.conversation(json!({"title": "kept"})).await;
     let regen = |body: Option<Value>| {
@@ -559,7 +553,7 @@ async fn a_client_that_leaves_mid_stream_loses_nothing() {
     let Some(app) = chat_app().await else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(30);
     fake.set_token_delay(Duration::from_millis(20));
     let chat = Api::new(&app).await;
@@ -585,7 +579,7 @@ async fn one_user_cannot_run_more_than_the_allowed_answers_at_once() {
     let Some(app) = app_with(&[("max_concurrent_generations", "1")]).await else {
         return;
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(40);
     fake.set_token_delay(Duration::from_millis(20));
     let chat = Api::new(&app).await;
@@ -858,7 +852,7 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
     expect(whole, 201).await;
 
     // A third question, and a regenerate, are refused before anything is stored or asked.
-    let asked_before = ollama(&app).chat_streams().len();
+    let asked_before = app.fake().chat_streams().len();
     for refused in [
         chat.send(&id, json!({"content": "three"})).await,
         chat.req(Method::POST, &format!("/api/chat/{id}/regenerate"))
@@ -876,7 +870,7 @@ async fn asking_the_model_is_limited_per_user_and_a_refused_question_is_not_stor
         expect_error(refused, 429, "RATE_LIMITED").await;
     }
     assert_eq!(
-        ollama(&app).chat_streams().len(),
+        app.fake().chat_streams().len(),
         asked_before,
         "Ollama was asked"
     );
@@ -937,7 +931,7 @@ async fn a_slow_database_does_not_hold_back_tokens_and_a_failed_store_is_reporte
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let fake = ollama(&app);
+    let fake = app.fake();
     fake.set_tokens(10);
     fake.set_token_delay(Duration::from_millis(30));
     let chat = Api::new(&app).await;

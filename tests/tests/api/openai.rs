@@ -6,19 +6,12 @@
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
+use spin_test_host::fake_ollama::FaultMode;
 use spin_test_host::testing::{
     Api, AppConfig, SendExt, TestApp, expect, expect_openai_error, header, spawn_app,
     spawn_app_with, text, text_at,
 };
 use std::time::Duration;
-
-fn ollama(app: &TestApp) -> &FakeOllama {
-    match &app.ollama {
-        Some(o) => o,
-        None => panic!("these tests need the fake Ollama"),
-    }
-}
 
 async fn v1_app(vars: &[(&str, &str)]) -> Option<TestApp> {
     let app = spawn_app_with(AppConfig::with_vars(vars)).await;
@@ -31,7 +24,7 @@ fn ask(content: &str) -> Value {
 
 /// The last `/api/chat` body the fake received.
 fn last_chat_body(app: &TestApp) -> Value {
-    ollama(app)
+    app.fake()
         .requests()
         .into_iter()
         .rev()
@@ -129,7 +122,7 @@ async fn a_whole_completion_is_openais_shape_with_ollamas_counts() {
     assert_eq!(sent["options"]["temperature"], 0.2);
     assert_eq!(sent["options"]["num_predict"], 64);
     assert_eq!(sent["options"]["stop"], json!(["\n\n"]));
-    assert_eq!(ollama(&app).chat_streams().len(), 1);
+    assert_eq!(app.fake().chat_streams().len(), 1);
 
     // A thinking model's reasoning comes apart from its answer.
     let thinking =
@@ -311,7 +304,7 @@ async fn bad_requests_are_openais_400s_naming_the_field() {
         .await;
     expect_openai_error(unknown, 404, "not_found_error", Some("model_not_found")).await;
     // None of them reached Ollama but the unknown model.
-    assert_eq!(ollama(&app).chat_streams().len(), 1);
+    assert_eq!(app.fake().chat_streams().len(), 1);
 }
 
 #[tokio::test]
@@ -368,11 +361,11 @@ async fn embeddings_come_as_floats_or_base64() {
 async fn ollama_failures_are_api_errors_before_and_during_a_stream() {
     let Some(app) = v1_app(&[]).await else { return };
     let user = Api::new(&app).await;
-    ollama(&app).set_fault(FaultMode::ServerError);
+    app.fake().set_fault(FaultMode::ServerError);
     let failed = user.post("/v1/chat/completions", &ask("x")).await;
     expect_openai_error(failed, 502, "api_error", None).await;
 
-    ollama(&app).set_fault(FaultMode::ErrorMidStream { after: 3 });
+    app.fake().set_fault(FaultMode::ErrorMidStream { after: 3 });
     let mut body = ask("x");
     body["stream"] = json!(true);
     let events = data_lines(&text(user.post("/v1/chat/completions", &body).await).await);
@@ -388,7 +381,7 @@ async fn a_completion_counts_as_a_running_answer() {
         return;
     };
     let user = Api::new(&app).await;
-    ollama(&app).set_token_delay(Duration::from_millis(40));
+    app.fake().set_token_delay(Duration::from_millis(40));
     let mut slow = ask("a long answer");
     slow["stream"] = json!(true);
     let running = user.post("/v1/chat/completions", &slow).await;
@@ -398,7 +391,7 @@ async fn a_completion_counts_as_a_running_answer() {
     assert_eq!(header(&second, "retry-after").as_deref(), Some("1"));
     expect_openai_error(second, 429, "rate_limit_error", Some("rate_limit_exceeded")).await;
     assert_eq!(
-        ollama(&app).chat_streams().len(),
+        app.fake().chat_streams().len(),
         1,
         "the refused one never reached Ollama"
     );
@@ -434,7 +427,7 @@ async fn an_api_key_works_and_a_client_that_leaves_ends_ollamas_request() {
     )
     .await;
     let key = text_at(&created, "/key");
-    ollama(&app).set_token_delay(Duration::from_millis(30));
+    app.fake().set_token_delay(Duration::from_millis(30));
     let mut body = ask("tell me a long story");
     body["stream"] = json!(true);
 
@@ -453,7 +446,7 @@ async fn an_api_key_works_and_a_client_that_leaves_ends_ollamas_request() {
     }
     drop(resp);
 
-    let fake = ollama(&app);
+    let fake = app.fake();
     spin_test_host::testing::eventually("Ollama's request to be closed", async || {
         fake.chat_streams()
             .first()

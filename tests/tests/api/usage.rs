@@ -5,19 +5,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
+use spin_test_host::fake_ollama::FaultMode;
 use spin_test_host::testing::{
     Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, expect_openai_error,
     header, items, spawn_app_with, text_at,
 };
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-fn ollama(app: &TestApp) -> &FakeOllama {
-    match &app.ollama {
-        Some(o) => o,
-        None => panic!("these tests need the fake Ollama"),
-    }
-}
 
 async fn usage_app(vars: &[(&str, &str)]) -> Option<TestApp> {
     let app = spawn_app_with(AppConfig::with_vars(vars)).await;
@@ -107,7 +100,7 @@ async fn failed_stopped_and_abandoned_answers_count_what_they_received() {
         return;
     };
     let user = Api::new(&app).await;
-    let fake = ollama(&app);
+    let fake = app.fake();
 
     fake.set_fault(FaultMode::ErrorMidStream { after: 3 });
     expect_error(ask(&user).await, 502, "UPSTREAM_ERROR").await;
@@ -164,7 +157,7 @@ async fn a_spent_daily_quota_refuses_before_ollama_and_an_admin_changes_it_at_on
 
     expect(ask(&user).await, 201).await; // 51 tokens
     expect(ask(&user).await, 201).await; // 102: admitted under the quota, may finish past it
-    let asked = ollama(&app).chat_streams().len();
+    let asked = app.fake().chat_streams().len();
     let id = user.conversation(json!({"title": "t"})).await;
     let refused = user
         .send(&id, json!({"content": "abcd", "stream": false}))
@@ -184,7 +177,7 @@ async fn a_spent_daily_quota_refuses_before_ollama_and_an_admin_changes_it_at_on
         "{b}"
     );
     assert_eq!(
-        ollama(&app).chat_streams().len(),
+        app.fake().chat_streams().len(),
         asked,
         "Ollama was not asked"
     );
@@ -289,7 +282,7 @@ async fn racing_questions_overshoot_by_at_most_the_answers_run_at_once() {
     else {
         return;
     };
-    ollama(&app).set_token_delay(Duration::from_millis(5));
+    app.fake().set_token_delay(Duration::from_millis(5));
     let user = Api::new(&app).await;
     let mut ids = Vec::new();
     for _ in 0..8 {
