@@ -40,6 +40,32 @@ enum PortPattern {
     Exact(u16),
 }
 
+/// A component's `allowed_outbound_hosts`, each entry resolved by `resolve` (its variables), as
+/// Spin resolves them (crates/outbound-networking-config): an entry is one host, whatever its
+/// variables hold (a comma-separated list is not split, and fails to parse); an entry with
+/// variables that resolves to nothing (`""`, `http://`, `https://`) is skipped, an optional
+/// endpoint; a literal entry must be a host; `insecure:allow-all` alone is refused.
+pub fn allowed_hosts(
+    entries: &[String],
+    resolve: impl Fn(&str) -> Result<String>,
+) -> Result<Vec<AllowedHost>> {
+    if let [only] = entries
+        && only == "insecure:allow-all"
+    {
+        bail!("'insecure:allow-all' is not allowed - use '*://*:*' to allow all outbound traffic");
+    }
+    let mut allowed = Vec::new();
+    for entry in entries {
+        let resolved = resolve(entry)?;
+        let templated = entry.contains("{{");
+        if templated && matches!(resolved.as_str(), "" | "http://" | "https://") {
+            continue;
+        }
+        allowed.push(AllowedHost::parse(&resolved)?);
+    }
+    Ok(allowed)
+}
+
 impl AllowedHost {
     pub fn parse(entry: &str) -> Result<Self> {
         let Some((scheme, rest)) = entry.split_once("://") else {
@@ -337,6 +363,36 @@ mod tests {
         AllowedHost::parse(entry)
             .map(|a| a.allows(scheme, host, port))
             .unwrap_or(false)
+    }
+
+    #[test]
+    fn entries_resolve_as_spins_do() {
+        let vars = |entry: &str| -> Result<String> {
+            Ok(match entry {
+                "{{ ollama_url }}" => "http://127.0.0.1:11434".into(),
+                "{{ spare }}" => String::new(),
+                "http://{{ spare }}" => "http://".into(),
+                "{{ both }}" => "http://a:1,http://b:2".into(),
+                other => other.into(),
+            })
+        };
+        let list = |e: &[&str]| e.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = allowed_hosts(
+            &list(&["{{ ollama_url }}", "{{ spare }}", "http://{{ spare }}"]),
+            vars,
+        );
+        let ok = ok.unwrap_or_default();
+        assert_eq!(ok.len(), 1, "empty optional endpoints are skipped");
+        assert!(ok[0].allows("http", "127.0.0.1", Some(11434)));
+        assert!(
+            allowed_hosts(&list(&["{{ both }}"]), vars).is_err(),
+            "one entry is one host"
+        );
+        assert!(
+            allowed_hosts(&list(&[""]), vars).is_err(),
+            "a literal must be a host"
+        );
+        assert!(allowed_hosts(&list(&["insecure:allow-all"]), vars).is_err());
     }
 
     #[test]

@@ -232,10 +232,9 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
                 bail!("component {id:?} uses SQLite database {name:?}, which is not configured");
             }
         }
-        let mut allowed = Vec::new();
-        for entry in &spec.allowed_outbound_hosts {
-            allowed.push(AllowedHost::parse(&expand(entry, &app_vars)?)?);
-        }
+        let allowed = crate::outbound::allowed_hosts(&spec.allowed_outbound_hosts, |entry| {
+            expand(entry, &app_vars)
+        })?;
         let grants = Arc::new(ComponentGrants {
             id: id.clone(),
             sqlite_databases: spec.sqlite_databases.clone(),
