@@ -22,6 +22,7 @@ pub mod ratelimit;
 pub mod request_id;
 pub mod search;
 pub mod security_headers;
+pub mod servers;
 pub mod time;
 pub mod usage;
 
