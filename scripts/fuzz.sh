@@ -27,13 +27,16 @@ curl -fs "$base/api/auth/register" -H 'content-type: application/json' \
 report="$state/report.json"
 mkdir -p "$state"
 set +e
+# One worker: with two, hypothesis parses lambda sources on two threads at once, and CPython
+# 3.11's `ast.parse` is not safe for that ("AST constructor recursion depth mismatch", a
+# Runtime Error in the report and a failed run with no failing request; seen once in CI).
 PYTHONPATH="$PWD/scripts${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=fuzz_hooks \
 schemathesis run "$base/openapi.json" \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --max-examples "$examples" \
   --max-time 240 \
   --seed 20261123 \
-  --workers 2 \
+  --workers 1 \
   --request-timeout 20 \
   --suppress-health-check all \
   --generation-database none \

@@ -8,4 +8,5 @@ mod conversations;
 mod foundation;
 mod hardening;
 mod openai;
+mod operations;
 mod usage;
