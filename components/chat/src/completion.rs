@@ -28,38 +28,24 @@ pub async fn respond(ctx: &RequestContext, caller: Principal, t: Translated) -> 
     };
     // Reads, as on the native route: a request over a limit or a quota never reaches Ollama, and
     // nothing waits for a write before Ollama is asked (the write re-checks both).
-    let quota = usage::admit(&db, ctx.rate_limit.as_ref(), &caller, ctx.config.quota);
-    let timeout = ctx.config.ollama_timeout;
-    let (quota, room) = futures::join!(quota, under_limit(&db, &caller.user_id, timeout));
-    let (quota, answered) = match (quota, room) {
-        (Ok(quota), Ok(())) => (quota, answer(ctx, caller, db, t).await),
-        (Ok(quota), Err(e)) => (quota, Err(e)),
+    // The running answers are counted in the same read.
+    let since = stale_before(ctx.config.ollama_timeout);
+    let read = usage::admit(
+        &db,
+        ctx.rate_limit.as_ref(),
+        &caller,
+        ctx.config.quota,
+        Some(&since),
+    );
+    let (quota, answered) = match (read.await, settings().await) {
+        (Ok(a), Ok(s)) if a.running >= s.max_concurrent_generations => {
+            (a.quota, Err(too_many(s.max_concurrent_generations)))
+        }
+        (Ok(a), Ok(_)) => (a.quota, answer(ctx, caller, db, t).await),
+        (Ok(a), Err(e)) => (a.quota, Err(e)),
         (Err(e), _) => (None, Err(e)),
     };
     ratelimit::stamp(quota, answered)
-}
-
-struct Running(i64);
-
-chat_core::from_columns!(Running(n));
-
-/// `429` when the caller already has as many answers running as they may.
-async fn under_limit(db: &Db, user_id: &str, timeout: Duration) -> Result<(), Error> {
-    let max = settings().await?.max_concurrent_generations;
-    let running = db
-        .query_opt::<Running>(
-            "SELECT COUNT(*) AS n FROM generations WHERE user_id = ? AND heartbeat_at > ?",
-            vec![
-                Value::Text(user_id.into()),
-                Value::Text(stale_before(timeout)),
-            ],
-        )
-        .await?
-        .map_or(0, |r| r.0);
-    if running >= max {
-        return Err(too_many(max));
-    }
-    Ok(())
 }
 
 async fn answer(

@@ -60,7 +60,12 @@ pub async fn respond(
     // one read that goes to SQLite together with the conversation's, on this connection:
     // nothing waits for a write before Ollama is asked. The request is counted when its
     // question is stored.
-    let count = usage::admit(&db, ctx.rate_limit.as_ref(), caller, ctx.config.quota);
+    // (plan::load counts the running answers itself, beside the history.)
+    let count = async {
+        usage::admit(&db, ctx.rate_limit.as_ref(), caller, ctx.config.quota, None)
+            .await
+            .map(|a| a.quota)
+    };
     let (quota, loaded) = futures::join!(
         count,
         plan::load(&db, user_id, conversation_id, timeout, &settings)

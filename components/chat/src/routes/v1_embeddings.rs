@@ -16,7 +16,7 @@ pub async fn post(
     let body = request.translate()?;
     let (config, model) = (&ctx.config, request.model.as_str());
     let db = Db::open().await?;
-    usage::admit(&db, None, &caller, config.quota).await?;
+    usage::admit(&db, None, &caller, config.quota, None).await?;
     let post = http::Method::POST;
     let timeout = config.ollama_timeout;
     let resp = upstream::send(

@@ -119,8 +119,9 @@ fn let_through(counted: Result<Quota, Error>) -> Option<Quota> {
 }
 
 /// A count the pipeline leaves to the route's handler (in [`super::RequestContext`]), so that
-/// asking the model waits for no write: the handler [`check`](Pending::check)s the counter
-/// with a read alongside its own first statement, and [`record`](Pending::record)s the
+/// asking the model waits for no write: the handler [`judge`](Pending::judge)s the counter
+/// from a read alongside its own first statement (`usage::admit`), and
+/// [`record`](Pending::record)s the
 /// request in the transaction that stores what it asks (as the per-user limit on running
 /// generations is checked, then enforced). Counting stays exact: a request that slipped past
 /// the check (the caller's other requests at the same moment) is refused by the record, and
@@ -135,32 +136,15 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Where the caller would stand with this request, from the counter as committed:
-    /// `Err(429)` over the limit, `Ok(None)` if it could not be read (the record still
-    /// counts). A read: a write would wait for SQLite's lock, and on an app that was idle
-    /// (no connection open, so no WAL file) pay for a new WAL's first sync, ~1 ms here.
-    pub async fn check(&self, db: &Db) -> Result<Option<Quota>, Error> {
-        let counter: Result<Option<Counter>, Error> = db
-            .query_opt(
-                "SELECT count, window_start FROM rate_limits WHERE key = ?",
-                vec![Value::Text(self.key.clone())],
-            )
-            .await;
-        match counter {
-            Ok(c) => self.judge(c.map(|c| (c.count, c.window_start))),
-            Err(e) => {
-                super::log::warn("rate limit not checked", e.causes());
-                Ok(None)
-            }
-        }
-    }
-
     /// The counter's key, for a read that fetches it with other things (`usage::admit`).
     pub fn key(&self) -> &str {
         &self.key
     }
 
-    /// Where the caller stands, from the committed `(count, window_start)` if there is one.
+    /// Where the caller would stand with this request, from the committed
+    /// `(count, window_start)` if there is one: `Err(429)` over the limit. Judged from a read:
+    /// a write would wait for SQLite's lock, and on an app that was idle (no connection open,
+    /// so no WAL file) pay for a new WAL's first sync, ~1 ms here.
     pub fn judge(&self, counter: Option<(i64, i64)>) -> Result<Option<Quota>, Error> {
         let now = super::auth::now_unix();
         let window = i64::from(self.window);

@@ -52,6 +52,7 @@ struct Row {
     key_limit: Option<i64>,
     rl_count: Option<i64>,
     rl_start: Option<i64>,
+    running: i64,
 }
 
 crate::from_columns!(Row {
@@ -62,7 +63,8 @@ crate::from_columns!(Row {
     month_limit,
     key_limit,
     rl_count,
-    rl_start
+    rl_start,
+    running
 });
 
 /// The caller's quotas and usage (and the rate-limit counter of `rate_key`), in one statement:
@@ -78,9 +80,17 @@ const STANDING: &str = "SELECT
     (SELECT tokens_per_month FROM user_quotas WHERE user_id = ?1) AS month_limit,
     (SELECT max_tokens_per_day FROM api_keys WHERE id = ?4 AND user_id = ?1) AS key_limit,
     (SELECT count FROM rate_limits WHERE key = ?5) AS rl_count,
-    (SELECT window_start FROM rate_limits WHERE key = ?5) AS rl_start";
+    (SELECT window_start FROM rate_limits WHERE key = ?5) AS rl_start,
+    CASE WHEN ?6 IS NULL THEN 0 ELSE
+      (SELECT COUNT(*) FROM generations WHERE user_id = ?1 AND heartbeat_at > ?6) END AS running";
 
-async fn read(db: &Db, caller: &Principal, today: &str, rate_key: &str) -> Result<Row, Error> {
+async fn read(
+    db: &Db,
+    caller: &Principal,
+    today: &str,
+    rate_key: &str,
+    running_since: Option<&str>,
+) -> Result<Row, Error> {
     db.query_opt::<Row>(
         STANDING,
         vec![
@@ -89,6 +99,7 @@ async fn read(db: &Db, caller: &Principal, today: &str, rate_key: &str) -> Resul
             Value::Text(month_start(today)),
             Value::Text(key_id(caller)),
             Value::Text(rate_key.to_string()),
+            running_since.map_or(Value::Null, |t| Value::Text(t.to_string())),
         ],
     )
     .await?
@@ -112,24 +123,35 @@ fn standing<'a>(row: &Row, defaults: DefaultQuota, today: &'a str) -> Standing<'
     }
 }
 
+/// What the admission read found.
+#[derive(Debug, Default)]
+pub struct Admitted {
+    /// Where the caller stands with the rate limit the route left to its handler.
+    pub quota: Option<Quota>,
+    /// The caller's running answers (with `running_since`; else 0).
+    pub running: i64,
+}
+
 /// Where the caller stands before Ollama is asked, in one read: the rate limit the route left
 /// to its handler (`pending`), then the quotas (`429 QUOTA_EXCEEDED`, counted in the refusal
-/// metric). A read that fails lets the request through (the rate limit's write still counts
-/// it), as the rate limit's own check does.
+/// metric), and with `running_since` the caller's answers whose heartbeat is newer (for a
+/// route with no read of its own to count them in). A read that fails lets the request
+/// through (the writes that follow still count and limit it).
 pub async fn admit(
     db: &Db,
     pending: Option<&Pending>,
     caller: &Principal,
     defaults: DefaultQuota,
-) -> Result<Option<Quota>, Error> {
+    running_since: Option<&str>,
+) -> Result<Admitted, Error> {
     let now = crate::time::now_rfc3339();
     let today = day_of(&now);
     let rate_key = pending.map_or("", |p| p.key());
-    let row = match read(db, caller, today, rate_key).await {
+    let row = match read(db, caller, today, rate_key, running_since).await {
         Ok(row) => row,
         Err(e) => {
             log::warn("quota and rate limit not checked", e.causes());
-            return Ok(None);
+            return Ok(Admitted::default());
         }
     };
     let quota = match pending {
@@ -142,7 +164,10 @@ pub async fn admit(
         metrics::add(crate::metrics::QUOTA_REFUSALS, labels, 1.0);
         return Err(e);
     }
-    Ok(quota)
+    Ok(Admitted {
+        quota,
+        running: row.running,
+    })
 }
 
 /// The caller's `quota` for usage responses.
@@ -153,6 +178,6 @@ pub async fn view(
 ) -> Result<crate::usage::QuotaView, Error> {
     let now = crate::time::now_rfc3339();
     let today = day_of(&now);
-    let row = read(db, caller, today, "").await?;
+    let row = read(db, caller, today, "", None).await?;
     Ok(standing(&row, defaults, today).view())
 }
