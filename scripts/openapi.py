@@ -238,7 +238,12 @@ SCHEMAS = {
         "status": d(STR, "Ollama's status line, e.g. `pulling manifest`, `downloading`, `success`."),
         "completed": d({"type": ["integer", "null"], "minimum": 0}, "Bytes done; `null` when Ollama gives none."),
         "total": d({"type": ["integer", "null"], "minimum": 0}, "Bytes in all; `null` when Ollama gives none."),
-    }, ["status", "completed", "total"], description="`event: progress` of a model pull."),
+        "server": d(STR, "The Ollama server this progress comes from."),
+    }, ["status", "completed", "total", "server"], description="`event: progress` of a model pull."),
+    "PullErrorEvent": obj({"error": obj({"code": {"type": "string", "enum": ERROR_CODES}, "message": STR,
+                                         "server": d(STR, "The Ollama server that failed.")},
+                                        ["code", "message", "server"])}, ["error"],
+                          description="`event: error` of a model pull: the first failure ends it."),
     "PullDoneEvent": obj({"status": d(STR, "Ollama's last status, normally `success`.")}, ["status"],
                          description="`event: done` of a model pull."),
 
@@ -288,8 +293,20 @@ SCHEMAS = {
         "name": STR, "size": d({"type": "integer", "minimum": 0}, "Bytes."),
         "family": {"type": ["string", "null"]}, "parameter_size": {"type": ["string", "null"]},
         "quantization_level": {"type": ["string", "null"]}, "modified_at": TIME,
+        "servers": d(arr(STR), "The Ollama servers that have it (`GET /api/models` only)."),
     }, ["name", "size", "family", "parameter_size", "quantization_level", "modified_at"]),
-    "ModelList": items_of(ref("Model"), "`{items: [model]}` from Ollama."),
+    "ModelList": items_of(ref("Model"), "`{items: [model]}`: every reachable Ollama server's models."),
+    "OllamaServer": obj({
+        "url": STR,
+        "status": {"type": "string", "enum": ["up", "down", "cooling"]},
+        "version": {"type": ["string", "null"]},
+        "models": arr(STR),
+        "running": d(INT, "Answers in flight on it, across every instance."),
+        "latency_ms": {"type": "number", "minimum": 0},
+        "last_error": d({"type": ["string", "null"]}, "The last failure, in words."),
+        "cooling_until": d({"type": ["string", "null"], "format": "date-time"}, "Skipped for chat until then."),
+    }, ["url", "status", "version", "models", "running", "latency_ms", "last_error", "cooling_until"]),
+    "OllamaServerList": items_of(ref("OllamaServer"), "`{items: [server]}` in the configured order."),
     "ModelDetails": obj({
         "modelfile": STR, "parameters": STR, "template": STR, "details": {"type": "object"},
         "model_info": {"type": "object"}, "capabilities": arr(STR), "modified_at": {"type": "string"},
@@ -305,8 +322,12 @@ SCHEMAS = {
     "OllamaCheck": obj({
         "status": {"type": "string", "enum": ["ok", "error"]},
         "latency_ms": {"type": "number", "minimum": 0},
-        "version": d({"type": ["string", "null"]}, "Ollama's version; `null` when unreachable."),
-    }, ["status", "latency_ms", "version"]),
+        "version": d({"type": ["string", "null"]}, "The first server up's version; `null` when none is."),
+        "servers": arr(obj({"url": STR, "status": {"type": "string", "enum": ["up", "down"]},
+                            "latency_ms": {"type": "number", "minimum": 0},
+                            "version": {"type": ["string", "null"]}},
+                           ["url", "status", "latency_ms", "version"])),
+    }, ["status", "latency_ms", "version", "servers"]),
     "Readiness": obj({
         "status": d({"type": "string", "enum": ["ok", "degraded", "down"]},
                     "`down` (503) when SQLite or KV fail; `degraded` (200) when only Ollama is unreachable."),
@@ -495,10 +516,11 @@ CHAT_STREAM_DOC = (
 )
 PULL_STREAM_DOC = (
     "`text/event-stream`:\n\n"
-    "- `event: progress` — `data:` `{\"status\": string, \"completed\": integer|null, \"total\": integer|null}` "
-    "(PullProgressEvent), repeated\n"
+    "- `event: progress` — `data:` `{\"status\": string, \"completed\": integer|null, \"total\": integer|null, "
+    "\"server\": string}` (PullProgressEvent), repeated, from each server in turn\n"
     "- then `event: done` — `data:` `{\"status\": \"success\"}` (PullDoneEvent)\n"
-    "- or `event: error` — `data:` `{\"error\": {\"code\", \"message\"}}` (StreamErrorEvent)"
+    "- or `event: error` — `data:` `{\"error\": {\"code\", \"message\", \"server\"}}` (PullErrorEvent), "
+    "at the first failure"
 )
 
 SEND_DESCRIPTION = (
@@ -524,7 +546,7 @@ OK_JSON = "json"  # marker
 
 CHAT_EVENTS = [("start", "ChatStartEvent"), ("delta", "ChatDeltaEvent"), ("thinking", "ChatThinkingEvent"),
                ("done", "ChatDoneEvent"), ("error", "StreamErrorEvent")]
-PULL_EVENTS = [("progress", "PullProgressEvent"), ("done", "PullDoneEvent"), ("error", "StreamErrorEvent")]
+PULL_EVENTS = [("progress", "PullProgressEvent"), ("done", "PullDoneEvent"), ("error", "PullErrorEvent")]
 
 
 def sse_event(events):
@@ -746,15 +768,20 @@ ROUTES = [
          errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
                  "504": "UpstreamTimeout"}),
     dict(m="delete", p="/api/models/{name}", op="deleteModel", tag="models", summary="Delete a model from Ollama",
-         auth="admin", ok={"204": (None, None, "Deleted.")},
+         auth="admin", query=[{"name": "server", "in": "query", "required": False, "schema": STR,
+                 "description": "Only this configured Ollama server (its URL); default: every server."}], ok={"204": (None, None, "Deleted.")},
          errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError", "503": "OllamaUnavailable",
                  "504": "UpstreamTimeout"}),
     dict(m="post", p="/api/models/pull", op="pullModel", tag="models", summary="Pull a model into Ollama, with progress",
          description="Failures known before the first event get a status and the error envelope; later ones come "
                      "as `event: error`.", auth="admin", body="PullModelRequest",
+         query=[{"name": "server", "in": "query", "required": False, "schema": STR,
+                 "description": "Only this configured Ollama server (its URL); default: every server."}],
          ok={"200": ("sse", PULL_EVENTS, PULL_STREAM_DOC)},
          errors={"400": "ValidationError", "404": "ModelNotFound", "502": "UpstreamError",
                  "503": "OllamaUnavailable", "504": "UpstreamTimeout"}),
+    dict(m="get", p="/api/admin/ollama", op="getOllamaServers", tag="models", summary="The Ollama servers, probed now",
+         auth="admin", ok={"200": ("json", ref("OllamaServerList"), "`{items: [server]}`")}, errors={}),
     # ---------------- health ----------------
     dict(m="get", p="/health", op="getHealth", tag="health", summary="Liveness", description="Touches nothing else.",
          auth="public", ok={"200": ("json", ref("Health"), "`{\"status\": \"ok\"}`")}, errors={}),

@@ -111,6 +111,8 @@ pub enum FaultMode {
     ModelNotFound,
     /// Every `/api/*` route answers 500.
     ServerError,
+    /// `/api/chat` answers 500; every other route works.
+    ChatServerError,
     /// `after` content chunks, then an `{"error": ...}` line, then the stream ends.
     ErrorMidStream {
         after: usize,
@@ -144,6 +146,8 @@ pub struct RecordedRequest {
 /// One `/api/chat` call (pushed when the call arrives, updated as chunks go out).
 #[derive(Clone, Debug)]
 pub struct ChatStreamRecord {
+    /// When the call arrived (its body read).
+    pub arrived_at: Instant,
     pub model: String,
     pub stream: bool,
     /// When each line was handed to the connection.
@@ -588,6 +592,7 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
         });
         let index = is_chat.then(|| {
             s.chats.push(ChatStreamRecord {
+                arrived_at: Instant::now(),
                 model: model_name(&body),
                 stream: stream_flag(&body),
                 sent_at: Vec::new(),
@@ -598,7 +603,8 @@ async fn handle(state: Shared, req: Request<Incoming>) -> Response<Body> {
         });
         (s.fault.clone(), index)
     };
-    if fault == FaultMode::ServerError && path.starts_with("/api/") {
+    let chat_fails = fault == FaultMode::ChatServerError && is_chat;
+    if chat_fails || (fault == FaultMode::ServerError && path.starts_with("/api/")) {
         return error_response(StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR);
     }
     let needs_body = method == Method::POST || method == Method::DELETE;

@@ -6,6 +6,7 @@
 
 use crate::plan::{stale_before, too_many};
 use crate::relay::{FIRST_CHUNK_JOINS_START, FLUSH_EVERY};
+use crate::servers;
 use crate::settings::settings;
 use crate::sink::{self, Sink};
 use crate::upstream::{self, Lines, Next};
@@ -87,6 +88,11 @@ enum End {
     ClientGone,
 }
 
+/// The server a registration picked.
+struct Picked(Option<String>);
+
+chat_core::from_columns!(Picked(server));
+
 /// One call on its way.
 struct Call {
     db: Arc<Db>,
@@ -100,27 +106,34 @@ struct Call {
 
 impl Call {
     /// Asks Ollama while registering the call; a refusal (too many running answers, the rate
-    /// limit) drops the Ollama request, which closes it.
+    /// limit) drops the Ollama request, which closes it. With several servers the registration
+    /// picks the least busy one, so it comes first, and the request fails over from there.
     async fn open(&self, ctx: &RequestContext, body: &serde_json::Value) -> Result<Lines, Error> {
         let config = &ctx.config;
-        let post = http::Method::POST;
-        let send = upstream::send(
-            &config.ollama_url,
-            post,
-            "/api/chat",
-            Some(body),
-            self.timeout,
-            Some(&self.model),
-        );
-        let register = self.register(ctx.rate_limit.as_ref());
-        let answer = match select(std::pin::pin!(register), std::pin::pin!(send)).await {
-            Either::Left((registered, send)) => {
-                registered?;
-                send.await
-            }
-            Either::Right((answer, register)) => {
-                register.await?;
-                answer
+        let order = servers::order(&self.db, config, &self.model).await?;
+        let candidates = servers::candidates(config, &order);
+        let register = self.register(ctx.rate_limit.as_ref(), &candidates);
+        let send = |order: Vec<String>| async move {
+            let post = http::Method::POST;
+            let (db, model) = (&self.db, Some(self.model.as_str()));
+            let id = Some(self.id.as_str());
+            servers::send(db, config, &order, id, post, "/api/chat", Some(body), model)
+                .await
+                .map(|(resp, _)| resp)
+        };
+        let answer = if order.len() > 1 {
+            let picked = register.await?;
+            send(servers::starting_with(&order, &picked)).await
+        } else {
+            match select(std::pin::pin!(register), std::pin::pin!(send(order))).await {
+                Either::Left((registered, send)) => {
+                    registered?;
+                    send.await
+                }
+                Either::Right((answer, register)) => {
+                    register.await?;
+                    answer
+                }
             }
         };
         match answer {
@@ -133,8 +146,13 @@ impl Call {
     }
 
     /// Counts the call against the rate limit and registers it as a running answer, if the
-    /// caller is under the limit of answers at once.
-    async fn register(&self, rate_limit: Option<&Pending>) -> Result<(), Error> {
+    /// caller is under the limit of answers at once, on the least busy of `candidates` (see
+    /// `servers::pick_sql`), which it returns.
+    async fn register(
+        &self,
+        rate_limit: Option<&Pending>,
+        candidates: &str,
+    ) -> Result<String, Error> {
         let max = settings().await?.max_concurrent_generations;
         let now = time::now_rfc3339();
         self.db
@@ -143,26 +161,31 @@ impl Call {
                     limit.record(db).await?;
                 }
                 // No conversation: '' (the stop route names conversations, so never this).
-                let registered = db
-                    .changed(
-                        "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
-                         SELECT ?1, ?2, '', ?3, ?3
-                          WHERE (SELECT COUNT(*) FROM generations
-                                  WHERE user_id = ?2 AND heartbeat_at > ?4) < ?5
-                         RETURNING 1",
+                let registered: Vec<Picked> = db
+                    .query(
+                        &format!(
+                            "INSERT INTO generations
+                                    (id, user_id, conversation_id, started_at, heartbeat_at, server)
+                             SELECT ?1, ?2, '', ?3, ?3, {}
+                              WHERE (SELECT COUNT(*) FROM generations
+                                      WHERE user_id = ?2 AND heartbeat_at > ?4) < ?5
+                             RETURNING server",
+                            servers::pick_sql(6, 4)
+                        ),
                         vec![
                             Value::Text(self.id.clone()),
                             Value::Text(self.caller.user_id.clone()),
                             Value::Text(now.clone()),
                             Value::Text(stale_before(self.timeout)),
                             Value::Integer(max),
+                            Value::Text(candidates.into()),
                         ],
                     )
                     .await?;
-                if registered == 0 {
-                    return Err(too_many(max));
+                match registered.into_iter().next() {
+                    Some(Picked(server)) => Ok(server.unwrap_or_default()),
+                    None => Err(too_many(max)),
                 }
-                Ok(())
             })
             .await
     }

@@ -4,21 +4,22 @@
 
 use crate::plan::{self, Question};
 use crate::relay::{self, Outcome};
+use crate::servers;
 use crate::settings::settings;
 use crate::sink::{self, Sink};
 use crate::stored::Stored;
-use crate::upstream;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::auth::principal::Principal;
+use chat_core::config::Config;
 use chat_core::conversation::{MessageView, ModelName, ModelOptions};
 use chat_core::ids::ConversationId;
 use chat_core::spin::{ApiJson, Db, RequestContext, log, metrics, ratelimit, task, usage};
 use chat_core::usage::Tokens;
 use serde::Serialize;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::Mutex;
 
 /// The request's choices.
 pub struct Ask<'a> {
@@ -97,6 +98,8 @@ async fn answer(
     let options = ModelOptions::merged(conversation.options.as_ref(), ask.options.as_ref());
     let choice = plan::Choice { model, options };
     let plan = plan::plan(&db, loaded, ask.question, choice, &settings).await?;
+    // With several servers: those that may answer the model, best first (one read).
+    let order = servers::order(&db, config, &plan.model).await?;
     let body = plan.ollama_body();
     let prepared = Arc::new(plan.prepare()?);
     let db = Arc::new(db);
@@ -111,13 +114,15 @@ async fn answer(
         settings,
         config.ollama_timeout,
         ctx.rate_limit.clone(),
+        servers::candidates(config, &order),
     );
     let generation = Generation {
         db,
         caller: caller.clone(),
         prepared,
-        base: config.ollama_url.clone(),
-        timeout: config.ollama_timeout,
+        server: Mutex::new(order.first().cloned().unwrap_or_default()),
+        order,
+        config: ctx.config.clone(),
     };
     if ask.stream {
         generation.streamed(stored, body).await
@@ -132,14 +137,17 @@ struct Exchange {
     assistant_message: MessageView,
 }
 
-/// One answer on its way: the messages it stores and where Ollama is.
+/// One answer on its way: the messages it stores and the servers that may answer it.
 struct Generation {
     db: Arc<Db>,
     /// Whose answer it is (and with which API key): its usage is counted for them.
     caller: Principal,
     prepared: Arc<plan::Prepared>,
-    base: String,
-    timeout: Duration,
+    /// The servers to try, best first (one, unless there are several servers).
+    order: Vec<String>,
+    /// The server answering (known once Ollama has begun).
+    server: Mutex<String>,
+    config: Arc<Config>,
 }
 
 impl Generation {
@@ -151,10 +159,39 @@ impl Generation {
         body: serde_json::Value,
         sink_for: impl FnOnce() -> Sink,
     ) -> Result<(Outcome, Sink), Error> {
-        let (base, model, timeout) = (&self.base, &self.prepared.model, self.timeout);
-        let post = http::Method::POST;
-        let call = upstream::send(base, post, "/api/chat", Some(&body), timeout, Some(model));
         let p = &self.prepared;
+        let (model, timeout) = (&p.model, self.config.ollama_timeout);
+        // One server: asked while the question is stored. Several: the store registers the
+        // answer on the least busy of them, so it comes first (answers starting at once must
+        // see each other), and the request fails over from there.
+        let order = if self.order.len() > 1 {
+            match stored.wait().await {
+                Ok(picked) => servers::starting_with(&self.order, &picked),
+                Err(e) => {
+                    count(model, Err(&e)).await;
+                    return Err(e);
+                }
+            }
+        } else {
+            self.order.clone()
+        };
+        let call = async {
+            let post = http::Method::POST;
+            let generation = Some(p.assistant.id.as_str());
+            let (resp, server) = servers::send(
+                &self.db,
+                &self.config,
+                &order,
+                generation,
+                post,
+                "/api/chat",
+                Some(&body),
+                Some(model),
+            )
+            .await?;
+            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
+            Ok(resp)
+        };
         let lines = match relay::open(&self.db, p, call, stored, timeout).await {
             Ok(lines) => lines,
             Err(e) => {
@@ -186,9 +223,13 @@ impl Generation {
             && !outcome.stopped
             && outcome.message.status == chat_core::conversation::Status::Complete
         {
-            let (base, timeout) = (&self.base, self.timeout);
+            let base = self
+                .server
+                .lock()
+                .map_or_else(|e| e.into_inner().clone(), |s| s.clone());
+            let timeout = self.config.ollama_timeout;
             let answer = &outcome.message.content;
-            if let Some(tokens) = crate::title::title(&self.db, p, answer, base, timeout).await {
+            if let Some(tokens) = crate::title::title(&self.db, p, answer, &base, timeout).await {
                 self.count_usage(tokens).await;
             }
         }

@@ -9,6 +9,7 @@ mod models;
 mod plan;
 mod relay;
 mod routes;
+mod servers;
 mod settings;
 mod sink;
 mod stored;
@@ -40,6 +41,7 @@ fn router() -> Routes {
         .route("/api/chat/{id}/regenerate", ASK, post(regenerate::post))
         .route("/api/chat/{id}/stop", Policy::new("chat"), post(stop::post))
         .route("/api/models", MODELS, get(models_list::get))
+        .route("/api/admin/ollama", MODELS, get(admin_ollama::get))
         .route("/api/models/pull", MODELS, post(model_pull::post))
         // Names may hold slashes (`hf.co/org/repo:tag`).
         .route(

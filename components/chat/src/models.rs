@@ -1,14 +1,12 @@
-//! The installed-model list from Ollama's `/api/tags`, cached briefly in the key-value store
-//! (every chat page load asks for it; Ollama need not be asked each time).
+//! The installed models, from each server's `/api/tags`, shared briefly in `ollama_servers`
+//! (every chat page load asks for them; Ollama need not be asked each time).
 
-use crate::upstream;
+use crate::servers;
+use crate::upstream::{self, Failed};
 use chat_core::Error;
-use chat_core::spin::{Kv, RequestContext};
+use chat_core::spin::{Db, RequestContext};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-
-const CACHE_KEY: &str = "chat:models";
-const CACHE_SECONDS: i64 = 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelInfo {
@@ -35,36 +33,22 @@ impl ModelInfo {
     }
 }
 
-#[derive(Serialize, Deserialize)]
-struct Cached {
-    fetched_at: i64,
-    items: Vec<ModelInfo>,
+/// A model and the servers that have it (`GET /api/models`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub info: ModelInfo,
+    pub servers: Vec<String>,
 }
 
-fn now() -> i64 {
-    chat_core::time::to_unix(&chat_core::time::now_rfc3339()).unwrap_or(0)
-}
-
-pub async fn list(ctx: &RequestContext) -> Result<Vec<ModelInfo>, Error> {
-    let kv = Kv::open_default().await?;
-    if let Ok(Some(c)) = kv.get_json::<Cached>(CACHE_KEY).await
-        && (0..CACHE_SECONDS).contains(&(now() - c.fetched_at))
-    {
-        return Ok(c.items);
-    }
-    let cfg = &ctx.config;
-    let resp = upstream::send(
-        &cfg.ollama_url,
-        http::Method::GET,
-        "/api/tags",
-        None,
-        cfg.ollama_timeout,
-        None,
-    )
-    .await?;
-    let v = upstream::json(resp, cfg.ollama_timeout).await?;
+/// One server's models, from its `/api/tags`.
+pub async fn fetch(base: &str, limit: std::time::Duration) -> Result<Vec<ModelInfo>, Failed> {
+    let resp = upstream::attempt(base, http::Method::GET, "/api/tags", None, limit, None).await?;
+    let v = upstream::json(resp, limit)
+        .await
+        .map_err(Failed::ServerError)?;
     let text = |m: &Value, k: &str| m["details"][k].as_str().map(str::to_string);
-    let items: Vec<ModelInfo> = v["models"]
+    Ok(v["models"]
         .as_array()
         .map(|a| {
             a.iter()
@@ -80,22 +64,58 @@ pub async fn list(ctx: &RequestContext) -> Result<Vec<ModelInfo>, Error> {
                 })
                 .collect()
         })
-        .unwrap_or_default();
-    let _ = kv
-        .set_json(
-            CACHE_KEY,
-            &Cached {
-                fetched_at: now(),
-                items: items.clone(),
-            },
-        )
-        .await;
-    Ok(items)
+        .unwrap_or_default())
 }
 
-/// After a pull or delete the list has changed.
+/// Every model of every reachable server (the lists shared in `ollama_servers`, fetched again
+/// when older than a short while), each once with the servers that have it, in the
+/// configured order. A server cooling down is left out; when no server answers, the failure.
+pub async fn union(ctx: &RequestContext) -> Result<Vec<Listed>, Error> {
+    let config = &ctx.config;
+    let db = Db::open().await?;
+    let mut known = servers::known(&db, config).await?;
+    let now = chat_core::time::now_rfc3339();
+    let due: Vec<usize> = (0..known.len())
+        .filter(|&i| !known[i].cooling(&now) && !known[i].is_fresh())
+        .collect();
+    let mut failures = servers::refresh(&db, config, &mut known, &due).await;
+    let mut out: Vec<Listed> = Vec::new();
+    let mut answered = false;
+    for (i, k) in known.iter().enumerate() {
+        let failed = failures.iter().any(|(f, _)| *f == i);
+        let (Some(models), false, false) = (&k.models, k.cooling(&now), failed) else {
+            continue;
+        };
+        answered = true;
+        for m in models {
+            match out.iter_mut().find(|l| l.info.name == m.name) {
+                Some(l) => l.servers.push(k.url.clone()),
+                None => out.push(Listed {
+                    info: m.clone(),
+                    servers: vec![k.url.clone()],
+                }),
+            }
+        }
+    }
+    match (answered, failures.pop()) {
+        (false, Some((_, e))) => Err(e),
+        _ => Ok(out),
+    }
+}
+
+/// The models of [`union`], without their servers.
+pub async fn list(ctx: &RequestContext) -> Result<Vec<ModelInfo>, Error> {
+    Ok(union(ctx).await?.into_iter().map(|l| l.info).collect())
+}
+
+/// After a pull or delete the lists have changed.
 pub async fn forget() {
-    if let Ok(kv) = Kv::open_default().await {
-        let _ = kv.delete(CACHE_KEY).await;
+    if let Ok(db) = Db::open().await {
+        let _ = db
+            .execute(
+                "UPDATE ollama_servers SET models = NULL, models_at = NULL",
+                vec![],
+            )
+            .await;
     }
 }

@@ -270,7 +270,7 @@ pub async fn run(
         End::Unstored(e) => End::Unstored(e),
         // The failure to store outranks Ollama's: the client must know nothing was kept.
         other => match stored.wait().await {
-            Ok(()) => other,
+            Ok(_) => other,
             Err(e) => End::Unstored(e),
         },
     };

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 /// Stores the question (unless it is an existing one) and the placeholder answer, and
 /// registers the generation, in one write transaction that counts the request against the
-/// rate limit and re-checks the per-user limit.
+/// rate limit and re-checks the per-user limit. The registration picks the Ollama server among
+/// `candidates` (a JSON array of URLs, see `servers::pick_sql`), which it returns.
 async fn store(
     db: &Db,
     user_id: &str,
@@ -21,7 +22,8 @@ async fn store(
     settings: &Settings,
     timeout: Duration,
     rate_limit: Option<&Pending>,
-) -> Result<(), Error> {
+    candidates: &str,
+) -> Result<String, Error> {
     let cid = p.conversation.id.as_str();
     db.transaction(async |db| {
         if let Some(limit) = rate_limit {
@@ -30,13 +32,17 @@ async fn store(
         // Register the generation, if the caller is under the limit: one statement that
         // counts and inserts (the transaction keeps the count true until commit).
         let max = settings.max_concurrent_generations;
-        let registered = db
-            .changed(
-                "INSERT INTO generations (id, user_id, conversation_id, started_at, heartbeat_at)
-                 SELECT ?1, ?2, ?3, ?4, ?4
-                  WHERE (SELECT COUNT(*) FROM generations
-                          WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
-                 RETURNING 1",
+        let registered: Vec<Picked> = db
+            .query(
+                &format!(
+                    "INSERT INTO generations
+                            (id, user_id, conversation_id, started_at, heartbeat_at, server)
+                     SELECT ?1, ?2, ?3, ?4, ?4, {}
+                      WHERE (SELECT COUNT(*) FROM generations
+                              WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
+                     RETURNING server",
+                    crate::servers::pick_sql(7, 5)
+                ),
                 vec![
                     Value::Text(p.assistant.id.clone()),
                     Value::Text(user_id.into()),
@@ -44,20 +50,26 @@ async fn store(
                     Value::Text(time::now_rfc3339()),
                     Value::Text(stale_before(timeout)),
                     Value::Integer(max),
+                    Value::Text(candidates.into()),
                 ],
             )
             .await?;
-        if registered == 0 {
+        let Some(Picked(server)) = registered.into_iter().next() else {
             return Err(too_many(max));
-        }
+        };
         if p.new_question {
             insert_message(db, &as_new(cid, user_id, &p.user_message)).await?;
         }
         insert_message(db, &as_new(cid, user_id, &p.assistant)).await?;
-        Ok(())
+        Ok(server.unwrap_or_default())
     })
     .await
 }
+
+/// The server a registration picked.
+struct Picked(Option<String>);
+
+chat_core::from_columns!(Picked(server));
 
 fn as_new<'a>(cid: &'a str, user_id: &'a str, m: &'a MessageView) -> NewMessage<'a> {
     NewMessage {
@@ -78,12 +90,14 @@ fn as_new<'a>(cid: &'a str, user_id: &'a str, m: &'a MessageView) -> NewMessage<
 /// events need not wait for its commit, and nothing is written for the answer before it ends.
 pub struct Stored(StoreState);
 
-type StoreJob = Box<dyn FnOnce() -> futures::channel::oneshot::Receiver<Result<(), Error>> + Send>;
+type Done = Result<String, Error>;
+type StoreJob = Box<dyn FnOnce() -> futures::channel::oneshot::Receiver<Done> + Send>;
 
 enum StoreState {
     NotStarted(StoreJob),
-    Pending(futures::channel::oneshot::Receiver<Result<(), Error>>),
-    Stored,
+    Pending(futures::channel::oneshot::Receiver<Done>),
+    /// Stored, and the server the generation was registered on.
+    Stored(String),
     /// Failed, and the failure was handed out.
     Failed,
 }
@@ -103,11 +117,13 @@ impl Stored {
         settings: Arc<Settings>,
         timeout: Duration,
         rate_limit: Option<Pending>,
+        candidates: String,
     ) -> Self {
         Self(StoreState::NotStarted(Box::new(move || {
             let (tx, rx) = futures::channel::oneshot::channel();
             spin_sdk::wasip3::spawn(async move {
-                let stored = store(&db, &user_id, &p, &settings, timeout, rate_limit.as_ref())
+                let limit = rate_limit.as_ref();
+                let stored = store(&db, &user_id, &p, &settings, timeout, limit, &candidates)
                     .await
                     .map_err(|e| match e.code() {
                         // Said to the client (as a status or as `event: error`).
@@ -135,8 +151,9 @@ impl Stored {
         }
     }
 
-    /// Waits until stored. The failure is returned once; later calls say only that it failed.
-    pub async fn wait(&mut self) -> Result<(), Error> {
+    /// Waits until stored; the server the generation was registered on. The failure is
+    /// returned once; later calls say only that it failed.
+    pub async fn wait(&mut self) -> Result<String, Error> {
         if matches!(self.0, StoreState::NotStarted(_)) {
             self.start();
             task::yield_now().await;
@@ -152,7 +169,7 @@ impl Stored {
     pub async fn failure(&mut self) -> Error {
         match self.wait().await {
             Err(e) => e,
-            Ok(()) => std::future::pending().await,
+            Ok(_) => std::future::pending().await,
         }
     }
 
@@ -167,20 +184,20 @@ impl Stored {
             },
             _ => None,
         };
-        self.settle(got).map(|()| true)
+        self.settle(got).map(|_| true)
     }
 
     /// Records what the store task sent (`None`: nothing, because it ended or was never
     /// pending) and says how storing went.
-    fn settle(&mut self, got: Option<Result<(), Error>>) -> Result<(), Error> {
+    fn settle(&mut self, got: Option<Done>) -> Done {
         let result = match (&self.0, got) {
-            (StoreState::Stored, _) => Ok(()),
+            (StoreState::Stored(server), _) => Ok(server.clone()),
             (StoreState::Pending(_), Some(r)) => r,
             (StoreState::Pending(_), None) => Err(Error::internal("the store task ended")),
             _ => Err(Error::internal("storing the question failed")),
         };
-        self.0 = match result {
-            Ok(()) => StoreState::Stored,
+        self.0 = match &result {
+            Ok(server) => StoreState::Stored(server.clone()),
             Err(_) => StoreState::Failed,
         };
         result

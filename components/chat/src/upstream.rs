@@ -12,6 +12,7 @@ use futures::future::{Either, select};
 use http_body_util::BodyDataStream;
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{EmptyBody, FullBody, Method, Response, StatusCode};
+use spin_sdk::wasip3::http::types::ErrorCode as WireError;
 use std::time::Duration;
 
 pub fn unavailable(cause: impl std::fmt::Display) -> Error {
@@ -52,6 +53,52 @@ pub async fn within<T>(limit: Duration, fut: impl Future<Output = T>) -> Option<
     }
 }
 
+/// Why a request to one server failed before its answer began, and whether another server
+/// may be asked instead (see `crate::servers`).
+pub enum Failed {
+    /// Refused, unreachable, or not allowed by `allowed_outbound_hosts`.
+    Unreachable(Error),
+    /// No status line within the limit.
+    TimedOut(Error),
+    /// A `5xx`.
+    ServerError(Error),
+    /// `404` for the model: this server does not have it (any more).
+    NoModel(Error),
+    /// Anything else (a `4xx` the request itself caused): asking elsewhere would not help.
+    Refused(Error),
+}
+
+impl Failed {
+    pub fn error(self) -> Error {
+        match self {
+            Failed::Unreachable(e)
+            | Failed::TimedOut(e)
+            | Failed::ServerError(e)
+            | Failed::NoModel(e)
+            | Failed::Refused(e) => e,
+        }
+    }
+
+    /// The server is at fault (it cools down, and the request moves on).
+    pub fn server_at_fault(&self) -> bool {
+        matches!(
+            self,
+            Failed::Unreachable(_) | Failed::TimedOut(_) | Failed::ServerError(_)
+        )
+    }
+
+    /// What went wrong, in words fit for an admin (no secret, no body).
+    pub fn summary(&self) -> &'static str {
+        match self {
+            Failed::Unreachable(_) => "unreachable",
+            Failed::TimedOut(_) => "no answer within the timeout",
+            Failed::ServerError(_) => "server error (5xx)",
+            Failed::NoModel(_) => "model not found",
+            Failed::Refused(_) => "request refused",
+        }
+    }
+}
+
 /// Sends a request to Ollama and waits for its status line (at most `limit`). A status
 /// that is not 2xx becomes the contract's error (`model` names the model for a 404).
 pub async fn send(
@@ -62,14 +109,31 @@ pub async fn send(
     limit: Duration,
     model: Option<&str>,
 ) -> Result<Response, Error> {
+    attempt(base, method, path, body, limit, model)
+        .await
+        .map_err(Failed::error)
+}
+
+/// [`send`], saying how it failed.
+pub async fn attempt(
+    base: &str,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    limit: Duration,
+    model: Option<&str>,
+) -> Result<Response, Failed> {
     let url = format!("{base}{path}");
     let builder = spin_sdk::http::Request::builder()
         .method(method)
         .uri(&url)
         .header("content-type", "application/json");
+    let internal = |e| Failed::Refused(Error::internal("building request").because(e));
     let sent = match body {
         Some(b) => {
-            let bytes = Bytes::from(serde_json::to_vec(b).map_err(Error::internal)?);
+            let bytes = Bytes::from(
+                serde_json::to_vec(b).map_err(|e| Failed::Refused(Error::internal(e)))?,
+            );
             // `Expect: 100-continue` makes Ollama answer the head at once (Go's server and
             // hyper's send `100 Continue` when the handler reads the body), and that answer
             // carries the ACK that Nagle's algorithm waits for before the body may leave on
@@ -81,19 +145,30 @@ pub async fn send(
                 .header("expect", "100-continue")
                 .header("content-length", bytes.len())
                 .body(FullBody::new(bytes))
-                .map_err(|e| Error::internal("building request").because(e))?;
+                .map_err(internal)?;
             within(limit, task::kick(spin_sdk::http::send(req))).await
         }
         None => {
-            let req = builder
-                .body(EmptyBody::new())
-                .map_err(|e| Error::internal("building request").because(e))?;
+            let req = builder.body(EmptyBody::new()).map_err(internal)?;
             within(limit, task::kick(spin_sdk::http::send(req))).await
         }
     };
     let resp = match sent {
-        None => return Err(timeout().with_cause(format!("no answer from {path}"))),
-        Some(Err(e)) => return Err(unavailable(format!("{path}: {e:?}"))),
+        None => {
+            return Err(Failed::TimedOut(
+                timeout().with_cause(format!("no answer from {base}{path}")),
+            ));
+        }
+        Some(Err(WireError::HttpRequestDenied)) => {
+            return Err(Failed::Unreachable(unavailable(format!(
+                "{base}: not allowed by the component's allowed_outbound_hosts"
+            ))));
+        }
+        Some(Err(e)) => {
+            return Err(Failed::Unreachable(unavailable(format!(
+                "{base}{path}: {e:?}"
+            ))));
+        }
         Some(Ok(r)) => r,
     };
     let status = resp.status();
@@ -105,8 +180,11 @@ pub async fn send(
         _ => String::new(),
     };
     Err(match (status, model) {
-        (StatusCode::NOT_FOUND, Some(m)) => model_not_found(m).with_cause(text),
-        _ => upstream(format!("{path} answered {status}: {text}")),
+        (StatusCode::NOT_FOUND, Some(m)) => Failed::NoModel(model_not_found(m).with_cause(text)),
+        (s, _) if s.is_server_error() => {
+            Failed::ServerError(upstream(format!("{base}{path} answered {status}: {text}")))
+        }
+        _ => Failed::Refused(upstream(format!("{base}{path} answered {status}: {text}"))),
     })
 }
 

@@ -1,6 +1,7 @@
 //! `GET /health/ready`: readiness. SQLite and the key-value store must work (else `503`,
-//! status `down`); Ollama unreachable only makes it `degraded` (still `200`), since
-//! everything but chat keeps working. Checks run concurrently, each timed.
+//! status `down`); an Ollama server unreachable only makes it `degraded` (still `200`), since
+//! everything but chat keeps working (and chat too while another server is up). Checks run
+//! concurrently, each timed.
 
 use axum::http::StatusCode;
 use chat_core::Error;
@@ -18,12 +19,15 @@ pub async fn get(ctx: RequestContext) -> (StatusCode, Json<Value>) {
     let (sqlite, kv, ollama) = futures::join!(
         check_sqlite(id),
         check_kv(id),
-        check_ollama(id, &ctx.config.ollama_url)
+        check_ollama(id, ctx.config.servers.urls())
     );
     let ok = |c: &Value| c["status"] == "ok";
+    let some_down = ollama["servers"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|p| p["status"] != "up"));
     let (status, code) = if !ok(&sqlite) || !ok(&kv) {
         ("down", StatusCode::SERVICE_UNAVAILABLE)
-    } else if !ok(&ollama) {
+    } else if !ok(&ollama) || some_down {
         ("degraded", StatusCode::OK)
     } else {
         ("ok", StatusCode::OK)
@@ -85,7 +89,22 @@ async fn check_kv(request_id: &str) -> Value {
     outcome(request_id, result, started)
 }
 
-async fn check_ollama(request_id: &str, base: &str) -> Value {
+/// Every Ollama server, probed at once: `ok` when any is up (with the first one's version),
+/// and each server's own line.
+async fn check_ollama(request_id: &str, servers: &[String]) -> Value {
+    let started = Instant::now();
+    let probes = futures::future::join_all(servers.iter().map(|url| probe(request_id, url))).await;
+    let up: Vec<&Value> = probes.iter().filter(|p| p["status"] == "up").collect();
+    json!({
+        "status": if up.is_empty() { "error" } else { "ok" },
+        "latency_ms": ms(started),
+        "version": up.first().map_or(Value::Null, |p| p["version"].clone()),
+        "servers": probes,
+    })
+}
+
+/// One server's `/api/version`, within [`OLLAMA_PROBE_TIMEOUT`].
+async fn probe(request_id: &str, base: &str) -> Value {
     let started = Instant::now();
     let probe = async {
         let resp = spin_sdk::http::get(format!("{base}/api/version"))
@@ -103,16 +122,22 @@ async fn check_ollama(request_id: &str, base: &str) -> Value {
             .await
             .map_err(|e| Error::internal("reading ollama version").because(format!("{e:?}")))?;
         let v: Value = serde_json::from_slice(&body).map_err(Error::internal)?;
-        Ok(json!({ "version": v.get("version").cloned().unwrap_or(Value::Null) }))
+        Ok(v.get("version").cloned().unwrap_or(Value::Null))
     };
     let timeout = spin_sdk::time::sleep(OLLAMA_PROBE_TIMEOUT);
     let result = match futures::future::select(Box::pin(probe), Box::pin(timeout)).await {
         futures::future::Either::Left((r, _)) => r,
         futures::future::Either::Right(_) => Err(Error::internal("ollama did not answer in time")),
     };
-    let mut v = outcome(request_id, result, started);
-    if v.get("version").is_none() {
-        v["version"] = Value::Null;
+    let latency = ms(started);
+    match result {
+        Ok(version) => {
+            json!({"url": base, "status": "up", "latency_ms": latency, "version": version})
+        }
+        Err(e) => {
+            let causes = [vec![base.to_string()], e.causes().to_vec()].concat();
+            chat_core::spin::log::error(request_id, "health", "Ollama server down", &causes);
+            json!({"url": base, "status": "down", "latency_ms": latency, "version": null})
+        }
     }
-    v
 }

@@ -6,7 +6,12 @@ use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
-    pub ollama_url: String,
+    /// The Ollama servers (`ollama_urls`, else `ollama_url` alone), in the order they are
+    /// preferred.
+    pub servers: crate::servers::Servers,
+    /// How long a failed server is skipped when there are several
+    /// (`ollama_cooldown_seconds`).
+    pub ollama_cooldown: Duration,
     pub default_model: String,
     pub cors: CorsPolicy,
     pub body_limit_bytes: usize,
@@ -43,22 +48,28 @@ pub const DEFAULT_MODEL: &str = "llama3.2";
 pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
 pub const DEFAULT_IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 pub const DEFAULT_OLLAMA_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_OLLAMA_COOLDOWN_SECS: u64 = 30;
 
 impl Config {
     /// Builds the config from a variable lookup; a variable the component does not declare
     /// (lookup gives `None`) takes its default.
     pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
-        let ollama_url = get("ollama_url")
-            .unwrap_or_else(|| DEFAULT_OLLAMA_URL.into())
-            .trim()
-            .trim_end_matches('/')
-            .to_string();
-        if !(ollama_url.starts_with("http://") || ollama_url.starts_with("https://")) {
-            return Err(ConfigError {
-                name: "ollama_url",
-                reason: "must start with http:// or https://".into(),
-            });
-        }
+        let ollama_url = get("ollama_url").unwrap_or_else(|| DEFAULT_OLLAMA_URL.into());
+        let servers =
+            crate::servers::Servers::parse(&get("ollama_urls").unwrap_or_default(), &ollama_url)
+                .map_err(|reason| ConfigError {
+                    name: if get("ollama_urls").is_some_and(|u| !u.trim().is_empty()) {
+                        "ollama_urls"
+                    } else {
+                        "ollama_url"
+                    },
+                    reason,
+                })?;
+        let cooldown = number(
+            &get,
+            "ollama_cooldown_seconds",
+            DEFAULT_OLLAMA_COOLDOWN_SECS,
+        )?;
         let default_model = get("default_model")
             .map(|m| m.trim().to_string())
             .filter(|m| !m.is_empty())
@@ -122,7 +133,8 @@ impl Config {
         );
         Ok(Self {
             quota,
-            ollama_url,
+            servers,
+            ollama_cooldown: Duration::from_secs(cooldown),
             default_model,
             cors,
             body_limit_bytes: usize::try_from(body_limit_bytes).unwrap_or(usize::MAX),
@@ -167,7 +179,8 @@ mod tests {
     #[test]
     fn defaults_apply_when_variables_are_absent() {
         let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.ollama_url, DEFAULT_OLLAMA_URL);
+        assert_eq!(c.servers.urls(), [DEFAULT_OLLAMA_URL]);
+        assert_eq!(c.ollama_cooldown, Duration::from_secs(30));
         assert_eq!(c.body_limit_bytes, 256 * 1024);
         assert_eq!(c.ollama_timeout, Duration::from_secs(60));
         assert_eq!(c.log_level, LogLevel::Info);
@@ -180,6 +193,8 @@ mod tests {
             ("body_limit_bytes", "0"),
             ("ollama_timeout_seconds", "-3"),
             ("ollama_url", "127.0.0.1:11434"),
+            ("ollama_urls", "http://a:1,b:2"),
+            ("ollama_cooldown_seconds", "soon"),
             ("log_level", "loud"),
             ("rate_limit_general", "many"),
             ("rate_limit_chat", "99999999999"),
@@ -190,6 +205,9 @@ mod tests {
             assert_eq!(config(&[(name, value)]).err().map(|e| e.name), Some(name));
         }
         let c = config(&[("ollama_url", "http://ollama:11434/")]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.ollama_url, "http://ollama:11434");
+        assert_eq!(c.servers.urls(), ["http://ollama:11434"]);
+        let c =
+            config(&[("ollama_urls", "http://a:1, http://b:2")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.servers.urls(), ["http://a:1", "http://b:2"]);
     }
 }

@@ -33,6 +33,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_session_expiry.sql"),
     migration!(8, "0008_usage.sql"),
     migration!(9, "0009_quotas.sql"),
+    migration!(10, "0010_ollama_servers.sql"),
 ];
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

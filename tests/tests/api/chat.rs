@@ -724,9 +724,11 @@ async fn models_are_listed_shown_pulled_and_deleted() {
         with_bytes.last().map(|e| e.data["completed"].clone()),
         Some(json!(1_000_000))
     );
+    // Each event names the server it comes from.
+    let server = app.fake().url();
     assert_eq!(
         events[0].data,
-        json!({"status": "pulling manifest", "completed": null, "total": null})
+        json!({"status": "pulling manifest", "completed": null, "total": null, "server": server})
     );
     let list = expect(user.req(Method::GET, "/api/models").go().await, 200).await;
     assert!(list.to_string().contains("tinyllama:latest"), "{list}");

@@ -9,4 +9,5 @@ mod foundation;
 mod hardening;
 mod openai;
 mod operations;
+mod servers;
 mod usage;

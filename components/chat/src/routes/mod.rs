@@ -1,5 +1,6 @@
 //! One file per endpoint.
 
+pub mod admin_ollama;
 pub mod message_send;
 pub mod model_delete;
 pub mod model_get;

@@ -1,12 +1,12 @@
-//! `GET /api/models/{name}`: a model's details from Ollama's `/api/show` (`404
-//! MODEL_NOT_FOUND` when it is not installed).
+//! `GET /api/models/{name}`: a model's details from `/api/show` of a server that has it (`404
+//! MODEL_NOT_FOUND` when none has).
 
-use crate::upstream;
+use crate::{servers, upstream};
 use chat_core::Error;
 use chat_core::conversation::ModelName;
 use chat_core::spin::ApiPath;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::{ApiJson, RequestContext};
+use chat_core::spin::{ApiJson, Db, RequestContext};
 use serde_json::Value;
 
 pub async fn get(
@@ -16,12 +16,18 @@ pub async fn get(
 ) -> Result<ApiJson<Value>, Error> {
     let name = ModelName::parse_field(&name, "name")?;
     let cfg = &ctx.config;
-    let resp = upstream::send(
-        &cfg.ollama_url,
-        http::Method::POST,
+    let db = Db::open().await?;
+    let order = servers::order(&db, cfg, name.as_str()).await?;
+    let body = serde_json::json!({ "model": name.as_str() });
+    let post = http::Method::POST;
+    let (resp, _) = servers::send(
+        &db,
+        cfg,
+        &order,
+        None,
+        post,
         "/api/show",
-        Some(&serde_json::json!({ "model": name.as_str() })),
-        cfg.ollama_timeout,
+        Some(&body),
         Some(name.as_str()),
     )
     .await?;

@@ -1,6 +1,7 @@
-//! `POST /v1/embeddings`: vectors from Ollama's `/api/embed`, as floats or base64.
+//! `POST /v1/embeddings`: vectors from Ollama's `/api/embed` (on a server that has the model),
+//! as floats or base64.
 
-use crate::upstream;
+use crate::{servers, upstream};
 use axum::response::Response;
 use chat_core::Error;
 use chat_core::config::LogLevel;
@@ -19,12 +20,16 @@ pub async fn post(
     usage::admit(&db, None, &caller, config.quota, None).await?;
     let post = http::Method::POST;
     let timeout = config.ollama_timeout;
-    let resp = upstream::send(
-        &config.ollama_url,
+    let order = servers::order(&db, config, model).await?;
+    let embed = Some(&body);
+    let (resp, _) = servers::send(
+        &db,
+        config,
+        &order,
+        None,
         post,
         "/api/embed",
-        Some(&body),
-        timeout,
+        embed,
         Some(model),
     )
     .await?;

@@ -28,8 +28,10 @@ pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, E
     }
 }
 
-const NAMES: [&str; 15] = [
+const NAMES: [&str; 17] = [
     "ollama_url",
+    "ollama_urls",
+    "ollama_cooldown_seconds",
     "default_model",
     "cors_origins",
     "body_limit_bytes",
