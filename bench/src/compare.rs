@@ -24,11 +24,27 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub async fn run(spec: &str, o: &Options) -> Result<()> {
+    spin_test_host::testing::ensure_built()?;
+    let fake = Fake::start("127.0.0.1:0").await?;
+    // Several Ollama servers: `{ollama2}` is a second fake, `{failing}` one whose `/api/chat`
+    // answers 500 (and `{ollama}` the first).
+    let second = match spec.contains("{ollama2}") {
+        true => Some(Fake::start("127.0.0.1:0").await?),
+        false => None,
+    };
+    let failing = match spec.contains("{failing}") {
+        true => Some(Fake::start_failing().await?),
+        false => None,
+    };
+    let mut spec = spec.replace("{ollama}", &fake.url);
+    for (name, f) in [("{ollama2}", &second), ("{failing}", &failing)] {
+        if let Some(f) = f {
+            spec = spec.replace(name, &f.url);
+        }
+    }
     let Some((a, b)) = spec.split_once('|') else {
         bail!("--compare takes two variable sets, e.g. \"metrics=on|metrics=off\"");
     };
-    spin_test_host::testing::ensure_built()?;
-    let fake = Fake::start("127.0.0.1:0").await?;
     let cache = tempfile::tempdir()?;
     let mut sides = Vec::new();
     for vars in [a, b] {

@@ -84,7 +84,16 @@ impl Fake {
         let (child, url) = spawn_serving(&[FAKE, addr], None).await?;
         Ok(Fake { url, child })
     }
+
+    /// A fake whose `/api/chat` answers 500 (its other routes work): a server that fails.
+    pub async fn start_failing() -> Result<Fake> {
+        let (child, url) = spawn_serving(&[FAKE, "127.0.0.1:0", FAILING], None).await?;
+        Ok(Fake { url, child })
+    }
 }
+
+/// [`fake_main`]'s third argument for [`Fake::start_failing`].
+const FAILING: &str = "chat500";
 
 /// Starts this binary with `args`; returns it and the URL it prints as `Serving URL`.
 async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, String)> {
@@ -270,8 +279,9 @@ async fn wait_ready(url: &str, limit: Duration) -> Result<()> {
 /// The fake Ollama's process: 50 tokens, 20 ms apart, until killed.
 pub fn fake_main() -> Result<()> {
     let Some(addr) = std::env::args().nth(2) else {
-        bail!("usage: bench {FAKE} ADDR");
+        bail!("usage: bench {FAKE} ADDR [{FAILING}]");
     };
+    let failing = std::env::args().nth(3).as_deref() == Some(FAILING);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -283,6 +293,9 @@ pub fn fake_main() -> Result<()> {
             ..FakeOllamaConfig::default()
         };
         let fake = FakeOllama::start_on(addr.parse()?, config).await?;
+        if failing {
+            fake.set_fault(spin_test_host::fake_ollama::FaultMode::ChatServerError);
+        }
         println!("Serving {}", fake.url());
         std::future::pending::<Result<()>>().await
     })
@@ -338,8 +351,9 @@ fn bench_variables(ollama: &str) -> Vec<(String, String)> {
         .unwrap_or_default()
         .split(',')
     {
+        // `;` in a value stands for `,` (the pairs are comma-separated): `ollama_urls=A;B`.
         if let Some((k, v)) = pair.split_once('=') {
-            variables.push((k.trim().to_string(), v.trim().to_string()));
+            variables.push((k.trim().to_string(), v.trim().replace(';', ",")));
         }
     }
     variables

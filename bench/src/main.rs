@@ -11,6 +11,7 @@ mod host;
 mod report;
 mod runs;
 mod seed;
+mod spread;
 
 use anyhow::{Context, Result, bail};
 use report::Report;
@@ -41,7 +42,14 @@ usage: cargo run --release -p bench [-- options]
                           serves that spin.toml (e.g. a copy of an older build), and
                           an upper-case NAME=VALUE sets the host's environment (e.g.
                           'RUST_BACKTRACE=1|RUST_BACKTRACE=0');
-                          --only conversations|streaming runs one part
+                          --only conversations|streaming runs one part. Several
+                          Ollama servers: `{ollama}` is the fake, `{ollama2}` a second
+                          one, `{failing}` one whose /api/chat answers 500, and `;`
+                          in a value stands for `,` (e.g. 'ollama_urls=|ollama_urls=
+                          {ollama};{ollama2},ollama_url_2={ollama2}')
+
+  --spread                two equal fake Ollama servers: 32 streams at once, each
+                          server's answers in flight mid-burst, totals vs one stream
 
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
@@ -62,6 +70,8 @@ pub struct Options {
     pub url: Option<String>,
     pub fake_ollama: Option<std::net::SocketAddr>,
     pub compare: Option<String>,
+    /// `--spread`: several servers under load (see `spread`).
+    pub spread: bool,
     /// Serve the app with this Spin binary instead of the test host.
     pub spin_bin: Option<std::path::PathBuf>,
     /// Sections to run (`None`: all).
@@ -86,6 +96,7 @@ impl Options {
             url: None,
             fake_ollama: None,
             compare: None,
+            spread: false,
             spin_bin: None,
             only: None,
         };
@@ -103,6 +114,7 @@ impl Options {
                 "--url" => o.url = Some(value()?.trim_end_matches('/').to_string()),
                 "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
                 "--compare" => o.compare = Some(value()?),
+                "--spread" => o.spread = true,
                 "--spin-bin" => o.spin_bin = Some(std::fs::canonicalize(value()?)?),
                 "--only" => {
                     let parts: Vec<String> =
@@ -149,6 +161,9 @@ fn main() -> Result<()> {
 async fn run(options: Options) -> Result<()> {
     if let Some(spec) = &options.compare {
         return compare::run(spec, &options).await;
+    }
+    if options.spread {
+        return spread::run().await;
     }
     let mut report = Report::new(&options);
     let (target, fake) = host::Target::start(&options, &mut report).await?;

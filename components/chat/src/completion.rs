@@ -116,23 +116,28 @@ impl Call {
         let send = |order: Vec<String>| async move {
             let post = http::Method::POST;
             let (db, model) = (&self.db, Some(self.model.as_str()));
-            let id = Some(self.id.as_str());
-            servers::send(db, config, &order, id, post, "/api/chat", Some(body), model)
-                .await
-                .map(|(resp, _)| resp)
+            servers::send(db, config, &order, post, "/api/chat", Some(body), model).await
         };
         let answer = if order.len() > 1 {
             let picked = register.await?;
-            send(servers::starting_with(&order, &picked)).await
+            match send(servers::starting_with(&order, &picked)).await {
+                Ok((resp, server)) => {
+                    if server != picked {
+                        self.moved_to(&server).await;
+                    }
+                    Ok(resp)
+                }
+                Err(e) => Err(e),
+            }
         } else {
             match select(std::pin::pin!(register), std::pin::pin!(send(order))).await {
                 Either::Left((registered, send)) => {
                     registered?;
-                    send.await
+                    send.await.map(|(resp, _)| resp)
                 }
                 Either::Right((answer, register)) => {
                     register.await?;
-                    answer
+                    answer.map(|(resp, _)| resp)
                 }
             }
         };
@@ -188,6 +193,20 @@ impl Call {
                 }
             })
             .await
+    }
+
+    /// The call failed over to `server`: its answer in flight counts there.
+    async fn moved_to(&self, server: &str) {
+        let moved = self
+            .db
+            .execute(
+                "UPDATE generations SET server = ? WHERE id = ?",
+                vec![Value::Text(server.into()), Value::Text(self.id.clone())],
+            )
+            .await;
+        if let Err(e) = moved {
+            log::warn("running answer not moved", e.causes());
+        }
     }
 
     async fn unregister(&self) {

@@ -7,7 +7,8 @@ use crate::relay::{self, Outcome};
 use crate::servers;
 use crate::settings::settings;
 use crate::sink::{self, Sink};
-use crate::stored::Stored;
+use crate::stored::{Candidates, Stored};
+use crate::upstream::{self, Lines};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
@@ -114,7 +115,10 @@ async fn answer(
         settings,
         config.ollama_timeout,
         ctx.rate_limit.clone(),
-        servers::candidates(config, &order),
+        Candidates {
+            urls: servers::candidates(config, &order),
+            several: order.len() > 1,
+        },
     );
     let generation = Generation {
         db,
@@ -160,39 +164,7 @@ impl Generation {
         sink_for: impl FnOnce() -> Sink,
     ) -> Result<(Outcome, Sink), Error> {
         let p = &self.prepared;
-        let (model, timeout) = (&p.model, self.config.ollama_timeout);
-        // One server: asked while the question is stored. Several: the store registers the
-        // answer on the least busy of them, so it comes first (answers starting at once must
-        // see each other), and the request fails over from there.
-        let order = if self.order.len() > 1 {
-            match stored.wait().await {
-                Ok(picked) => servers::starting_with(&self.order, &picked),
-                Err(e) => {
-                    count(model, Err(&e)).await;
-                    return Err(e);
-                }
-            }
-        } else {
-            self.order.clone()
-        };
-        let call = async {
-            let post = http::Method::POST;
-            let generation = Some(p.assistant.id.as_str());
-            let (resp, server) = servers::send(
-                &self.db,
-                &self.config,
-                &order,
-                generation,
-                post,
-                "/api/chat",
-                Some(&body),
-                Some(model),
-            )
-            .await?;
-            *self.server.lock().unwrap_or_else(|e| e.into_inner()) = server;
-            Ok(resp)
-        };
-        let lines = match relay::open(&self.db, p, call, stored, timeout).await {
+        let lines = match self.begin(stored, &body).await {
             Ok(lines) => lines,
             Err(e) => {
                 count(&p.model, Err(&e)).await;
@@ -206,6 +178,49 @@ impl Generation {
         }
         count(&p.model, Ok(&outcome)).await;
         Ok((outcome, sink))
+    }
+
+    /// Asks Ollama while the question is stored, until a server begins to answer. With one
+    /// server the request goes out at once. With several, the store's registration picks the
+    /// least busy one first (answers starting at once must see each other), and a server at
+    /// fault is failed over to the next before any token: the client sees one answer. Fails
+    /// with the store's failure, or Ollama's (the question stays, its answer marked `error`).
+    async fn begin(&self, stored: &mut Stored, body: &serde_json::Value) -> Result<Lines, Error> {
+        let p = &self.prepared;
+        let (config, model) = (&self.config, p.model.as_str());
+        let order = match self.order.len() {
+            1 => self.order.clone(),
+            _ => servers::starting_with(&self.order, &stored.picked().await?),
+        };
+        let post = http::Method::POST;
+        for (i, url) in order.iter().enumerate() {
+            let call = upstream::attempt(
+                url,
+                post.clone(),
+                "/api/chat",
+                Some(body),
+                config.ollama_timeout,
+                Some(model),
+            );
+            let failed = match relay::race(call, stored).await? {
+                Ok(resp) => {
+                    *self.server.lock().unwrap_or_else(|e| e.into_inner()) = url.clone();
+                    return Ok(Lines::new(resp, config.ollama_timeout));
+                }
+                Err(f) => f,
+            };
+            let next = order.get(i + 1).filter(|_| servers::moves_on(&failed));
+            if order.len() > 1 {
+                // Written once the store is done: it has the connection until then.
+                stored.wait().await?;
+                let moved = next.map(|n| (p.assistant.id.as_str(), n.as_str()));
+                servers::after_failure(&self.db, config, url, &failed, moved).await;
+            }
+            if next.is_none() {
+                return Err(relay::failed_to_begin(&self.db, p, stored, failed.error()).await);
+            }
+        }
+        Err(upstream::unavailable("no Ollama server"))
     }
 
     /// Counts what an answer (or its title) cost in the caller's usage.

@@ -1,4 +1,4 @@
-//! Relaying one answer: [`open`] waits for Ollama to begin (or for the question's store to
+//! Relaying one answer: [`race`] waits for Ollama to begin (or for the question's store to
 //! fail), [`run`] passes Ollama's chunks on as they arrive, keeps the partial answer stored,
 //! honours `stop`, and stores the final answer whatever happens to Ollama or the client.
 
@@ -13,7 +13,6 @@ use chat_core::spin::{Db, Value, log, task};
 use chat_core::usage::Tokens;
 use serde::Serialize;
 use serde_json::json;
-use spin_sdk::http::Response;
 use std::time::{Duration, Instant};
 
 /// How often a running generation reads its stop flag.
@@ -23,51 +22,33 @@ pub(crate) const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// How long `start` waits for the first chunk to share its write; after that it goes alone.
 pub(crate) const FIRST_CHUNK_JOINS_START: Duration = Duration::from_millis(250);
 
-/// Waits for Ollama's answer to begin; a failure of Ollama or of the store (whichever comes
-/// first) is answered with a status, before any event. On an Ollama failure the question stays
-/// stored and the placeholder is marked `error`.
-pub async fn open(
-    db: &Db,
-    p: &Prepared,
-    call: impl Future<Output = Result<Response, Error>>,
-    stored: &mut Stored,
-    timeout: Duration,
-) -> Result<Lines, Error> {
-    let answer = {
-        let mut call = std::pin::pin!(call);
-        // The request to Ollama goes out first: its answer is the longer wait.
-        let early = futures::poll!(call.as_mut());
-        stored.start();
-        if let std::task::Poll::Ready(answer) = early {
-            return opened(db, p, answer, stored, timeout).await;
-        }
-        // Let the store's task start (see `chat_core::spin::task`).
-        task::yield_now().await;
-        let failure = std::pin::pin!(stored.failure());
-        match futures::future::select(call, failure).await {
-            futures::future::Either::Left((answer, _)) => answer,
-            // Nothing is stored: drop the Ollama call (which closes it).
-            futures::future::Either::Right((e, _)) => return Err(e),
-        }
-    };
-    opened(db, p, answer, stored, timeout).await
+/// Waits for `call` (Ollama's answer beginning) while the question is stored: what the call
+/// gave, or the store's failure first (then the call is dropped, which closes it).
+pub async fn race<T>(call: impl Future<Output = T>, stored: &mut Stored) -> Result<T, Error> {
+    let mut call = std::pin::pin!(call);
+    // The request to Ollama goes out first: its answer is the longer wait.
+    let early = futures::poll!(call.as_mut());
+    stored.start();
+    if let std::task::Poll::Ready(answer) = early {
+        return Ok(answer);
+    }
+    // Let the store's task start (see `chat_core::spin::task`).
+    task::yield_now().await;
+    let failure = std::pin::pin!(stored.failure());
+    match futures::future::select(call, failure).await {
+        futures::future::Either::Left((answer, _)) => Ok(answer),
+        futures::future::Either::Right((e, _)) => Err(e),
+    }
 }
 
-async fn opened(
-    db: &Db,
-    p: &Prepared,
-    answer: Result<Response, Error>,
-    stored: &mut Stored,
-    timeout: Duration,
-) -> Result<Lines, Error> {
-    match answer {
-        Ok(resp) => Ok(Lines::new(resp, timeout)),
-        Err(e) => {
-            stored.wait().await?;
-            finish(db, p, "", "", Status::Error, None).await;
-            Err(e)
-        }
+/// Ollama failed before its answer began: once the question is stored, its placeholder is
+/// marked `error` (the question stays); `e` is the answer.
+pub async fn failed_to_begin(db: &Db, p: &Prepared, stored: &mut Stored, e: Error) -> Error {
+    if let Err(store) = stored.wait().await {
+        return store;
     }
+    finish(db, p, "", "", Status::Error, None).await;
+    e
 }
 
 /// How a generation ended.

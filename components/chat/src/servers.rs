@@ -282,49 +282,68 @@ pub fn starting_with(order: &[String], first: &str) -> Vec<String> {
     out
 }
 
-/// A request for `model`, to the servers in `order` until one begins to answer. A server at
-/// fault (refused, `5xx`, no status within the timeout) cools down and the next is asked; one
-/// without the model has its list forgotten and the next is asked. The running answer
-/// `generation` (if any) moves with it, so answers in flight stay counted where they run.
-/// The answer, and the server that gave it; or the last failure.
+/// Whether a request that failed on one server should move on to the next (when there is
+/// one): the server was at fault, or did not have the model after all.
+pub fn moves_on(failed: &Failed) -> bool {
+    failed.server_at_fault() || matches!(failed, Failed::NoModel(_))
+}
+
+/// Shares what `failed` says about `url` (see [`moves_on`]): a server at fault cools down; one
+/// without the model has its list forgotten. And moves the running answer `generation` to
+/// `next`, so answers in flight stay counted where they run.
+pub async fn after_failure(
+    db: &Db,
+    config: &Config,
+    url: &str,
+    failed: &Failed,
+    generation: Option<(&str, &str)>,
+) {
+    if matches!(failed, Failed::NoModel(_)) {
+        forget(db, url).await;
+    } else if failed.server_at_fault() {
+        cool(db, config, url, failed).await;
+    }
+    if let Some((id, next)) = generation {
+        let moved = db
+            .execute(
+                "UPDATE generations SET server = ? WHERE id = ?",
+                vec![Value::Text(next.into()), Value::Text(id.into())],
+            )
+            .await;
+        if let Err(e) = moved {
+            log::warn("running answer not moved", e.causes());
+        }
+    }
+}
+
+/// A request for `model`, to the servers in `order` until one begins to answer (see
+/// [`after_failure`]); nothing else may be using `db`. The answer, and the server that gave
+/// it; or the last failure.
 #[allow(clippy::too_many_arguments)]
 pub async fn send(
     db: &Db,
     config: &Config,
     order: &[String],
-    generation: Option<&str>,
     method: Method,
     path: &str,
     body: Option<&serde_json::Value>,
     model: Option<&str>,
 ) -> Result<(Response, String), Error> {
+    let timeout = config.ollama_timeout;
     let mut last: Option<Failed> = None;
     for (i, url) in order.iter().enumerate() {
-        if i > 0
-            && let Some(id) = generation
-        {
-            let moved = db
-                .execute(
-                    "UPDATE generations SET server = ? WHERE id = ?",
-                    vec![Value::Text(url.clone()), Value::Text(id.into())],
-                )
-                .await;
-            if let Err(e) = moved {
-                log::warn("running answer not moved", e.causes());
-            }
-        }
-        let timeout = config.ollama_timeout;
         match upstream::attempt(url, method.clone(), path, body, timeout, model).await {
             Ok(resp) => return Ok((resp, url.clone())),
-            Err(f @ Failed::NoModel(_)) if order.len() > 1 => {
-                forget(db, url).await;
+            Err(f) if moves_on(&f) && i + 1 < order.len() => {
+                after_failure(db, config, url, &f, None).await;
                 last = Some(f);
             }
-            Err(f) if f.server_at_fault() && order.len() > 1 => {
-                cool(db, config, url, &f).await;
-                last = Some(f);
+            Err(f) => {
+                if order.len() > 1 {
+                    after_failure(db, config, url, &f, None).await;
+                }
+                return Err(f.error());
             }
-            Err(f) => return Err(f.error()),
         }
     }
     Err(last.map_or_else(|| upstream::unavailable("no Ollama server"), Failed::error))

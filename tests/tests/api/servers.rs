@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::{FakeModel, FakeOllama, FaultMode};
 use spin_test_host::testing::{
-    Api, AppConfig, SendExt, TestApp, expect, expect_error, items, spawn_app_with,
+    Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, items, spawn_app_with,
 };
 use std::time::{Duration, Instant};
 
@@ -255,6 +255,24 @@ async fn a_model_on_one_server_goes_there_and_the_list_is_the_union() {
     }
     ask(&api, &id, Some("qwen3:0.6b")).await;
     assert_eq!((chats(a), chats(&b)), (1, 3));
+    // Regenerate, and the title of a new conversation, go where the model is too.
+    let again = api
+        .post(
+            &format!("/api/chat/{id}/regenerate"),
+            &json!({"model": "solo:1b", "stream": false}),
+        )
+        .await;
+    expect(again, 201).await;
+    assert_eq!((chats(a), chats(&b)), (1, 4));
+    let untitled = api.conversation(json!({})).await;
+    ask(&api, &untitled, Some("solo:1b")).await;
+    let titled_now = eventually("a title", async || {
+        let c = api.conversation_of(&untitled).await;
+        c["title"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(!titled_now.is_empty());
+    assert_eq!((chats(a), chats(&b)), (1, 6), "the answer and its title");
     // `/v1` routes alike.
     let v1 = api
         .req(Method::POST, "/v1/chat/completions")
@@ -262,7 +280,7 @@ async fn a_model_on_one_server_goes_there_and_the_list_is_the_union() {
         .go()
         .await;
     assert_eq!(v1.status(), 200);
-    assert_eq!(chats(&b), 4);
+    assert_eq!(chats(&b), 7);
     let missing = api
         .send(&id, json!({"content": "x", "model": "nowhere:1b"}))
         .await;
@@ -389,4 +407,49 @@ async fn stop_ends_an_answer_running_on_another_server_from_another_instance() {
     let messages = api.messages(&id).await;
     assert_eq!(messages[1]["status"], "incomplete", "{:?}", messages[1]);
     assert!(b.chat_streams()[0].client_gone || !b.chat_streams()[0].finished);
+}
+
+#[tokio::test]
+async fn answers_left_by_an_instance_that_died_stop_counting_after_the_stale_window() {
+    // Arrange: two servers; an instance that died mid-answer left three answers registered
+    // on the first, with a fresh heartbeat.
+    let b = FakeOllama::start().await.expect("fake");
+    let Some(f) = fleet(&[b.url()], &[0, 1], &[], &[], None).await else {
+        return;
+    };
+    let (Some(clock), Some(db)) = (f.app.clock(), f.app.database_path()) else {
+        return;
+    };
+    let a = f.app.fake();
+    let api = Api::new(&f.app).await;
+    let id = titled(&api).await;
+    let conn = rusqlite::Connection::open(db).expect("database");
+    for n in 0..3 {
+        conn.execute(
+            "INSERT INTO generations
+                    (id, user_id, conversation_id, started_at, heartbeat_at, server)
+             VALUES (?1, 'gone', '', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+                     strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), ?2)",
+            [format!("dead-{n}"), a.url()],
+        )
+        .expect("insert");
+    }
+    let running = async |url: &str| {
+        let view = expect(api.get("/api/admin/ollama").await, 200).await;
+        items(&view)
+            .into_iter()
+            .find(|s| s["url"] == url)
+            .map(|s| s["running"].clone())
+    };
+
+    // Act and assert: while their heartbeat is fresh they count, and answers go elsewhere.
+    assert_eq!(running(&a.url()).await, Some(json!(3)));
+    ask(&api, &id, None).await;
+    assert_eq!((chats(a), chats(&b)), (0, 1));
+
+    // Past the stale window (the Ollama timeout, 60 s, plus 30 s) they no longer count.
+    clock.set(clock.now() + Duration::from_secs(91));
+    assert_eq!(running(&a.url()).await, Some(json!(0)));
+    ask(&api, &id, None).await;
+    assert_eq!((chats(a), chats(&b)), (1, 1));
 }

@@ -24,7 +24,6 @@ pub async fn get(
         &db,
         cfg,
         &order,
-        None,
         post,
         "/api/show",
         Some(&body),

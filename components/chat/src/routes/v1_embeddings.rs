@@ -22,17 +22,8 @@ pub async fn post(
     let timeout = config.ollama_timeout;
     let order = servers::order(&db, config, model).await?;
     let embed = Some(&body);
-    let (resp, _) = servers::send(
-        &db,
-        config,
-        &order,
-        None,
-        post,
-        "/api/embed",
-        embed,
-        Some(model),
-    )
-    .await?;
+    let (resp, _) =
+        servers::send(&db, config, &order, post, "/api/embed", embed, Some(model)).await?;
     let answer = upstream::json(resp, timeout).await?;
     let (reply, tokens) = embeddings::reply(model, &answer, request.encoding())
         .map_err(|e| upstream::upstream(format!("/api/embed: {e}")))?;
