@@ -111,7 +111,7 @@ impl Call {
     async fn open(&self, ctx: &RequestContext, body: &serde_json::Value) -> Result<Lines, Error> {
         let config = &ctx.config;
         let order = servers::order(&self.db, config, &self.model).await?;
-        let candidates = servers::candidates(config, &order);
+        let candidates = servers::Candidates::new(config, &order);
         let register = self.register(ctx.rate_limit.as_ref(), &candidates);
         let send = |order: Vec<String>| async move {
             let post = http::Method::POST;
@@ -151,12 +151,11 @@ impl Call {
     }
 
     /// Counts the call against the rate limit and registers it as a running answer, if the
-    /// caller is under the limit of answers at once, on the least busy of `candidates` (see
-    /// `servers::pick_sql`), which it returns.
+    /// caller is under the limit of answers at once, on the least busy of `candidates`, which it returns.
     async fn register(
         &self,
         rate_limit: Option<&Pending>,
-        candidates: &str,
+        candidates: &servers::Candidates,
     ) -> Result<String, Error> {
         let max = settings().await?.max_concurrent_generations;
         let now = time::now_rfc3339();
@@ -175,7 +174,7 @@ impl Call {
                               WHERE (SELECT COUNT(*) FROM generations
                                       WHERE user_id = ?2 AND heartbeat_at > ?4) < ?5
                              RETURNING server",
-                            servers::pick_sql(6, 4)
+                            candidates.sql(6, 4)
                         ),
                         vec![
                             Value::Text(self.id.clone()),
@@ -183,7 +182,7 @@ impl Call {
                             Value::Text(now.clone()),
                             Value::Text(stale_before(self.timeout)),
                             Value::Integer(max),
-                            Value::Text(candidates.into()),
+                            candidates.param(),
                         ],
                     )
                     .await?;

@@ -7,7 +7,7 @@ use crate::relay::{self, Outcome};
 use crate::servers;
 use crate::settings::settings;
 use crate::sink::{self, Sink};
-use crate::stored::{Candidates, Stored};
+use crate::stored::Stored;
 use crate::upstream::{self, Lines};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -115,10 +115,7 @@ async fn answer(
         settings,
         config.ollama_timeout,
         ctx.rate_limit.clone(),
-        Candidates {
-            urls: servers::candidates(config, &order),
-            several: order.len() > 1,
-        },
+        servers::Candidates::new(config, &order),
     );
     let generation = Generation {
         db,

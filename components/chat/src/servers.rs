@@ -252,27 +252,51 @@ pub async fn order(db: &Db, config: &Config, model: &str) -> Result<Vec<String>,
     )
 }
 
-/// The statement part that picks, among the JSON array of URLs in parameter `?{urls}`, the
-/// one with the fewest live answers (heartbeat after `?{stale}`), ties to the earlier: used
-/// inside the write that registers an answer, so answers starting at once see each other.
-pub fn pick_sql(urls: usize, stale: usize) -> String {
-    format!(
-        "(SELECT c.value FROM json_each(?{urls}) AS c
-           ORDER BY (SELECT COUNT(*) FROM generations g
-                      WHERE g.server = c.value AND g.heartbeat_at > ?{stale}), c.key
-           LIMIT 1)"
-    )
-}
+/// The servers a new answer may be registered on, as the registering statement takes them.
+pub struct Candidates(Vec<String>);
 
-/// `order` in the configured order, as the JSON array [`pick_sql`] reads.
-pub fn candidates(config: &Config, order: &[String]) -> String {
-    let listed: Vec<&String> = config
-        .servers
-        .urls()
-        .iter()
-        .filter(|u| order.contains(u))
-        .collect();
-    serde_json::to_string(&listed).unwrap_or_else(|_| "[]".into())
+impl Candidates {
+    /// Those of `order`, in the configured order (ties go to the earlier).
+    pub fn new(config: &Config, order: &[String]) -> Self {
+        Self(
+            config
+                .servers
+                .urls()
+                .iter()
+                .filter(|u| order.contains(u))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// More than one: the registration picks, and Ollama is asked once it has.
+    pub fn several(&self) -> bool {
+        self.0.len() > 1
+    }
+
+    /// The statement part that gives the server: with several, the one (from the JSON array in
+    /// parameter `?{urls}`) with the fewest live answers (heartbeat after `?{stale}`), ties to
+    /// the earlier. It runs inside the write that registers the answer, so answers starting at
+    /// once see each other. With one, parameter `?{urls}` itself (nothing to count).
+    pub fn sql(&self, urls: usize, stale: usize) -> String {
+        if !self.several() {
+            return format!("?{urls}");
+        }
+        format!(
+            "(SELECT c.value FROM json_each(?{urls}) AS c
+               ORDER BY (SELECT COUNT(*) FROM generations g
+                          WHERE g.server = c.value AND g.heartbeat_at > ?{stale}), c.key
+               LIMIT 1)"
+        )
+    }
+
+    /// The value of parameter `?{urls}` in [`Candidates::sql`].
+    pub fn param(&self) -> Value {
+        match self.0.as_slice() {
+            [one] => Value::Text(one.clone()),
+            all => Value::Text(serde_json::to_string(all).unwrap_or_else(|_| "[]".into())),
+        }
+    }
 }
 
 /// `order` with `first` (the server the registration picked) in front.

@@ -2,6 +2,7 @@
 //! events need not wait for the commit, and nothing of the answer is written before it ends.
 
 use crate::plan::{Prepared, stale_before, too_many};
+use crate::servers::Candidates;
 use crate::settings::Settings;
 use chat_core::conversation::MessageView;
 use chat_core::spin::conversations::{NewMessage, insert_message};
@@ -14,9 +15,8 @@ use std::time::Duration;
 
 /// Stores the question (unless it is an existing one) and the placeholder answer, and
 /// registers the generation, counting the request against the rate limit and re-checking the
-/// per-user limit. The registration picks the Ollama server among `candidates` (a JSON array
-/// of URLs, see `servers::pick_sql`), which it returns, and sends to `picked` as soon as it is
-/// known. With one candidate all of it is one write transaction. With several, the request
+/// per-user limit. The registration picks the Ollama server among `candidates`, which it
+/// returns, and sends to `picked` as soon as it is known. With one candidate all of it is one write transaction. With several, the request
 /// to Ollama waits for the pick, so the registration is a statement of its own, committed
 /// first: the write lock that serializes picks is then held for one statement, not for the
 /// whole store (`bench --spread`: 32 answers at once over two servers took +7.1 % over one
@@ -35,8 +35,7 @@ async fn store(
 ) -> Result<String, Error> {
     let cid = p.conversation.id.as_str();
     let register = async |db: &Db| {
-        let urls = candidates.urls.as_str();
-        let server = registration(db, user_id, p, settings, timeout, urls).await?;
+        let server = registration(db, user_id, p, settings, timeout, candidates).await?;
         let _ = picked.send(server.clone());
         Ok::<_, Error>(server)
     };
@@ -49,7 +48,7 @@ async fn store(
         }
         insert_message(db, &as_new(cid, user_id, &p.assistant)).await
     };
-    if !candidates.several {
+    if !candidates.several() {
         return db
             .transaction(async |db| {
                 let server = register(db).await?;
@@ -77,7 +76,7 @@ async fn registration(
     p: &Prepared,
     settings: &Settings,
     timeout: Duration,
-    candidates: &str,
+    candidates: &Candidates,
 ) -> Result<String, Error> {
     let max = settings.max_concurrent_generations;
     let registered: Vec<Picked> = db
@@ -89,7 +88,7 @@ async fn registration(
                   WHERE (SELECT COUNT(*) FROM generations
                           WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
                  RETURNING server",
-                crate::servers::pick_sql(7, 5)
+                candidates.sql(7, 5)
             ),
             vec![
                 Value::Text(p.assistant.id.clone()),
@@ -98,7 +97,7 @@ async fn registration(
                 Value::Text(time::now_rfc3339()),
                 Value::Text(stale_before(timeout)),
                 Value::Integer(max),
-                Value::Text(candidates.into()),
+                candidates.param(),
             ],
         )
         .await?;
@@ -106,14 +105,6 @@ async fn registration(
         Some(Picked(server)) => Ok(server.unwrap_or_default()),
         None => Err(too_many(max)),
     }
-}
-
-/// The servers a generation may be registered on.
-pub struct Candidates {
-    /// As the JSON array `servers::pick_sql` reads.
-    pub urls: String,
-    /// More than one: the pick is awaited before Ollama is asked.
-    pub several: bool,
 }
 
 /// The server a registration picked.
