@@ -2,8 +2,9 @@
 //! variable providers and the state directory, with Spin's path rules: a `spin` key-value
 //! store's relative `path` is resolved from the config file's folder, a `spin` SQLite
 //! database's from the working directory. Unknown top-level keys are rejected, as Spin does.
-//! The local (`spin`) backends exist here, and libSQL (`type = "libsql"`, `url`, `token`) for
-//! SQLite, through Spin's own client; Redis entries are reported as not available.
+//! The local (`spin`) backends exist here, libSQL (`type = "libsql"`, `url`, `token`) for
+//! SQLite, through Spin's own client, and Redis (`type = "redis"`, `url`) for key-value, through
+//! the client Spin's key-value-redis uses.
 
 use anyhow::{Context, Result, bail};
 use serde::Deserialize;
@@ -68,6 +69,15 @@ pub enum DatabaseConfig {
 /// Where a store lives: a file, or memory (`None`).
 pub type StorePath = Option<PathBuf>;
 
+/// Where a key-value store lives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KvConfig {
+    /// `type = "spin"`.
+    Spin(StorePath),
+    /// `type = "redis"`: a Redis server's URL.
+    Redis(String),
+}
+
 #[derive(Debug, Clone)]
 pub enum VariablesProvider {
     /// `SPIN_VARIABLE_<NAME>` (or another prefix) from the environment.
@@ -81,7 +91,7 @@ pub enum VariablesProvider {
 
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
-    pub key_value_stores: BTreeMap<String, StorePath>,
+    pub key_value_stores: BTreeMap<String, KvConfig>,
     pub sqlite_databases: BTreeMap<String, DatabaseConfig>,
     pub variables_providers: Vec<VariablesProvider>,
     pub state_dir: Option<PathBuf>,
@@ -121,9 +131,13 @@ impl RuntimeConfig {
         let _ = raw.max_instance_memory;
         let mut out = RuntimeConfig::default();
         for (label, store) in raw.key_value_store {
-            let path = local_store_path(&store, "key_value_store", &label)?;
-            out.key_value_stores
-                .insert(label, path.map(|p| config_dir.join(p)));
+            let config = if store.kind == "redis" {
+                KvConfig::Redis(redis_url(&store, &label)?)
+            } else {
+                let path = local_store_path(&store, "key_value_store", &label)?;
+                KvConfig::Spin(path.map(|p| config_dir.join(p)))
+            };
+            out.key_value_stores.insert(label, config);
         }
         for (label, store) in raw.sqlite_database {
             let database = if store.kind == "libsql" {
@@ -203,6 +217,25 @@ fn libsql_database(store: &RawStore, label: &str) -> Result<DatabaseConfig> {
     })
 }
 
+/// `[key_value_store.x] type = "redis"` with `url` (`redis://`; `rediss://` needs TLS, which
+/// the test host's client is built without).
+fn redis_url(store: &RawStore, label: &str) -> Result<String> {
+    for key in store.rest.keys() {
+        if key != "url" {
+            bail!("[key_value_store.{label}]: unknown key {key:?}");
+        }
+    }
+    let url = store
+        .rest
+        .get("url")
+        .and_then(|v| v.as_str())
+        .with_context(|| format!("[key_value_store.{label}] type = \"redis\" needs `url`"))?;
+    if !url.starts_with("redis://") {
+        bail!("[key_value_store.{label}] url must start with redis:// here: {url:?}");
+    }
+    Ok(url.to_string())
+}
+
 fn local_store_path(store: &RawStore, section: &str, label: &str) -> Result<Option<PathBuf>> {
     match store.kind.as_str() {
         "spin" => {
@@ -245,7 +278,7 @@ mod tests {
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             cfg.key_value_stores.get("default"),
-            Some(&Some(PathBuf::from("/cfg/data/kv.db")))
+            Some(&KvConfig::Spin(Some(PathBuf::from("/cfg/data/kv.db"))))
         );
         assert_eq!(
             cfg.sqlite_databases.get("default"),
@@ -297,16 +330,26 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_and_remote_backends_are_refused() {
+    fn unknown_keys_are_refused_and_redis_needs_a_url() {
         let w = Path::new("/w");
         assert!(RuntimeConfig::parse("nonsense = 1", w, w).is_err());
-        assert!(
-            RuntimeConfig::parse(
-                "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"",
-                w,
-                w
-            )
-            .is_err()
+        let redis = RuntimeConfig::parse(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x:6379\"",
+            w,
+            w,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            redis.key_value_stores.get("default"),
+            Some(&KvConfig::Redis("redis://x:6379".into()))
         );
+        for bad in [
+            "[key_value_store.default]\ntype = \"redis\"",
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"http://x\"",
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"redis://x\"\nport = 1",
+            "[key_value_store.default]\ntype = \"azure_cosmos\"",
+        ] {
+            assert!(RuntimeConfig::parse(bad, w, w).is_err(), "{bad}");
+        }
     }
 }

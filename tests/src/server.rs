@@ -7,7 +7,7 @@ use crate::listen::{Connections, accept_loop};
 use crate::manifest::{Manifest, Part, parse_template};
 use crate::outbound::{AllowedHost, OutboundClient, OutboundHooks};
 use crate::routes::{RouteMatch, Router};
-use crate::runtime_config::{DatabaseConfig, RuntimeConfig, VariablesProvider};
+use crate::runtime_config::{DatabaseConfig, KvConfig, RuntimeConfig, VariablesProvider};
 use crate::spin_apis::{ComponentGrants, SpinState};
 use crate::stores::{Database, Location, Stores};
 use anyhow::{Context, Result, bail};
@@ -399,8 +399,11 @@ fn build_stores(runtime: &RuntimeConfig, state_dir: Option<&Path>) -> Result<Sto
             },
         );
     }
-    for (label, path) in &runtime.key_value_stores {
-        stores.add_kv(label, location(path, KV_DIR)?);
+    for (label, config) in &runtime.key_value_stores {
+        match config {
+            KvConfig::Spin(path) => stores.add_kv(label, location(path, KV_DIR)?),
+            KvConfig::Redis(url) => stores.add_kv_redis(label, url),
+        }
     }
     if !runtime.sqlite_databases.contains_key("default") {
         stores.add_sqlite(

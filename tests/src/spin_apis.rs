@@ -268,15 +268,16 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
         accessor: &Accessor<T, Self>,
         label: String,
     ) -> Result<Resource<kv::Store>, kv::Error> {
-        accessor.with(|mut access| {
+        let store = accessor.with(|mut access| {
             let state = access.get();
             if !state.grants.key_value_stores.contains(&label) {
                 return Err(kv::Error::AccessDenied);
             }
-            let store = state
-                .stores
-                .kv_store(&label)
-                .ok_or(kv::Error::NoSuchStore)?;
+            state.stores.kv_store(&label).ok_or(kv::Error::NoSuchStore)
+        })?;
+        store.opened().await?;
+        accessor.with(|mut access| {
+            let state = access.get();
             if state.kv_stores.len() >= 256 {
                 return Err(kv::Error::StoreTableFull);
             }

@@ -3,7 +3,8 @@
 //! in-memory database when there is no state directory), or, for `type = "libsql"`, its own
 //! client of Spin's libSQL backend (the `libsql` crate Spin uses, used as Spin uses it); each
 //! key-value store label is a partition of one SQLite file (`spin_key_value` table) shared by
-//! all instances.
+//! all instances, or, for `type = "redis"`, a Redis server reached as Spin's key-value-redis
+//! does (the `redis` crate's ConnectionManager, made on the first open, keys as they are).
 
 use crate::spin_apis::{kv, sqlite};
 use rusqlite::types::{Value as SqlValue, ValueRef};
@@ -93,9 +94,20 @@ impl Stores {
     pub fn add_kv(&mut self, label: &str, location: Location) {
         self.kv.insert(
             label.to_string(),
-            Arc::new(KvBackend {
+            Arc::new(KvBackend::Sqlite {
                 location,
                 conn: OnceLock::new(),
+            }),
+        );
+    }
+
+    /// A `type = "redis"` store at `url`.
+    pub fn add_kv_redis(&mut self, label: &str, url: &str) {
+        self.kv.insert(
+            label.to_string(),
+            Arc::new(KvBackend::Redis {
+                url: url.to_string(),
+                conn: tokio::sync::OnceCell::new(),
             }),
         );
     }
@@ -437,19 +449,37 @@ fn value_size(v: &sqlite::Value) -> usize {
         }
 }
 
-/// One key-value store file; labels are partitions of its `spin_key_value` table.
-#[derive(Debug)]
-pub struct KvBackend {
-    location: Location,
-    conn: OnceLock<Shared>,
+/// A key-value store's backend: one SQLite file whose labels are partitions of its
+/// `spin_key_value` table, or a Redis server.
+pub enum KvBackend {
+    Sqlite {
+        location: Location,
+        conn: OnceLock<Shared>,
+    },
+    Redis {
+        url: String,
+        conn: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
+    },
+}
+
+impl std::fmt::Debug for KvBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KvBackend::Sqlite { location, .. } => write!(f, "KvBackend::Sqlite({location:?})"),
+            KvBackend::Redis { url, .. } => write!(f, "KvBackend::Redis({url})"),
+        }
+    }
 }
 
 impl KvBackend {
     fn shared(&self) -> Result<Shared, kv::Error> {
-        if let Some(c) = self.conn.get() {
+        let KvBackend::Sqlite { location, conn } = self else {
+            return Err(kv::Error::Other("not a SQLite store".into()));
+        };
+        if let Some(c) = conn.get() {
             return Ok(c.clone());
         }
-        let c = self.location.open().map_err(kv_err)?;
+        let c = location.open().map_err(kv_err)?;
         c.execute(
             "CREATE TABLE IF NOT EXISTS spin_key_value (
                 store TEXT NOT NULL,
@@ -460,11 +490,32 @@ impl KvBackend {
             [],
         )
         .map_err(kv_err)?;
-        Ok(self.conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
+        Ok(conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
+    }
+
+    /// The Redis connection, made on the first open of any store on it (as Spin's
+    /// `KeyValueRedis::get`): a failure to connect fails that open.
+    async fn redis(&self) -> Result<Option<redis::aio::ConnectionManager>, kv::Error> {
+        let KvBackend::Redis { url, conn } = self else {
+            return Ok(None);
+        };
+        let c = conn
+            .get_or_try_init(|| async {
+                redis::Client::open(url.as_str())?
+                    .get_connection_manager()
+                    .await
+            })
+            .await
+            .map_err(redis_err)?;
+        Ok(Some(c.clone()))
     }
 }
 
 fn kv_err(e: rusqlite::Error) -> kv::Error {
+    kv::Error::Other(e.to_string())
+}
+
+fn redis_err(e: redis::RedisError) -> kv::Error {
     kv::Error::Other(e.to_string())
 }
 
@@ -475,6 +526,15 @@ pub struct KvStore {
 }
 
 impl KvStore {
+    /// What Spin does when a guest opens the store: for Redis, connect (once per backend) and
+    /// ping, ignoring the ping's failure (the ConnectionManager reconnects in the background).
+    pub async fn opened(&self) -> Result<(), kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            let _: Result<(), _> = redis::AsyncCommands::ping(&mut c).await;
+        }
+        Ok(())
+    }
+
     /// Runs `f` on the store's connection in place, as Spin's key-value store does
     /// (`block_in_place`: the worker thread hands its other tasks off and blocks, without the
     /// hop to a blocking thread that SQLite statements take). A current-thread runtime (some
@@ -495,6 +555,18 @@ impl KvStore {
     }
 
     pub async fn get(&self, key: String) -> Result<Option<Vec<u8>>, kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            let value: Option<Vec<u8>> = redis::AsyncCommands::get(&mut c, &key)
+                .await
+                .map_err(redis_err)?;
+            // Spin's limit on what a guest may receive.
+            if value.as_ref().map_or(0, Vec::len) > MAX_RESULT_BYTES {
+                return Err(kv::Error::Other(format!(
+                    "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+                )));
+            }
+            return Ok(value);
+        }
         self.run(move |c, store| {
             c.prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .query_map(rusqlite::params![store, key], |r| r.get::<_, Vec<u8>>(0))?
@@ -505,6 +577,11 @@ impl KvStore {
     }
 
     pub async fn set(&self, key: String, value: Vec<u8>) -> Result<(), kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::set(&mut c, &key, value)
+                .await
+                .map_err(redis_err);
+        }
         self.run(move |c, store| {
             c.prepare_cached(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
@@ -517,6 +594,11 @@ impl KvStore {
     }
 
     pub async fn delete(&self, key: String) -> Result<(), kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::del(&mut c, &key)
+                .await
+                .map_err(redis_err);
+        }
         self.run(move |c, store| {
             c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?
                 .execute(rusqlite::params![store, key])
@@ -526,10 +608,20 @@ impl KvStore {
     }
 
     pub async fn exists(&self, key: String) -> Result<bool, kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::exists(&mut c, &key)
+                .await
+                .map_err(redis_err);
+        }
         Ok(self.get(key).await?.is_some())
     }
 
     pub async fn keys(&self) -> Result<Vec<String>, kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::keys(&mut c, "*")
+                .await
+                .map_err(redis_err);
+        }
         self.run(move |c, store| {
             c.prepare_cached("SELECT key FROM spin_key_value WHERE store = ?1")?
                 .query_map(rusqlite::params![store], |r| r.get::<_, String>(0))?

@@ -88,6 +88,31 @@ pub fn on_libsql() -> bool {
     std::env::var("SPIN_TEST_HOST_SQLITE").is_ok_and(|v| v == "libsql")
 }
 
+/// The Redis server this run keeps the app's key-value store on (`SPIN_TEST_HOST_KV=redis`,
+/// at `SPIN_TEST_HOST_REDIS_URL`, default `redis://127.0.0.1:6379`), as a scale-out deployment
+/// does.
+pub fn redis_url() -> Option<String> {
+    std::env::var("SPIN_TEST_HOST_KV")
+        .is_ok_and(|v| v == "redis")
+        .then(|| {
+            std::env::var("SPIN_TEST_HOST_REDIS_URL")
+                .unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+        })
+}
+
+/// A Redis database of its own for one app (`base` with the next database number, emptied):
+/// tests run at once, and the app's keys (its cached signing secret, say) are global. The
+/// server needs enough databases (`redis-server --databases 4096`, as .ci/run starts it).
+async fn fresh_redis_database(base: &str) -> Result<String> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let url = format!("{}/{n}", base.trim_end_matches('/'));
+    let client = redis::Client::open(url.as_str())?;
+    let mut c = client.get_multiplexed_async_connection().await?;
+    redis::cmd("FLUSHDB").query_async::<()>(&mut c).await?;
+    Ok(url)
+}
+
 /// Starts the app with the defaults: Spin's instance reuse, a temp state dir, a fake Ollama.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(AppConfig::default()).await
@@ -140,19 +165,27 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
     options.state_dir = Some(state_dir.clone());
     let mut libsql = None;
     options.runtime_config_file = match config.runtime_config {
-        None if on_libsql() => {
-            let server = HranaServer::start(&state_dir.join("sqlite_db.db"), "test-token").await?;
-            let file = temp.path().join("runtime-config.toml");
+        None if on_libsql() || redis_url().is_some() => {
             std::fs::create_dir_all(&state_dir)?;
-            std::fs::write(
-                &file,
-                format!(
+            let mut text = String::new();
+            if on_libsql() {
+                let db = state_dir.join("sqlite_db.db");
+                let server = HranaServer::start(&db, "test-token").await?;
+                text.push_str(&format!(
                     "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"{}\"\ntoken = \"{}\"\n",
                     server.url(),
                     server.token()
-                ),
-            )?;
-            libsql = Some(server);
+                ));
+                libsql = Some(server);
+            }
+            if let Some(url) = redis_url() {
+                let url = fresh_redis_database(&url).await?;
+                text.push_str(&format!(
+                    "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"
+                ));
+            }
+            let file = temp.path().join("runtime-config.toml");
+            std::fs::write(&file, text)?;
             Some(file)
         }
         other => other,
