@@ -11,6 +11,7 @@ pub mod hrana;
 pub mod listen;
 pub mod manifest;
 pub mod outbound;
+pub mod redis_server;
 pub mod routes;
 pub mod runtime_config;
 pub mod server;

@@ -124,6 +124,8 @@ pub struct Error {
     /// What went wrong inside, outermost first (logged, never sent).
     internal: Vec<String>,
     headers: Vec<(http::HeaderName, String)>,
+    /// A status other than the code's (`503` for [`Error::unavailable`]).
+    status: Option<StatusCode>,
 }
 
 /// `Result` with the app's [`Error`] by default.
@@ -137,6 +139,7 @@ impl Error {
             details: Map::new(),
             internal: Vec::new(),
             headers: Vec::new(),
+            status: None,
         }
     }
 
@@ -144,6 +147,20 @@ impl Error {
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         let mut e = Self::new(ErrorCode::Internal, "Something went wrong on our side.");
         e.internal = vec![cause.to_string()];
+        e
+    }
+
+    /// `503` with the `INTERNAL` code and `retry-after`: a store the app needs (the key-value
+    /// store, the database) did not answer in time. The contract has no code of its own for
+    /// it; the status says "try again", the cause is logged.
+    pub fn unavailable(cause: impl std::fmt::Display) -> Self {
+        let mut e = Self::new(
+            ErrorCode::Internal,
+            "A store the app needs is not answering. Try again shortly.",
+        )
+        .header(http::header::RETRY_AFTER, "2");
+        e.internal = vec![cause.to_string()];
+        e.status = Some(StatusCode::SERVICE_UNAVAILABLE);
         e
     }
 
@@ -214,7 +231,7 @@ impl Error {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.code.status()
+        self.status.unwrap_or_else(|| self.code.status())
     }
 
     pub fn message(&self) -> &str {
@@ -351,5 +368,22 @@ mod tests {
         assert!(plain["error"].get("details").is_none());
         let with = Error::validation("title", "Too long.").envelope("r");
         assert_eq!(with["error"]["details"]["field"], "title");
+    }
+
+    #[test]
+    fn a_store_not_answering_is_503_with_retry_after_and_no_cause_sent() {
+        let e = Error::unavailable("key-value get: redis://secret@host refused");
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(e.code(), ErrorCode::Internal);
+        assert!(
+            e.headers()
+                .iter()
+                .any(|(h, v)| h == http::header::RETRY_AFTER && v == "2")
+        );
+        let body = e.envelope("r1").to_string();
+        assert!(
+            !body.contains("secret") && !body.contains("redis"),
+            "{body}"
+        );
     }
 }

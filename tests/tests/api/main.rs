@@ -9,5 +9,6 @@ mod foundation;
 mod hardening;
 mod openai;
 mod operations;
+mod scaleout;
 mod servers;
 mod usage;

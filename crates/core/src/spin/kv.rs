@@ -1,10 +1,57 @@
-//! A thin layer over Spin's key-value store with JSON values.
+//! A thin layer over Spin's key-value store with JSON values, every call bounded in time.
 
 use crate::error::Error;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use spin_sdk::key_value::Store;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// How long a key-value call may take before the request gives up on it with `503`. A store
+/// that went away holds a call for as long as the host's client keeps reconnecting: under
+/// Spin with Redis stopped, every signed-in request and `/health/ready` hung (no answer in
+/// 70 s). A working store answers in well under a millisecond.
+const LIMIT: Duration = Duration::from_millis(1500);
+
+/// After a call ran out of time, this instance's next calls within this long fail at once
+/// instead of each waiting [`LIMIT`] again (a signed-in request makes two).
+const HOLD_OFF: Duration = Duration::from_secs(1);
+
+/// When the last call ran out of time (in this instance).
+static TIMED_OUT_AT: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// `call`, or `503` (`Error::unavailable`) when it fails or takes longer than [`LIMIT`].
+async fn bounded<T, E: std::fmt::Debug>(
+    what: &str,
+    call: impl Future<Output = Result<T, E>>,
+) -> Result<T, Error> {
+    let recent = TIMED_OUT_AT
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .is_some_and(|t| t.elapsed() < HOLD_OFF);
+    if recent {
+        return Err(Error::unavailable(format!(
+            "key-value {what}: the store did not answer a moment ago"
+        )));
+    }
+    let call = std::pin::pin!(call);
+    let limit = std::pin::pin!(spin_sdk::time::sleep(LIMIT));
+    match futures::future::select(call, limit).await {
+        futures::future::Either::Left((Ok(v), _)) => Ok(v),
+        futures::future::Either::Left((Err(e), _)) => {
+            Err(Error::unavailable(format!("key-value {what}")).because(format!("{e:?}")))
+        }
+        futures::future::Either::Right(_) => {
+            if let Ok(mut t) = TIMED_OUT_AT.lock() {
+                *t = Some(std::time::Instant::now());
+            }
+            Err(Error::unavailable(format!(
+                "key-value {what}: no answer within {LIMIT:?}"
+            )))
+        }
+    }
+}
 
 pub struct Kv {
     store: Arc<Store>,
@@ -21,33 +68,22 @@ impl Kv {
                 store: store.clone(),
             });
         }
-        let store = Store::open_default()
-            .await
-            .map_err(|e| Error::internal("opening key-value store").because(format!("{e:?}")))?;
+        let store = bounded("open", Store::open_default()).await?;
         Ok(Self {
             store: DEFAULT.get_or_init(|| Arc::new(store)).clone(),
         })
     }
 
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        self.store
-            .get(key)
-            .await
-            .map_err(|e| Error::internal("kv get").because(format!("{e:?}")))
+        bounded("get", self.store.get(key)).await
     }
 
     pub async fn set(&self, key: &str, value: &[u8]) -> Result<(), Error> {
-        self.store
-            .set(key, value)
-            .await
-            .map_err(|e| Error::internal("kv set").because(format!("{e:?}")))
+        bounded("set", self.store.set(key, value)).await
     }
 
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.store
-            .delete(key)
-            .await
-            .map_err(|e| Error::internal("kv delete").because(format!("{e:?}")))
+        bounded("delete", self.store.delete(key)).await
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
