@@ -78,6 +78,10 @@ pub struct TestApp {
     /// The real `spin up` serving the app (`SPIN_BIN`).
     pub spin: Option<SpinProcess>,
     pub state_dir: Option<PathBuf>,
+    /// The runtime config it was started with, if any (a replica shares it).
+    pub runtime_config: Option<PathBuf>,
+    /// The `ollama_url` it was started with (a replica shares it).
+    pub ollama_url: Option<String>,
     /// The libSQL server holding the app's database (`SPIN_TEST_HOST_SQLITE=libsql`).
     pub libsql: Option<HranaServer>,
     _temp: Option<tempfile::TempDir>,
@@ -138,6 +142,8 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
             app: None,
             spin: None,
             state_dir: None,
+            runtime_config: None,
+            ollama_url: None,
             libsql: None,
             _temp: None,
         });
@@ -211,7 +217,7 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
     }
     options
         .variables
-        .push(("ollama_url".to_string(), ollama_url));
+        .push(("ollama_url".to_string(), ollama_url.clone()));
     if let Some(bin) = spin_bin() {
         let spin = SpinProcess::start(&bin, &options).await?;
         return Ok(TestApp {
@@ -221,10 +227,13 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
             app: None,
             spin: Some(spin),
             state_dir: Some(state_dir),
+            runtime_config: options.runtime_config_file.clone(),
+            ollama_url: Some(ollama_url),
             libsql,
             _temp: Some(temp),
         });
     }
+    let runtime_config = options.runtime_config_file.clone();
     let app = crate::server::up(options)
         .await
         .context("starting the host")?;
@@ -235,9 +244,32 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
         app: Some(app),
         spin: None,
         state_dir: Some(state_dir),
+        runtime_config,
+        ollama_url: Some(ollama_url),
         libsql,
         _temp: Some(temp),
     })
+}
+
+/// A second replica of `first`, as a scale-out deployment runs them: its own host (instances,
+/// caches) with the same stores (the same database and key-value store: the same files, or
+/// the same libSQL server and Redis database) and the same Ollama; `vars` are its variables
+/// (give both the same). `None` against `APP_URL`.
+pub async fn spawn_replica(first: &TestApp, vars: &[(&str, &str)]) -> Option<TestApp> {
+    let state_dir = first.state_dir.clone()?;
+    let ollama_url = first.ollama_url.clone();
+    let mut vars = vars.to_vec();
+    if first.ollama.is_some() && !vars.iter().any(|(k, _)| *k == "default_model") {
+        vars.push(("default_model", "llama3.2:1b"));
+    }
+    let vars = vars.as_slice();
+    let config = AppConfig {
+        state_dir: Some(state_dir),
+        runtime_config: first.runtime_config.clone(),
+        ollama_url,
+        ..AppConfig::with_vars(vars)
+    };
+    Some(spawn_app_with(config).await)
 }
 
 impl TestApp {

@@ -1,9 +1,15 @@
-//! Black-box tests of running with shared stores, as replicas do: the key-value store on a
-//! real Redis that goes away and comes back under the running app.
+//! Black-box tests of running with shared stores, as replicas do: two replicas over the same
+//! stores (under `SPIN_TEST_HOST_KV=redis` / `SPIN_TEST_HOST_SQLITE=libsql`, the same Redis
+//! database and libSQL server), and the key-value store on a real Redis that goes away and
+//! comes back under the running app.
 
-use serde_json::Value;
+use reqwest::Method;
+use serde_json::{Value, json};
 use spin_test_host::redis_server::RedisServer;
-use spin_test_host::testing::{Api, AppConfig, SendExt, TestApp, expect, spawn_app_with};
+use spin_test_host::testing::{
+    Api, AppConfig, SendExt, TestApp, TestUser, expect, expect_error, spawn_app, spawn_app_with,
+    spawn_replica,
+};
 use std::time::Duration;
 
 /// An app whose key-value store is `redis` (a runtime config of its own).
@@ -88,4 +94,178 @@ async fn with_the_key_value_store_down_requests_fail_in_the_envelope_and_recover
     );
     let ready = answered(app.get("/health/ready"), bound).await;
     assert_eq!(ready.status(), 200);
+}
+
+/// The `ratelimit-remaining` header.
+fn remaining(resp: &reqwest::Response) -> Option<u32> {
+    resp.headers()
+        .get("ratelimit-remaining")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_the_signing_secret_sign_out_and_rate_limits_exactly() {
+    // Arrange: two replicas over the same stores; the signing secret is generated on first use.
+    let vars = [("rate_limit_general", "12")];
+    let a = spawn_app_with(AppConfig::with_vars(&vars)).await;
+    if a.skip_external("replicas of its own") {
+        return;
+    }
+    let Some(b) = spawn_replica(&a, &vars).await else {
+        return;
+    };
+    let alice = TestUser::registered(&a).await;
+
+    // A token from one replica works on the other (one generated secret for both).
+    expect(
+        b.call(Method::GET, "/api/auth/me", &alice.access_token)
+            .await,
+        200,
+    )
+    .await;
+
+    // Requests alternate between replicas: the limit counts them together, exactly.
+    let mut served = 1; // the `me` above
+    let mut left = Vec::new();
+    for n in 0..20 {
+        let app = if n % 2 == 0 { &a } else { &b };
+        let resp = app
+            .call(Method::GET, "/api/auth/me", &alice.access_token)
+            .await;
+        if resp.status() == 429 {
+            break;
+        }
+        assert_eq!(resp.status(), 200);
+        left.push(remaining(&resp));
+        served += 1;
+    }
+    assert_eq!(served, 12, "remaining after each: {left:?}");
+
+    // Signing out on one replica ends the session on the other at once.
+    let mut bob = TestUser::registered(&b).await;
+    bob.login(&a).await;
+    expect(
+        a.call(Method::GET, "/api/auth/me", &bob.access_token).await,
+        200,
+    )
+    .await;
+    let out = b
+        .authed(Method::POST, "/api/auth/logout", &bob.access_token)
+        .json(&json!({"refresh_token": bob.refresh_token}))
+        .go()
+        .await;
+    assert_eq!(out.status(), 204);
+    let after = a.call(Method::GET, "/api/auth/me", &bob.access_token).await;
+    expect_error(after, 401, "UNAUTHENTICATED").await;
+    let refresh = a
+        .post("/api/auth/refresh")
+        .json(&json!({"refresh_token": bob.refresh_token}))
+        .go()
+        .await;
+    assert_eq!(refresh.status(), 401);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_on_one_replica_ends_an_answer_running_on_the_other() {
+    let a = spawn_app().await;
+    if a.skip_external("replicas of its own") {
+        return;
+    }
+    let Some(b) = spawn_replica(&a, &[]).await else {
+        return;
+    };
+    a.fake().set_tokens(500);
+    a.fake().set_token_delay(Duration::from_millis(20));
+    let user = TestUser::registered(&a).await;
+    let id = a
+        .new_conversation(&user.access_token, json!({"title": "t"}))
+        .await;
+    let mut stream = a
+        .authed(
+            Method::POST,
+            &format!("/api/chat/{id}/messages"),
+            &user.access_token,
+        )
+        .json(&json!({"content": "long"}))
+        .go()
+        .await;
+    assert_eq!(stream.status(), 200);
+    let _ = stream.chunk().await;
+
+    let stopped = b
+        .call(
+            Method::POST,
+            &format!("/api/chat/{id}/stop"),
+            &user.access_token,
+        )
+        .await;
+
+    assert_eq!(stopped.status(), 204);
+    let messages = expect(
+        b.call(
+            Method::GET,
+            &format!("/api/conversations/{id}/messages"),
+            &user.access_token,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert_eq!(messages["items"][1]["status"], "incomplete", "{messages}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooldown_one_replica_sets_is_honoured_by_the_other() {
+    // Arrange: two replicas with two servers, the preferred one failing.
+    let failing = spin_test_host::fake_ollama::FakeOllama::start()
+        .await
+        .expect("fake");
+    failing.set_fault(spin_test_host::fake_ollama::FaultMode::ChatServerError);
+    let good = spin_test_host::fake_ollama::FakeOllama::start()
+        .await
+        .expect("fake");
+    let (list, second) = (format!("{},{}", failing.url(), good.url()), good.url());
+    let vars = [
+        ("ollama_urls", list.as_str()),
+        ("ollama_url_2", second.as_str()),
+        ("default_model", "llama3.2:1b"),
+    ];
+    let a = spawn_app_with(AppConfig {
+        ollama_url: Some(failing.url()),
+        ..AppConfig::with_vars(&vars)
+    })
+    .await;
+    if a.skip_external("replicas of its own") {
+        return;
+    }
+    let Some(b) = spawn_replica(&a, &vars).await else {
+        return;
+    };
+    let user = TestUser::registered(&a).await;
+    let ask = async |app: &TestApp| {
+        let id = app
+            .new_conversation(&user.access_token, json!({"title": "t"}))
+            .await;
+        let sent = app
+            .authed(
+                Method::POST,
+                &format!("/api/chat/{id}/messages"),
+                &user.access_token,
+            )
+            .json(&json!({"content": "hi", "stream": false}))
+            .go()
+            .await;
+        expect(sent, 201).await;
+    };
+
+    // Act: one answer through each replica.
+    ask(&a).await;
+    ask(&b).await;
+
+    // Assert: the failing server was asked once, by the first; the second skipped it.
+    assert_eq!(failing.chat_streams().len(), 1);
+    assert_eq!(good.chat_streams().len(), 2);
 }
