@@ -81,3 +81,133 @@ async fn a_backup_of_the_running_app_restores_into_a_fresh_one() {
     // The generated signing secret is in the database too: tokens from before still work.
     expect(restored.me(&token).await, 200).await;
 }
+
+/// The files of deploy/spinkube, and spin.toml.
+struct Deployment {
+    spinapp: String,
+    secrets: String,
+    manifest: toml::Table,
+}
+
+fn deployment() -> Deployment {
+    let root = spin_test_host::testing::workspace_dir();
+    let read = |p: &str| {
+        std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"))
+    };
+    Deployment {
+        spinapp: read("deploy/spinkube/spinapp.yaml"),
+        secrets: read("deploy/spinkube/secrets.yaml"),
+        manifest: read("spin.toml")
+            .parse()
+            .unwrap_or_else(|e| panic!("spin.toml: {e}")),
+    }
+}
+
+/// The SpinApp's variables: (name, the lines that bind it).
+fn bound_variables(spinapp: &str) -> Vec<(String, String)> {
+    let block = spinapp
+        .split("\n  variables:\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no variables in the SpinApp"));
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in block
+        .lines()
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+    {
+        if let Some(name) = line.strip_prefix("    - name: ") {
+            out.push((name.trim().to_string(), String::new()));
+        } else if let Some((_, binding)) = out.last_mut() {
+            binding.push_str(line.trim());
+            binding.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn the_spinkube_manifests_bind_only_declared_variables_secrets_from_secrets_and_every_store() {
+    let d = deployment();
+    let declared = d.manifest["variables"]
+        .as_table()
+        .unwrap_or_else(|| panic!("spin.toml has no [variables]"));
+
+    // Every variable the SpinApp sets is one spin.toml declares; secret ones come from Secrets
+    // that secrets.yaml defines, with the key it has.
+    let bound = bound_variables(&d.spinapp);
+    assert!(bound.len() >= 5, "{bound:?}");
+    for (name, binding) in &bound {
+        let Some(var) = declared.get(name) else {
+            panic!("the SpinApp sets {name}, which spin.toml does not declare");
+        };
+        let secret = var.get("secret").and_then(toml::Value::as_bool) == Some(true);
+        if secret {
+            assert!(
+                binding.contains("secretKeyRef:"),
+                "{name} must come from a Secret"
+            );
+            let key = format!("  {name}: ");
+            assert!(d.secrets.contains(&key), "secrets.yaml has no {name}");
+        }
+    }
+    for needed in ["jwt_secret", "ollama_url"] {
+        assert!(
+            bound.iter().any(|(n, _)| n == needed),
+            "{needed} is not set"
+        );
+    }
+
+    // The runtime config comes from the Secret secrets.yaml defines, and parses as Spin reads
+    // it, with every store a component of spin.toml uses, on a backend replicas can share.
+    let secret_name = d
+        .spinapp
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("loadFromSecret: "))
+        .unwrap_or_else(|| panic!("no loadFromSecret"));
+    assert!(d.secrets.contains(&format!("name: {secret_name}\n")));
+    let toml_text: String = d
+        .secrets
+        .split("runtime-config.toml: |\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no runtime-config.toml in secrets.yaml"))
+        .lines()
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let dir = std::path::Path::new("/");
+    let config = spin_test_host::runtime_config::RuntimeConfig::parse(&toml_text, dir, dir)
+        .unwrap_or_else(|e| panic!("the runtime config does not parse: {e:#}"));
+    let components = d.manifest["component"]
+        .as_table()
+        .unwrap_or_else(|| panic!("no components"));
+    for (name, component) in components {
+        let labels = |key: &str| -> Vec<String> {
+            component
+                .get(key)
+                .and_then(toml::Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        for label in labels("key_value_stores") {
+            assert!(
+                matches!(
+                    config.key_value_stores.get(&label),
+                    Some(spin_test_host::runtime_config::KvConfig::Redis(_))
+                ),
+                "{name}'s key-value store {label} is not on Redis"
+            );
+        }
+        for label in labels("sqlite_databases") {
+            assert!(
+                matches!(
+                    config.sqlite_databases.get(&label),
+                    Some(spin_test_host::runtime_config::DatabaseConfig::LibSql { .. })
+                ),
+                "{name}'s database {label} is not on libSQL"
+            );
+        }
+    }
+}
