@@ -269,3 +269,55 @@ async fn a_cooldown_one_replica_sets_is_honoured_by_the_other() {
     assert_eq!(failing.chat_streams().len(), 1);
     assert_eq!(good.chat_streams().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_on_either_replica_count_toward_one_limit_and_metrics_agree() {
+    // Arrange: two replicas; three failed logins allowed per username.
+    let vars = [
+        ("login_max_failures", "3"),
+        ("login_window_seconds", "3600"),
+    ];
+    let a = spawn_app_with(AppConfig::with_vars(&vars)).await;
+    if a.skip_external("replicas of its own") {
+        return;
+    }
+    let Some(b) = spawn_replica(&a, &vars).await else {
+        return;
+    };
+    let admin = TestUser::registered(&a).await; // the first user is the admin
+    let user = TestUser::registered(&b).await;
+
+    // Act: failed logins alternate between the replicas.
+    for app in [&a, &b, &a] {
+        let failed = user.login_request(app, "not the password at all").await;
+        expect_error(failed, 401, "INVALID_CREDENTIALS").await;
+    }
+
+    // Assert: the fourth attempt, on the other replica, is over the one limit.
+    let limited = user.login_request(&b, &user.password).await;
+    expect_error(limited, 429, "RATE_LIMITED").await;
+    // And both replicas report the same login counts (one table behind both).
+    let logins = async |app: &TestApp| {
+        let text = app
+            .authed(Method::GET, "/metrics", &admin.access_token)
+            .go()
+            .await
+            .text()
+            .await
+            .unwrap_or_default();
+        text.lines()
+            .filter(|l| l.starts_with("ollama_chat_logins_total"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    let counted =
+        spin_test_host::testing::eventually("both replicas' failures counted", async || {
+            let (on_a, on_b) = (logins(&a).await, logins(&b).await);
+            let failures = on_a
+                .iter()
+                .any(|l| l.contains("invalid_credentials") && l.ends_with(" 3"));
+            (failures && on_a == on_b).then_some(on_a)
+        })
+        .await;
+    assert!(!counted.is_empty());
+}
