@@ -88,11 +88,6 @@ enum End {
     ClientGone,
 }
 
-/// The server a registration picked.
-struct Picked(Option<String>);
-
-chat_core::from_columns!(Picked(server));
-
 /// One call on its way.
 struct Call {
     db: Arc<Db>,
@@ -158,38 +153,16 @@ impl Call {
         candidates: &servers::Candidates,
     ) -> Result<String, Error> {
         let max = settings().await?.max_concurrent_generations;
-        let now = time::now_rfc3339();
         self.db
             .transaction(async |db| {
                 if let Some(limit) = rate_limit {
                     limit.record(db).await?;
                 }
                 // No conversation: '' (the stop route names conversations, so never this).
-                let registered: Vec<Picked> = db
-                    .query(
-                        &format!(
-                            "INSERT INTO generations
-                                    (id, user_id, conversation_id, started_at, heartbeat_at, server)
-                             SELECT ?1, ?2, '', ?3, ?3, {}
-                              WHERE (SELECT COUNT(*) FROM generations
-                                      WHERE user_id = ?2 AND heartbeat_at > ?4) < ?5
-                             RETURNING server",
-                            candidates.sql(6, 4)
-                        ),
-                        vec![
-                            Value::Text(self.id.clone()),
-                            Value::Text(self.caller.user_id.clone()),
-                            Value::Text(now.clone()),
-                            Value::Text(stale_before(self.timeout)),
-                            Value::Integer(max),
-                            candidates.param(),
-                        ],
-                    )
-                    .await?;
-                match registered.into_iter().next() {
-                    Some(Picked(server)) => Ok(server.unwrap_or_default()),
-                    None => Err(too_many(max)),
-                }
+                let (id, user) = (self.id.as_str(), self.caller.user_id.as_str());
+                candidates
+                    .register(db, id, user, "", self.timeout, max)
+                    .await
             })
             .await
     }

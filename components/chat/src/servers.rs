@@ -291,13 +291,58 @@ impl Candidates {
     }
 
     /// The value of parameter `?{urls}` in [`Candidates::sql`].
-    pub fn param(&self) -> Value {
+    fn param(&self) -> Value {
         match self.0.as_slice() {
             [one] => Value::Text(one.clone()),
             all => Value::Text(serde_json::to_string(all).unwrap_or_else(|_| "[]".into())),
         }
     }
+
+    /// Registers the running answer `id` (of `user_id`, in `conversation_id`: `''` for `/v1`)
+    /// on the least busy candidate, if the user is under `max` answers at once: one statement
+    /// that counts and inserts. The server it picked; `429` over the limit.
+    pub async fn register(
+        &self,
+        db: &Db,
+        id: &str,
+        user_id: &str,
+        conversation_id: &str,
+        timeout: std::time::Duration,
+        max: i64,
+    ) -> Result<String, Error> {
+        let registered: Vec<Picked> = db
+            .query(
+                &format!(
+                    "INSERT INTO generations
+                            (id, user_id, conversation_id, started_at, heartbeat_at, server)
+                     SELECT ?1, ?2, ?3, ?4, ?4, {}
+                      WHERE (SELECT COUNT(*) FROM generations
+                              WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
+                     RETURNING server",
+                    self.sql(7, 5)
+                ),
+                vec![
+                    Value::Text(id.into()),
+                    Value::Text(user_id.into()),
+                    Value::Text(conversation_id.into()),
+                    Value::Text(time::now_rfc3339()),
+                    Value::Text(crate::plan::stale_before(timeout)),
+                    Value::Integer(max),
+                    self.param(),
+                ],
+            )
+            .await?;
+        match registered.into_iter().next() {
+            Some(Picked(server)) => Ok(server.unwrap_or_default()),
+            None => Err(crate::plan::too_many(max)),
+        }
+    }
 }
+
+/// The server a registration picked.
+struct Picked(Option<String>);
+
+chat_core::from_columns!(Picked(server));
 
 /// `order` with `first` (the server the registration picked) in front.
 pub fn starting_with(order: &[String], first: &str) -> Vec<String> {

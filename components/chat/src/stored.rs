@@ -1,14 +1,14 @@
 //! Storing a generation's question and placeholder answer, on its own task: the first
 //! events need not wait for the commit, and nothing of the answer is written before it ends.
 
-use crate::plan::{Prepared, stale_before, too_many};
+use crate::plan::Prepared;
 use crate::servers::Candidates;
 use crate::settings::Settings;
 use chat_core::conversation::MessageView;
 use chat_core::spin::conversations::{NewMessage, insert_message};
 use chat_core::spin::ratelimit::Pending;
 use chat_core::spin::{Db, Value, task};
-use chat_core::{Error, ErrorCode, time};
+use chat_core::{Error, ErrorCode};
 use futures::channel::oneshot;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,7 +35,11 @@ async fn store(
 ) -> Result<String, Error> {
     let cid = p.conversation.id.as_str();
     let register = async |db: &Db| {
-        let server = registration(db, user_id, p, settings, timeout, candidates).await?;
+        let (id, cid) = (p.assistant.id.as_str(), p.conversation.id.as_str());
+        let max = settings.max_concurrent_generations;
+        let server = candidates
+            .register(db, id, user_id, cid, timeout, max)
+            .await?;
         let _ = picked.send(server.clone());
         Ok::<_, Error>(server)
     };
@@ -67,50 +71,6 @@ async fn store(
     }
     Ok(server)
 }
-
-/// Registers the generation on the least busy of `candidates`, if the caller is under the
-/// limit of answers at once: one statement that counts and inserts.
-async fn registration(
-    db: &Db,
-    user_id: &str,
-    p: &Prepared,
-    settings: &Settings,
-    timeout: Duration,
-    candidates: &Candidates,
-) -> Result<String, Error> {
-    let max = settings.max_concurrent_generations;
-    let registered: Vec<Picked> = db
-        .query(
-            &format!(
-                "INSERT INTO generations
-                        (id, user_id, conversation_id, started_at, heartbeat_at, server)
-                 SELECT ?1, ?2, ?3, ?4, ?4, {}
-                  WHERE (SELECT COUNT(*) FROM generations
-                          WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
-                 RETURNING server",
-                candidates.sql(7, 5)
-            ),
-            vec![
-                Value::Text(p.assistant.id.clone()),
-                Value::Text(user_id.into()),
-                Value::Text(p.conversation.id.clone()),
-                Value::Text(time::now_rfc3339()),
-                Value::Text(stale_before(timeout)),
-                Value::Integer(max),
-                candidates.param(),
-            ],
-        )
-        .await?;
-    match registered.into_iter().next() {
-        Some(Picked(server)) => Ok(server.unwrap_or_default()),
-        None => Err(too_many(max)),
-    }
-}
-
-/// The server a registration picked.
-struct Picked(Option<String>);
-
-chat_core::from_columns!(Picked(server));
 
 fn as_new<'a>(cid: &'a str, user_id: &'a str, m: &'a MessageView) -> NewMessage<'a> {
     NewMessage {
