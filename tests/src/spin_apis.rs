@@ -3,7 +3,7 @@
 //! only open the databases and stores its manifest entry lists, and only read the variables
 //! declared in its `[component.x.variables]`).
 
-use crate::stores::{KvStore, SqliteConnection, Stores};
+use crate::stores::{Cas, KvStore, SqliteConnection, Stores, SwapError};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use wasmtime::component::{Accessor, FutureReader, HasData, Resource, StreamReader};
@@ -17,6 +17,7 @@ wasmtime::component::bindgen!({
 pub use spin::key_value::key_value as kv;
 pub use spin::sqlite::sqlite;
 pub use spin::variables::variables as vars;
+pub use wasi::keyvalue::{atomics as wasi_atomics, batch as wasi_batch, store as wasi_kv};
 
 /// What one component may use, shared by all of its instances.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ pub struct SpinState {
     next_rep: u32,
     connections: HashMap<u32, Arc<SqliteConnection>>,
     kv_stores: HashMap<u32, Arc<KvStore>>,
+    cases: HashMap<u32, Arc<Cas>>,
 }
 
 impl SpinState {
@@ -45,6 +47,7 @@ impl SpinState {
             next_rep: 1,
             connections: HashMap::new(),
             kv_stores: HashMap::new(),
+            cases: HashMap::new(),
         }
     }
 
@@ -353,6 +356,236 @@ impl<T> kv::HostStoreWithStore<T> for SpinApis {
             };
             (stream, done)
         })
+    }
+}
+
+// ---- wasi:keyvalue (store, atomics, batch) ----
+//
+// As Spin's `KeyValueDispatch`: the same access rules and stores as `spin:key-value`, through
+// functions that are synchronous for the guest (its other tasks wait, as under Spin).
+
+fn to_wasi(e: kv::Error) -> wasi_kv::Error {
+    match e {
+        kv::Error::AccessDenied => wasi_kv::Error::AccessDenied,
+        kv::Error::NoSuchStore => wasi_kv::Error::NoSuchStore,
+        kv::Error::StoreTableFull => wasi_kv::Error::Other("store table full".into()),
+        kv::Error::Other(m) => wasi_kv::Error::Other(m),
+    }
+}
+
+impl SpinState {
+    fn bucket(&self, rep: u32) -> Result<Arc<KvStore>, wasi_kv::Error> {
+        self.kv_stores
+            .get(&rep)
+            .cloned()
+            .ok_or(wasi_kv::Error::NoSuchStore)
+    }
+
+    fn add_cas(&mut self, cas: Cas) -> Result<Resource<wasi_atomics::Cas>, wasi_kv::Error> {
+        if self.cases.len() >= 256 {
+            return Err(wasi_kv::Error::Other(
+                "too many compare_and_swaps opened".into(),
+            ));
+        }
+        let rep = self.rep();
+        self.cases.insert(rep, Arc::new(cas));
+        Ok(Resource::new_own(rep))
+    }
+}
+
+impl wasi_kv::Host for SpinState {
+    async fn open(&mut self, label: String) -> Result<Resource<wasi_kv::Bucket>, wasi_kv::Error> {
+        if !self.grants.key_value_stores.contains(&label) {
+            return Err(wasi_kv::Error::AccessDenied);
+        }
+        let store = self
+            .stores
+            .kv_store(&label)
+            .ok_or(wasi_kv::Error::NoSuchStore)?;
+        store.opened().await.map_err(to_wasi)?;
+        if self.kv_stores.len() >= 256 {
+            return Err(wasi_kv::Error::Other("store table full".into()));
+        }
+        let rep = self.rep();
+        self.kv_stores.insert(rep, Arc::new(store));
+        Ok(Resource::new_own(rep))
+    }
+}
+
+impl wasi_kv::HostBucket for SpinState {
+    async fn get(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+        self.bucket(this.rep())?.get(key).await.map_err(to_wasi)
+    }
+
+    async fn set(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), wasi_kv::Error> {
+        self.bucket(this.rep())?
+            .set(key, value)
+            .await
+            .map_err(to_wasi)
+    }
+
+    async fn delete(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<(), wasi_kv::Error> {
+        self.bucket(this.rep())?.delete(key).await.map_err(to_wasi)
+    }
+
+    async fn exists(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<bool, wasi_kv::Error> {
+        self.bucket(this.rep())?.exists(key).await.map_err(to_wasi)
+    }
+
+    async fn list_keys(
+        &mut self,
+        this: Resource<wasi_kv::Bucket>,
+        cursor: Option<String>,
+    ) -> Result<wasi_kv::KeyResponse, wasi_kv::Error> {
+        if cursor.is_some() {
+            return Err(wasi_kv::Error::Other(
+                "list_keys: cursor not supported".into(),
+            ));
+        }
+        let keys = self.bucket(this.rep())?.keys().await.map_err(to_wasi)?;
+        Ok(wasi_kv::KeyResponse { keys, cursor: None })
+    }
+
+    async fn drop(&mut self, rep: Resource<wasi_kv::Bucket>) -> wasmtime::Result<()> {
+        self.kv_stores.remove(&rep.rep());
+        Ok(())
+    }
+}
+
+impl wasi_batch::Host for SpinState {
+    async fn get_many(
+        &mut self,
+        bucket: Resource<wasi_kv::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, wasi_kv::Error> {
+        let store = self.bucket(bucket.rep())?;
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        store.get_many(keys).await.map_err(to_wasi)
+    }
+
+    async fn set_many(
+        &mut self,
+        bucket: Resource<wasi_kv::Bucket>,
+        pairs: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), wasi_kv::Error> {
+        let store = self.bucket(bucket.rep())?;
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        store.set_many(pairs).await.map_err(to_wasi)
+    }
+
+    async fn delete_many(
+        &mut self,
+        bucket: Resource<wasi_kv::Bucket>,
+        keys: Vec<String>,
+    ) -> Result<(), wasi_kv::Error> {
+        let store = self.bucket(bucket.rep())?;
+        if keys.is_empty() {
+            return Ok(());
+        }
+        store.delete_many(keys).await.map_err(to_wasi)
+    }
+}
+
+impl wasi_atomics::HostCas for SpinState {
+    async fn new(
+        &mut self,
+        bucket: Resource<wasi_kv::Bucket>,
+        key: String,
+    ) -> Result<Resource<wasi_atomics::Cas>, wasi_kv::Error> {
+        let cas = self
+            .bucket(bucket.rep())?
+            .new_cas(key)
+            .await
+            .map_err(to_wasi)?;
+        self.add_cas(cas)
+    }
+
+    async fn current(
+        &mut self,
+        this: Resource<wasi_atomics::Cas>,
+    ) -> Result<Option<Vec<u8>>, wasi_kv::Error> {
+        let cas = self
+            .cases
+            .get(&this.rep())
+            .cloned()
+            .ok_or_else(|| wasi_kv::Error::Other("compare and swap not found".into()))?;
+        cas.current().await.map_err(to_wasi)
+    }
+
+    async fn drop(&mut self, rep: Resource<wasi_atomics::Cas>) -> wasmtime::Result<()> {
+        self.cases.remove(&rep.rep());
+        Ok(())
+    }
+}
+
+impl wasi_atomics::Host for SpinState {
+    async fn increment(
+        &mut self,
+        bucket: Resource<wasi_kv::Bucket>,
+        key: String,
+        delta: i64,
+    ) -> Result<i64, wasi_kv::Error> {
+        crate::trace::event(|| format!("kv increment {key}"));
+        self.bucket(bucket.rep())?
+            .increment(key, delta)
+            .await
+            .map_err(to_wasi)
+    }
+
+    /// Spin keeps the consumed handle in its table, and on a conflict offers a new CAS whose
+    /// `current` it has already called (so it watches the key again).
+    async fn swap(
+        &mut self,
+        this: Resource<wasi_atomics::Cas>,
+        value: Vec<u8>,
+    ) -> Result<(), wasi_atomics::CasError> {
+        let cas = self.cases.get(&this.rep()).cloned().ok_or_else(|| {
+            wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(
+                "compare and swap not found".into(),
+            ))
+        })?;
+        match cas.swap(value).await {
+            Ok(()) => Ok(()),
+            Err(SwapError::Other(m)) => {
+                Err(wasi_atomics::CasError::StoreError(wasi_kv::Error::Other(m)))
+            }
+            Err(SwapError::CasFailed) => {
+                let again = cas
+                    .store()
+                    .new_cas(cas.key().to_string())
+                    .await
+                    .map_err(|e| wasi_atomics::CasError::StoreError(to_wasi(e)))?;
+                again
+                    .current()
+                    .await
+                    .map_err(|e| wasi_atomics::CasError::StoreError(to_wasi(e)))?;
+                let handle = self
+                    .add_cas(again)
+                    .map_err(wasi_atomics::CasError::StoreError)?;
+                Err(wasi_atomics::CasError::CasFailed(handle))
+            }
+        }
     }
 }
 

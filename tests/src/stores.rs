@@ -630,3 +630,361 @@ impl KvStore {
         .await
     }
 }
+
+// ---- wasi:keyvalue atomics and batch, as Spin's stores implement them ----
+
+/// A compare-and-swap begun on one key ([`KvStore::new_cas`]), as Spin's stores make them: on
+/// SQLite, the value read by [`current`](Cas::current) is the one `swap` expects; on Redis, a
+/// connection of its own that `WATCH`es the key.
+pub struct Cas {
+    key: String,
+    store: KvStore,
+    kind: CasKind,
+}
+
+enum CasKind {
+    Sqlite(Mutex<Option<Vec<u8>>>),
+    Redis(redis::aio::ConnectionManager),
+}
+
+impl std::fmt::Debug for Cas {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cas({:?} in {:?})", self.key, self.store.label)
+    }
+}
+
+/// Why a swap did not happen: the value changed since `current` (a new CAS is then offered),
+/// or the store failed.
+#[derive(Debug)]
+pub enum SwapError {
+    CasFailed,
+    Other(String),
+}
+
+impl KvStore {
+    /// `increment` as Spin's stores do it. Redis: `INCRBY` (the value is decimal text). SQLite:
+    /// in a transaction, read the value as an 8-byte little-endian integer (0 if absent), add,
+    /// write it back as 8 bytes. A value of another length makes Spin's host panic
+    /// (`expect("incorrect length")`, the connection is dropped); so does this one.
+    pub async fn increment(&self, key: String, delta: i64) -> Result<i64, kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::incr(&mut c, &key, delta)
+                .await
+                .map_err(redis_err);
+        }
+        self.run(move |c, store| {
+            let tx = c.unchecked_transaction()?;
+            let old: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT value FROM spin_key_value WHERE store = ?1 AND key = ?2")?
+                .query_map(rusqlite::params![store, key], |r| r.get::<_, Vec<u8>>(0))?
+                .next()
+                .transpose()?;
+            let old = match old {
+                #[allow(clippy::expect_used)] // Spin's behaviour, on purpose (see above).
+                Some(v) => i64::from_le_bytes(v.try_into().expect("incorrect length")),
+                None => 0,
+            };
+            let new = old + delta;
+            tx.prepare_cached(
+                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+            )?
+            .execute(rusqlite::params![store, key, new.to_le_bytes()])?;
+            tx.commit()?;
+            Ok(new)
+        })
+        .await
+    }
+
+    /// Begins a compare-and-swap on `key`. On Redis, a new connection for it (Spin: "Redis
+    /// transactions are scoped to a connection").
+    pub async fn new_cas(&self, key: String) -> Result<Cas, kv::Error> {
+        let kind = match self.backend.as_ref() {
+            KvBackend::Redis { url, .. } => CasKind::Redis(
+                redis::Client::open(url.as_str())
+                    .map_err(redis_err)?
+                    .get_connection_manager()
+                    .await
+                    .map_err(redis_err)?,
+            ),
+            KvBackend::Sqlite { .. } => CasKind::Sqlite(Mutex::new(None)),
+        };
+        Ok(Cas {
+            key,
+            store: self.clone(),
+            kind,
+        })
+    }
+
+    pub async fn get_many(
+        &self,
+        keys: Vec<String>,
+    ) -> Result<Vec<(String, Option<Vec<u8>>)>, kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            let values: Vec<Option<Vec<u8>>> = redis::AsyncCommands::mget(&mut c, &keys)
+                .await
+                .map_err(redis_err)?;
+            return Ok(keys.into_iter().zip(values).collect());
+        }
+        // Spin answers only the keys it finds; it never lists a missing key with `None`.
+        self.run(move |c, store| {
+            let mut found = Vec::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT key, value FROM spin_key_value WHERE store = ?1 AND key = ?2",
+            )?;
+            for key in keys {
+                let rows = stmt.query_map(rusqlite::params![store, key], |r| {
+                    Ok((r.get::<_, String>(0)?, Some(r.get::<_, Vec<u8>>(1)?)))
+                })?;
+                for row in rows {
+                    found.push(row?);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    pub async fn set_many(&self, pairs: Vec<(String, Vec<u8>)>) -> Result<(), kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::mset(&mut c, &pairs)
+                .await
+                .map_err(redis_err);
+        }
+        self.run(move |c, store| {
+            let tx = c.unchecked_transaction()?;
+            for (key, value) in pairs {
+                tx.prepare_cached(
+                    "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+                )?
+                .execute(rusqlite::params![store, key, value])?;
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    pub async fn delete_many(&self, keys: Vec<String>) -> Result<(), kv::Error> {
+        if let Some(mut c) = self.backend.redis().await? {
+            return redis::AsyncCommands::del(&mut c, &keys)
+                .await
+                .map_err(redis_err);
+        }
+        self.run(move |c, store| {
+            let mut stmt =
+                c.prepare_cached("DELETE FROM spin_key_value WHERE store = ?1 AND key = ?2")?;
+            for key in keys {
+                stmt.execute(rusqlite::params![store, key])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+impl Cas {
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn store(&self) -> &KvStore {
+        &self.store
+    }
+
+    /// The key's value now. Redis: `WATCH`, then `GET`, on the CAS's connection. SQLite: a
+    /// read, remembered as what `swap` expects.
+    pub async fn current(&self) -> Result<Option<Vec<u8>>, kv::Error> {
+        let value = match &self.kind {
+            CasKind::Redis(c) => {
+                redis::cmd("WATCH")
+                    .arg(&self.key)
+                    .exec_async(&mut c.clone())
+                    .await
+                    .map_err(redis_err)?;
+                redis::AsyncCommands::get(&mut c.clone(), &self.key)
+                    .await
+                    .map_err(redis_err)?
+            }
+            CasKind::Sqlite(seen) => {
+                let value = self.store.get(self.key.clone()).await?;
+                if let Ok(mut s) = seen.lock() {
+                    s.clone_from(&value);
+                }
+                value
+            }
+        };
+        if value.as_ref().map_or(0, Vec::len) > MAX_RESULT_BYTES {
+            return Err(kv::Error::Other(format!(
+                "query result exceeds limit of {MAX_RESULT_BYTES} bytes"
+            )));
+        }
+        Ok(value)
+    }
+
+    /// Writes `value` if the key still holds what `current` read, as Spin does it. Redis:
+    /// `MULTI`/`SET`/`EXEC` on the watching connection, then `UNWATCH <key>`. Two faults of
+    /// Spin's come with it, kept here: redis-rs reads an `EXEC` that Redis refused (the key
+    /// changed) as success, and `UNWATCH` takes no argument, so Redis answers it with an error
+    /// and every swap reports a failed CAS, whether or not it wrote. SQLite: an `UPDATE ... WHERE value = <what current read>`,
+    /// failed unless it changed one row; a key that was absent is upserted (a racing writer
+    /// is overwritten, as in Spin).
+    pub async fn swap(&self, value: Vec<u8>) -> Result<(), SwapError> {
+        match &self.kind {
+            CasKind::Redis(c) => {
+                let set: Result<(), redis::RedisError> = redis::pipe()
+                    .atomic()
+                    .set(&self.key, value)
+                    .query_async(&mut c.clone())
+                    .await;
+                redis::cmd("UNWATCH")
+                    .arg(&self.key)
+                    .exec_async(&mut c.clone())
+                    .await
+                    .map_err(|_| SwapError::CasFailed)?;
+                set.map_err(|_| SwapError::CasFailed)
+            }
+            CasKind::Sqlite(seen) => {
+                let old = seen.lock().map(|s| s.clone()).unwrap_or(None);
+                let key = self.key.clone();
+                let changed = self
+                    .store
+                    .run(move |c, store| match old {
+                        Some(old) => c
+                            .prepare_cached(
+                                "UPDATE spin_key_value SET value = ?4
+                                 WHERE store = ?1 AND key = ?2 AND value = ?3",
+                            )?
+                            .execute(rusqlite::params![store, key, old, value]),
+                        None => c
+                            .prepare_cached(
+                                "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
+                                 ON CONFLICT(store, key) DO UPDATE SET value = ?3",
+                            )?
+                            .execute(rusqlite::params![store, key, value]),
+                    })
+                    .await
+                    .map_err(|e| SwapError::Other(format!("{e:?}")))?;
+                if changed == 1 {
+                    Ok(())
+                } else {
+                    Err(SwapError::CasFailed)
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis_server::RedisServer;
+
+    fn sqlite_store() -> KvStore {
+        let mut stores = Stores::default();
+        stores.add_kv("default", Location::InMemory);
+        stores
+            .kv_store("default")
+            .unwrap_or_else(|| panic!("no store"))
+    }
+
+    async fn redis_store(server: &RedisServer) -> KvStore {
+        let mut stores = Stores::default();
+        stores.add_kv_redis("default", &server.url());
+        let store = stores
+            .kv_store("default")
+            .unwrap_or_else(|| panic!("no store"));
+        store.opened().await.unwrap_or_else(|e| panic!("{e:?}"));
+        store
+    }
+
+    async fn ok<T>(r: Result<T, kv::Error>) -> T {
+        r.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite_increment_counts_in_eight_little_endian_bytes_as_spin() {
+        let store = sqlite_store();
+        assert_eq!(ok(store.increment("n".into(), 5).await).await, 5);
+        assert_eq!(ok(store.increment("n".into(), -2).await).await, 3);
+        // What a `get` then sees is Spin's encoding, not text.
+        let raw = ok(store.get("n".into()).await).await;
+        assert_eq!(raw, Some(3i64.to_le_bytes().to_vec()));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite_cas_fails_when_the_value_changed_since_current() {
+        let store = sqlite_store();
+        ok(store.set("k".into(), b"a".to_vec()).await).await;
+        let cas = ok(store.new_cas("k".into()).await).await;
+        assert_eq!(ok(cas.current().await).await, Some(b"a".to_vec()));
+        ok(store.set("k".into(), b"b".to_vec()).await).await;
+        assert!(matches!(
+            cas.swap(b"c".to_vec()).await,
+            Err(SwapError::CasFailed)
+        ));
+        assert_eq!(ok(store.get("k".into()).await).await, Some(b"b".to_vec()));
+
+        let again = ok(store.new_cas("k".into()).await).await;
+        ok(again.current().await).await;
+        assert!(again.swap(b"c".to_vec()).await.is_ok());
+        assert_eq!(ok(store.get("k".into()).await).await, Some(b"c".to_vec()));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn sqlite_batch_reads_only_the_keys_it_finds() {
+        let store = sqlite_store();
+        ok(store
+            .set_many(vec![
+                ("a".into(), b"1".to_vec()),
+                ("b".into(), b"2".to_vec()),
+            ])
+            .await)
+        .await;
+        let got = ok(store
+            .get_many(vec!["a".into(), "zz".into(), "b".into()])
+            .await)
+        .await;
+        assert_eq!(
+            got,
+            vec![
+                ("a".to_string(), Some(b"1".to_vec())),
+                ("b".to_string(), Some(b"2".to_vec()))
+            ]
+        );
+        ok(store.delete_many(vec!["a".into(), "b".into()]).await).await;
+        assert!(ok(store.keys().await).await.is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn redis_increment_and_cas_behave_as_spins_redis_store() {
+        let Some(server) = RedisServer::start()
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+        else {
+            eprintln!("skipped: redis-server is not installed");
+            return;
+        };
+        let store = redis_store(&server).await;
+        assert_eq!(ok(store.increment("n".into(), 5).await).await, 5);
+        assert_eq!(ok(store.increment("n".into(), -2).await).await, 3);
+        // INCRBY keeps decimal text.
+        assert_eq!(ok(store.get("n".into()).await).await, Some(b"3".to_vec()));
+
+        ok(store.set("k".into(), b"a".to_vec()).await).await;
+        let cas = ok(store.new_cas("k".into()).await).await;
+        assert_eq!(ok(cas.current().await).await, Some(b"a".to_vec()));
+        ok(store.set("k".into(), b"b".to_vec()).await).await;
+        let swapped = cas.swap(b"c".to_vec()).await;
+        // Redis refuses the EXEC (the watched key changed): the write does not happen.
+        assert_eq!(ok(store.get("k".into()).await).await, Some(b"b".to_vec()));
+        assert!(matches!(swapped, Err(SwapError::CasFailed)), "{swapped:?}");
+        // Without a conflict the write happens, and Spin still reports a failed CAS (its
+        // `UNWATCH <key>` is refused by Redis): a guest cannot tell the two apart on Redis.
+        let again = ok(store.new_cas("k".into()).await).await;
+        assert_eq!(ok(again.current().await).await, Some(b"b".to_vec()));
+        let swapped = again.swap(b"c".to_vec()).await;
+        assert_eq!(ok(store.get("k".into()).await).await, Some(b"c".to_vec()));
+        assert!(matches!(swapped, Err(SwapError::CasFailed)), "{swapped:?}");
+    }
+}
