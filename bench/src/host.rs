@@ -101,7 +101,8 @@ async fn spawn_serving(args: &[&str], cache: Option<&Path>) -> Result<(Child, St
 }
 
 /// Like [`spawn_serving`], with `BENCH_VARIABLES` set for the child when given (and
-/// `BENCH_MANIFEST` from a `manifest=PATH` among them, and the environment variables among
+/// `BENCH_MANIFEST` from a `manifest=PATH` among them, `BENCH_RUNTIME_CONFIG` from a
+/// `runtime_config=PATH`, and the environment variables among
 /// them with upper-case names).
 async fn spawn_serving_with(
     args: &[&str],
@@ -126,6 +127,13 @@ async fn spawn_serving_with(
             match pair.split_once('=') {
                 Some(("manifest", path)) => {
                     command.env("BENCH_MANIFEST", std::fs::canonicalize(path.trim())?);
+                }
+                Some(("runtime_config", path)) => {
+                    command.env(
+                        "BENCH_RUNTIME_CONFIG",
+                        std::fs::canonicalize(path.trim())
+                            .with_context(|| format!("runtime config {path}"))?,
+                    );
                 }
                 // An upper-case name is the host process's environment, not an app variable.
                 Some((name, value))
@@ -316,11 +324,15 @@ pub fn child_main() -> Result<()> {
             .map(std::path::PathBuf::from)
             .unwrap_or_else(|| testing::workspace_dir().join("spin.toml"));
         let mut options = UpOptions::new(manifest);
+        options.runtime_config_file = std::env::var_os("BENCH_RUNTIME_CONFIG").map(Into::into);
         options.listen = "127.0.0.1:0".parse()?;
         options.state_dir = Some(state.into());
         options.env = Some(Default::default());
         options.output = ComponentOutput::Files;
-        options.variables = bench_variables(&ollama);
+        // The probe of `--kv-count` declares no variables.
+        if std::env::var_os("BENCH_PROBE").is_none() {
+            options.variables = bench_variables(&ollama);
+        }
         let app = up(options).await?;
         println!("Serving {}", app.url());
         app.wait().await

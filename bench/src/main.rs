@@ -8,6 +8,7 @@
 mod client;
 mod compare;
 mod host;
+mod kvcount;
 mod report;
 mod runs;
 mod seed;
@@ -50,6 +51,10 @@ usage: cargo run --release -p bench [-- options]
 
   --spread                two equal fake Ollama servers: 32 streams at once, each
                           server's answers in flight mid-burst, totals vs one stream
+  --kv-count              counting a request: the app's rate-limit upsert vs the
+                          key-value store's atomic increment, on Spin's default
+                          key-value store and on Redis (needs redis-server), through
+                          the probe component in bench/probe
 
 environment:
   BENCH_VARIABLES=NAME=VALUE,...  extra app variables for the host it starts (e.g.
@@ -72,6 +77,8 @@ pub struct Options {
     pub compare: Option<String>,
     /// `--spread`: several servers under load (see `spread`).
     pub spread: bool,
+    /// `--kv-count`: upsert vs atomic increment (see `kvcount`).
+    pub kv_count: bool,
     /// Serve the app with this Spin binary instead of the test host.
     pub spin_bin: Option<std::path::PathBuf>,
     /// Sections to run (`None`: all).
@@ -97,6 +104,7 @@ impl Options {
             fake_ollama: None,
             compare: None,
             spread: false,
+            kv_count: false,
             spin_bin: None,
             only: None,
         };
@@ -115,6 +123,7 @@ impl Options {
                 "--fake-ollama" => o.fake_ollama = Some(value()?.parse()?),
                 "--compare" => o.compare = Some(value()?),
                 "--spread" => o.spread = true,
+                "--kv-count" => o.kv_count = true,
                 "--spin-bin" => o.spin_bin = Some(std::fs::canonicalize(value()?)?),
                 "--only" => {
                     let parts: Vec<String> =
@@ -164,6 +173,9 @@ async fn run(options: Options) -> Result<()> {
     }
     if options.spread {
         return spread::run().await;
+    }
+    if options.kv_count {
+        return kvcount::run(options.seconds).await;
     }
     let mut report = Report::new(&options);
     let (target, fake) = host::Target::start(&options, &mut report).await?;

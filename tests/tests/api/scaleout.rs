@@ -321,3 +321,75 @@ async fn failed_logins_on_either_replica_count_toward_one_limit_and_metrics_agre
         .await;
     assert!(!counted.is_empty());
 }
+
+/// The key-value store's atomic increment (`wasi:keyvalue/atomics`) as a guest sees it through
+/// the test host: the probe of `bench --kv-count` (bench/probe) counts from 8 clients at once,
+/// on Spin's default store and on a real Redis, and every count is there. The app itself
+/// counts in the database (docs/BENCHMARKS.md says why); this keeps the host's atomics honest
+/// for the day it does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atomic_increments_from_a_guest_add_up_exactly_on_both_key_value_stores() {
+    if std::env::var_os("APP_URL").is_some() {
+        eprintln!("skipped against APP_URL: it serves a probe component of its own");
+        return;
+    }
+    // Arrange
+    let probe = spin_test_host::testing::workspace_dir().join("bench/probe/spin.toml");
+    spin_test_host::build::build_components(&probe).unwrap_or_else(|e| panic!("{e:#}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let redis = RedisServer::start()
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let mut configs = vec![("Spin's default store", None)];
+    if let Some(redis) = &redis {
+        let file = dir.path().join("redis.toml");
+        let text = format!(
+            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
+            redis.url()
+        );
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        configs.push(("Redis", Some(file)));
+    } else {
+        eprintln!("Redis part skipped: redis-server is not installed");
+    }
+    for (store, runtime_config) in configs {
+        let mut options = spin_test_host::UpOptions::new(&probe);
+        options.listen = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
+        options.state_dir = Some(dir.path().join(store.replace(' ', "-")));
+        options.runtime_config_file = runtime_config;
+        let app = spin_test_host::up(options)
+            .await
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let url = format!("{}/increment?key=exact", app.url());
+        let http = reqwest::Client::new();
+
+        // Act
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (http, url) = (http.clone(), url.clone());
+                tokio::spawn(async move {
+                    for _ in 0..25 {
+                        let r = http
+                            .get(&url)
+                            .send()
+                            .await
+                            .unwrap_or_else(|e| panic!("{e}"));
+                        assert_eq!(r.status(), 200, "{store}: {:?}", r.text().await);
+                    }
+                })
+            })
+            .collect();
+        for c in clients {
+            c.await.unwrap_or_else(|e| panic!("{e}"));
+        }
+        let last = http
+            .get(&url)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let last = last.text().await.unwrap_or_else(|e| panic!("{e}"));
+
+        // Assert
+        assert_eq!(last, "201", "{store}: 200 counts and this one");
+    }
+}

@@ -1,8 +1,10 @@
 //! Counting against a rate limit: one upsert on the `rate_limits` table, which SQLite applies
 //! atomically, so concurrent requests on any instance or replica (libSQL) never slip past the
 //! limit. A window starts with a key's first request and lasts `window` seconds; the first
-//! request after it starts a new one. (The key-value store has no TTL, and its increment is
-//! a file-synced write per request in Spin's default store; this upsert is not.) The pipeline
+//! request after it starts a new one. (Not the key-value store's atomic increment: measured
+//! in docs/BENCHMARKS.md, "Counting a request", it is a file-synced write on Spin's default
+//! store, synchronous for the guest so it cannot be bounded when Redis is down, cannot roll
+//! back with a refused chat request, and has no expiry.) The pipeline
 //! counts before routing ([`try_count`], and [`try_count_leased`] for the `general` class,
 //! which adds a block of counts at a time); asking the model is counted by its handler
 //! ([`Pending`]). When the database cannot count, a request is let through (logged).
