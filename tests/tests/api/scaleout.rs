@@ -322,6 +322,56 @@ async fn failed_logins_on_either_replica_count_toward_one_limit_and_metrics_agre
     assert!(!counted.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_and_chat_limits_count_questions_on_both_replicas_together() {
+    // Arrange: two replicas; 100 tokens a day, 3 questions to the model per window.
+    let vars = [("quota_tokens_per_day", "100"), ("rate_limit_chat", "3")];
+    let a = spawn_app_with(AppConfig::with_vars(&vars)).await;
+    if a.skip_external("replicas of its own") {
+        return;
+    }
+    let Some(b) = spawn_replica(&a, &vars).await else {
+        return;
+    };
+    let admin = Api::new(&a).await; // the first user is the admin
+    let on_a = Api::new(&a).await;
+    let on_b = Api {
+        app: &b,
+        user: on_a.user.clone(),
+    };
+    // A titled conversation (no title asked of the model); the fake counts 1 + 50 tokens.
+    let ask = async |user: &Api<'_>| {
+        let id = user.conversation(json!({"title": "t"})).await;
+        user.send(&id, json!({"content": "abcd", "stream": false}))
+            .await
+    };
+
+    // Act: one answer through each replica spends the quota (51 + 51 tokens)...
+    expect(ask(&on_a).await, 201).await;
+    expect(ask(&on_b).await, 201).await;
+    let refused = ask(&on_a).await;
+
+    // Assert: ...so the next question is refused, on either replica, with both counted.
+    let body = expect_error(refused, 429, "QUOTA_EXCEEDED").await;
+    assert_eq!(body["error"]["details"]["used"], 102, "{body}");
+    for user in [&on_a, &on_b] {
+        let usage = expect(user.get("/api/usage").await, 200).await;
+        assert_eq!(usage["quota"]["used_today"], 102, "{usage}");
+    }
+    expect_error(ask(&on_b).await, 429, "QUOTA_EXCEEDED").await;
+
+    // An admin's change on one replica holds on the other at once.
+    let path = format!("/api/admin/users/{}", on_a.user.id);
+    let raise = json!({"quota": {"tokens_per_day": 1000}});
+    expect(admin.patch(&path, &raise).await, 200).await;
+    expect(ask(&on_b).await, 201).await;
+
+    // The chat limit counts questions sent to the model on both replicas, not the refused
+    // ones: that answer was the third, so the next question, on the other replica, is over.
+    let over = ask(&on_a).await;
+    expect_error(over, 429, "RATE_LIMITED").await;
+}
+
 /// The key-value store's atomic increment (`wasi:keyvalue/atomics`) as a guest sees it through
 /// the test host: the probe of `bench --kv-count` (bench/probe) counts from 8 clients at once,
 /// on Spin's default store and on a real Redis, and every count is there. The app itself
