@@ -27,7 +27,7 @@ pub async fn title(
         "options": {"temperature": 0.2, "num_predict": 24},
     });
     let limit = timeout.min(Duration::from_secs(20));
-    let reply = match upstream::send(
+    let reply = match upstream::attempt(
         base,
         http::Method::POST,
         "/api/chat",

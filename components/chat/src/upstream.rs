@@ -68,6 +68,12 @@ pub enum Failed {
     Refused(Error),
 }
 
+impl From<Failed> for Error {
+    fn from(f: Failed) -> Error {
+        f.error()
+    }
+}
+
 impl Failed {
     pub fn error(self) -> Error {
         match self {
@@ -99,22 +105,9 @@ impl Failed {
     }
 }
 
-/// Sends a request to Ollama and waits for its status line (at most `limit`). A status
-/// that is not 2xx becomes the contract's error (`model` names the model for a 404).
-pub async fn send(
-    base: &str,
-    method: Method,
-    path: &str,
-    body: Option<&serde_json::Value>,
-    limit: Duration,
-    model: Option<&str>,
-) -> Result<Response, Error> {
-    attempt(base, method, path, body, limit, model)
-        .await
-        .map_err(Failed::error)
-}
-
-/// [`send`], saying how it failed.
+/// Sends a request to Ollama and waits for its status line (at most `limit`). A status that
+/// is not 2xx is a [`Failed`] saying how (`?` turns it into the contract's error; `model`
+/// names the model for a 404).
 pub async fn attempt(
     base: &str,
     method: Method,

@@ -31,7 +31,8 @@ pub struct Query {
 /// Starts a pull on `server`.
 async fn start(server: &str, body: &Value, timeout: Duration, model: &str) -> Result<Lines, Error> {
     let post = http::Method::POST;
-    let resp = upstream::send(server, post, "/api/pull", Some(body), timeout, Some(model)).await?;
+    let resp =
+        upstream::attempt(server, post, "/api/pull", Some(body), timeout, Some(model)).await?;
     // Verifying a multi-GB download can be silent for a while: allow longer pauses than chat.
     Ok(Lines::new(resp, timeout * 5))
 }
