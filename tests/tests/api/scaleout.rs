@@ -373,8 +373,9 @@ async fn quotas_and_chat_limits_count_questions_on_both_replicas_together() {
 }
 
 /// The key-value store's atomic increment (`wasi:keyvalue/atomics`) as a guest sees it through
-/// the test host: the probe of `bench --kv-count` (bench/probe) counts from 8 clients at once,
-/// on Spin's default store and on a real Redis, and every count is there. The app itself
+/// the test host (or a real Spin, under `SPIN_BIN`): the probe of `bench --kv-count`
+/// (bench/probe) counts from 8 clients at once, on Spin's default store and on a real Redis,
+/// and every count is there. The app itself
 /// counts in the database (docs/BENCHMARKS.md says why); this keeps the host's atomics honest
 /// for the day it does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,10 +408,24 @@ async fn atomic_increments_from_a_guest_add_up_exactly_on_both_key_value_stores(
         options.listen = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
         options.state_dir = Some(dir.path().join(store.replace(' ', "-")));
         options.runtime_config_file = runtime_config;
-        let app = spin_test_host::up(options)
-            .await
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        let url = format!("{}/increment?key=exact", app.url());
+        // Under `SPIN_BIN`, the probe runs in the real Spin: the host's atomics are checked
+        // against Spin's own.
+        let (base, _running): (String, Box<dyn std::any::Any>) =
+            match spin_test_host::spin_bin::spin_bin() {
+                Some(bin) => {
+                    let spin = spin_test_host::spin_bin::SpinProcess::start(&bin, &options)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e:#}"));
+                    (spin.url().to_string(), Box::new(spin))
+                }
+                None => {
+                    let app = spin_test_host::up(options)
+                        .await
+                        .unwrap_or_else(|e| panic!("{e:#}"));
+                    (app.url(), Box::new(app))
+                }
+            };
+        let url = format!("{base}/increment?key=exact");
         let http = reqwest::Client::new();
 
         // Act
