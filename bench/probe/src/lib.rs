@@ -4,7 +4,10 @@
 //! - `upsert`: the app's rate-limit count, its upsert on the database
 //!   (`chat_core::spin::ratelimit::count`, with the app's schema);
 //! - `increment`: `wasi:keyvalue/atomics.increment` on the default key-value store, under
-//!   `K` and the window's number (the store has no expiry, so windows are keys).
+//!   `K` and the window's number (the store has no expiry, so windows are keys);
+//! - `cas`: one compare-and-swap adding 1 to `K` (decimal text), answering what the swap
+//!   reported and what the key then holds (`swapped 3`, `cas-failed 3`), for the tests that
+//!   check the host's compare-and-swap against Spin's.
 
 use chat_core::spin::Db;
 use spin_sdk::experimental::wasi::keyvalue::{atomics, store};
@@ -27,6 +30,7 @@ async fn handle(req: Request) -> impl IntoResponse {
         "/none" | "/health/ready" => Ok(0),
         "/upsert" => upsert(&key, now).await,
         "/increment" => increment(&key, now),
+        "/cas" => return cas(&key),
         _ => return answer(http::StatusCode::NOT_FOUND, "no such probe".into()),
     };
     match counted {
@@ -59,13 +63,40 @@ thread_local! {
         const { std::cell::OnceCell::new() };
 }
 
-fn increment(key: &str, now: i64) -> Result<i64, String> {
-    let window = now / i64::from(WINDOW);
+fn with_bucket<T>(f: impl FnOnce(&store::Bucket) -> Result<T, String>) -> Result<T, String> {
     BUCKET.with(|b| {
         let bucket = b
             .get_or_init(|| store::open("default").map_err(|e| format!("{e:?}")))
             .as_ref()
             .map_err(Clone::clone)?;
+        f(bucket)
+    })
+}
+
+fn increment(key: &str, now: i64) -> Result<i64, String> {
+    let window = now / i64::from(WINDOW);
+    with_bucket(|bucket| {
         atomics::increment(bucket, &format!("rl:{key}:{window}"), 1).map_err(|e| format!("{e:?}"))
     })
+}
+
+fn cas(key: &str) -> http::Response<String> {
+    let done = with_bucket(|bucket| {
+        let text =
+            |v: Option<Vec<u8>>| String::from_utf8_lossy(&v.unwrap_or_default()).into_owned();
+        let cas = atomics::Cas::new(bucket, key).map_err(|e| format!("{e:?}"))?;
+        let seen = text(cas.current().map_err(|e| format!("{e:?}"))?);
+        let next = seen.parse::<i64>().unwrap_or(0) + 1;
+        let reported = match atomics::swap(cas, next.to_string().as_bytes()) {
+            Ok(()) => "swapped".to_string(),
+            Err(atomics::CasError::CasFailed(_)) => "cas-failed".to_string(),
+            Err(atomics::CasError::StoreError(e)) => format!("store-error {e:?}"),
+        };
+        let now = text(bucket.get(key).map_err(|e| format!("{e:?}"))?);
+        Ok(format!("{reported} {now}"))
+    });
+    match done {
+        Ok(body) => answer(http::StatusCode::OK, body),
+        Err(e) => answer(http::StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
 }

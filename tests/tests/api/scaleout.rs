@@ -375,11 +375,11 @@ async fn quotas_and_chat_limits_count_questions_on_both_replicas_together() {
 /// The key-value store's atomic increment (`wasi:keyvalue/atomics`) as a guest sees it through
 /// the test host (or a real Spin, under `SPIN_BIN`): the probe of `bench --kv-count`
 /// (bench/probe) counts from 8 clients at once, on Spin's default store and on a real Redis,
-/// and every count is there. The app itself
-/// counts in the database (docs/BENCHMARKS.md says why); this keeps the host's atomics honest
-/// for the day it does not.
+/// and every count is there; a compare-and-swap writes, and reports what Spin reports. The app
+/// itself counts in the database (docs/BENCHMARKS.md says why); this keeps the host's atomics
+/// honest for the day it does not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn atomic_increments_from_a_guest_add_up_exactly_on_both_key_value_stores() {
+async fn atomics_from_a_guest_count_exactly_and_swap_as_spins_on_both_key_value_stores() {
     if std::env::var_os("APP_URL").is_some() {
         eprintln!("skipped against APP_URL: it serves a probe component of its own");
         return;
@@ -456,5 +456,28 @@ async fn atomic_increments_from_a_guest_add_up_exactly_on_both_key_value_stores(
 
         // Assert
         assert_eq!(last, "201", "{store}: 200 counts and this one");
+
+        // A compare-and-swap adding 1, twice. On Redis Spin reports every swap as failed,
+        // although it wrote (its `UNWATCH <key>` is refused by Redis); the host does the same.
+        let cas = format!("{base}/cas?key=c");
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let r = http
+                .get(&cas)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            seen.push(r.text().await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        let reported = if store == "Redis" {
+            "cas-failed"
+        } else {
+            "swapped"
+        };
+        assert_eq!(
+            seen,
+            [format!("{reported} 1"), format!("{reported} 2")],
+            "{store}"
+        );
     }
 }
