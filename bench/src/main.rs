@@ -47,7 +47,7 @@ usage: cargo run --release -p bench [-- options]
                           Ollama servers: `{ollama}` is the fake, `{ollama2}` a second
                           one, `{failing}` one whose /api/chat answers 500, and `;`
                           in a value stands for `,` (e.g. 'ollama_urls=|ollama_urls=
-                          {ollama};{ollama2},ollama_url_2={ollama2}')
+                          {ollama};{ollama2},ollama_url_two={ollama2}')
 
   --spread                two equal fake Ollama servers: 32 streams at once, each
                           server's answers in flight mid-burst, totals vs one stream

@@ -21,7 +21,7 @@ pub async fn run() -> Result<()> {
         Fake::start("127.0.0.1:0").await?,
     );
     let cache = tempfile::tempdir()?;
-    let two = format!("ollama_urls={};{},ollama_url_2={}", a.url, b.url, b.url);
+    let two = format!("ollama_urls={};{},ollama_url_two={}", a.url, b.url, b.url);
     println!(
         "| servers | one stream alone: total | {STREAMS} streams at once ({BURSTS} bursts): total per stream | answers in flight per server, mid-burst (admin view) |"
     );

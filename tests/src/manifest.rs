@@ -127,7 +127,7 @@ impl Manifest {
             bail!("only spin_manifest_version = 2 is supported");
         }
         for name in raw.variables.keys() {
-            validate_variable_name(name)?;
+            validate_id(name, '_', true).with_context(|| format!("variables: {name:?}"))?;
         }
         for (name, var) in &raw.variables {
             if var.required && var.default.is_some() {
@@ -136,8 +136,10 @@ impl Manifest {
         }
         let mut components = BTreeMap::new();
         for (id, c) in raw.component {
+            validate_id(&id, '-', false).with_context(|| format!("component: {id:?}"))?;
             for (name, template) in &c.variables {
-                validate_variable_name(name)?;
+                validate_id(name, '_', true)
+                    .with_context(|| format!("component {id:?} variables: {name:?}"))?;
                 for var in template_variables(template)? {
                     if !raw.variables.contains_key(&var) {
                         bail!(
@@ -190,8 +192,46 @@ impl Manifest {
     }
 }
 
-/// Spin's rule for variable names: an ASCII lowercase letter first, then lowercase letters,
-/// digits, and single underscores between them.
+/// Spin's rule for the names a manifest declares (spin-serde's `Id`): words separated by
+/// `delim` (`_` for variables, `-` for component ids), each starting with an ASCII letter and
+/// then letters and digits only, each all lowercase or all uppercase (`lower`: lowercase only).
+/// So `ollama_url_2` is refused (the word `2`), though a guest may read such a name.
+pub fn validate_id(id: &str, delim: char, lower: bool) -> Result<()> {
+    if id.is_empty() {
+        bail!("empty");
+    }
+    let wrong = if delim == '_' { '-' } else { '_' };
+    if id.contains(wrong) {
+        bail!("words must be separated with {delim:?}, not {wrong:?}");
+    }
+    for word in id.split(delim) {
+        let mut chars = word.chars();
+        let Some(first) = chars.next() else {
+            bail!("{delim:?}-separated words must not be empty");
+        };
+        if !first.is_ascii_alphabetic() {
+            bail!("{delim:?}-separated words must start with an ASCII letter; got {first:?}");
+        }
+        let upper = first.is_ascii_uppercase();
+        for ch in chars {
+            if !ch.is_ascii_alphanumeric() {
+                bail!("{delim:?}-separated words may only contain alphanumeric ASCII; got {ch:?}");
+            }
+            if !ch.is_ascii_digit() && ch.is_ascii_uppercase() != upper {
+                bail!(
+                    "{delim:?}-separated words must be all lowercase or all UPPERCASE; got {word:?}"
+                );
+            }
+        }
+        if lower && upper {
+            bail!("Lower-case identifiers must be all lowercase; got {id:?}");
+        }
+    }
+    Ok(())
+}
+
+/// Spin's rule for a variable name a guest asks for (spin-expressions' `Key`): an ASCII
+/// lowercase letter first, then lowercase letters, digits, and single underscores between them.
 pub fn validate_variable_name(name: &str) -> Result<()> {
     let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
@@ -272,5 +312,47 @@ mod tests {
         for bad in ["", "1a", "A", "a__b", "a_", "a-b", "_a"] {
             assert!(validate_variable_name(bad).is_err(), "{bad}");
         }
+    }
+
+    /// Found under a real Spin, which refused the app's manifest while this host served it:
+    /// `ollama_url_2 = ...` ("'_'-separated words must start with an ASCII letter; got '2'").
+    #[test]
+    fn declared_names_follow_spins_id_rules() {
+        for good in ["ollama_url", "ollama_url_two", "x1_y2", "a"] {
+            assert!(validate_id(good, '_', true).is_ok(), "{good}");
+        }
+        for bad in [
+            "ollama_url_2",
+            "",
+            "a__b",
+            "a_",
+            "_a",
+            "a-b",
+            "Ab",
+            "AB",
+            "a_B",
+        ] {
+            assert!(validate_id(bad, '_', true).is_err(), "{bad}");
+        }
+        for good in ["chat", "kv-count-probe", "a1-b2", "HTTP-x"] {
+            assert!(validate_id(good, '-', false).is_ok(), "{good}");
+        }
+        for bad in ["probe-2", "a_b", "Chat", ""] {
+            assert!(validate_id(bad, '-', false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_manifest_declaring_a_name_spin_refuses_does_not_load() {
+        let text = "spin_manifest_version = 2\n[application]\nname = \"x\"\n\
+                    [variables]\nollama_url_2 = { default = \"\" }\n";
+        let err = Manifest::parse(text, Path::new("."))
+            .err()
+            .map(|e| format!("{e:#}"));
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("must start with an ASCII letter")),
+            "{err:?}"
+        );
     }
 }

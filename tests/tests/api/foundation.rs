@@ -609,7 +609,7 @@ async fn outbound_requests_to_hosts_not_allowed_are_refused() {
         format!(
             "{head}{}",
             tail.replacen(
-                "allowed_outbound_hosts = [\"{{ ollama_url }}\", \"{{ ollama_url_2 }}\", \"{{ ollama_url_3 }}\", \"{{ ollama_url_4 }}\"]",
+                "allowed_outbound_hosts = [\"{{ ollama_url }}\", \"{{ ollama_url_two }}\", \"{{ ollama_url_three }}\", \"{{ ollama_url_four }}\"]",
                 "allowed_outbound_hosts = []",
                 1
             )

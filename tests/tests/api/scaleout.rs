@@ -230,7 +230,7 @@ async fn a_cooldown_one_replica_sets_is_honoured_by_the_other() {
     let (list, second) = (format!("{},{}", failing.url(), good.url()), good.url());
     let vars = [
         ("ollama_urls", list.as_str()),
-        ("ollama_url_2", second.as_str()),
+        ("ollama_url_two", second.as_str()),
         ("default_model", "llama3.2:1b"),
     ];
     let a = spawn_app_with(AppConfig {

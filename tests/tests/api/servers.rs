@@ -37,11 +37,13 @@ async fn fleet(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     variables.push(("ollama_urls".into(), listed.join(",")));
+    // The slots after `ollama_url` (Spin's variable names: each word starts with a letter).
+    let slots = ["ollama_url_two", "ollama_url_three", "ollama_url_four"];
     for (slot, i) in (1..urls.len())
         .filter(|i| !unallowed.contains(i))
         .enumerate()
     {
-        variables.push((format!("ollama_url_{}", slot + 2), urls[i].clone()));
+        variables.push((slots[slot].to_string(), urls[i].clone()));
     }
     variables.push(("default_model".into(), "llama3.2:1b".into()));
     let mut app = spawn_app_with(AppConfig {
