@@ -143,6 +143,19 @@ fn lock(conn: &Shared) -> std::sync::MutexGuard<'_, rusqlite::Connection> {
     conn.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// As Spin's in-process SQLite (`allow_attach_file` is off unless a runtime config turns it on,
+/// which the test host does not offer): `ATTACH` of a file is refused, of memory allowed. An
+/// authorizer also costs a callback per action when each statement is prepared, as in Spin.
+fn deny_attaching_files(c: &rusqlite::Connection) {
+    use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
+    c.authorizer(Some(|ctx: AuthContext<'_>| match ctx.action {
+        AuthAction::Attach { filename } if !matches!(filename, "" | ":memory:") => {
+            Authorization::Deny
+        }
+        _ => Authorization::Allow,
+    }));
+}
+
 /// One guest-side `connection`: opened lazily on first use, like Spin's in-process SQLite and
 /// its `LazyLibSqlConnection`.
 pub struct SqliteConnection {
@@ -172,6 +185,7 @@ impl SqliteConnection {
         let c = location
             .open()
             .map_err(|e| sqlite::Error::Io(e.to_string()))?;
+        deny_attaching_files(&c);
         Ok(self.conn.get_or_init(|| Arc::new(Mutex::new(c))).clone())
     }
 
@@ -900,6 +914,28 @@ mod tests {
 
     async fn ok<T>(r: Result<T, kv::Error>) -> T {
         r.unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_database_may_attach_memory_but_not_a_file_as_in_spin() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let mut stores = Stores::default();
+        stores.add_sqlite(
+            "default",
+            Database::Local(Location::Path(dir.path().join("db.sqlite"))),
+        );
+        let conn = stores
+            .sqlite_connection("default")
+            .unwrap_or_else(|| panic!("no database"));
+        let file = dir.path().join("other.sqlite");
+        let attach_file = format!("ATTACH DATABASE '{}' AS other", file.display());
+        let refused = conn.query(attach_file, vec![]).await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert!(!file.exists(), "nothing was created");
+        let memory = conn
+            .query("ATTACH DATABASE ':memory:' AS scratch".into(), vec![])
+            .await;
+        assert!(memory.is_ok(), "{memory:?}");
     }
 
     #[tokio::test(flavor = "multi_thread")]
