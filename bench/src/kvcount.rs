@@ -25,14 +25,7 @@ pub async fn run(seconds: u64) -> Result<()> {
     let redis = RedisServer::start().await?.context(
         "--kv-count needs redis-server installed (Debian: apt-get install redis-server)",
     )?;
-    let redis_config = config.path().join("redis.toml");
-    std::fs::write(
-        &redis_config,
-        format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url()
-        ),
-    )?;
+    let redis_config = redis.runtime_config_file(config.path())?;
     let manifest = format!("BENCH_PROBE=1,manifest={}", probe.display());
     let sides = [
         ("Spin's default (SQLite file)", manifest.clone()),

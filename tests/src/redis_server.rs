@@ -38,6 +38,14 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// A runtime config file in `dir` that keeps the default key-value store on this server.
+    pub fn runtime_config_file(&self, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        let file = dir.join("redis-runtime-config.toml");
+        std::fs::write(&file, kv_runtime_config(&self.url()))
+            .with_context(|| format!("writing {}", file.display()))?;
+        Ok(file)
+    }
+
     /// Stops the server (its data goes with it: nothing is saved).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -76,6 +84,11 @@ impl RedisServer {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
+}
+
+/// Runtime config text that keeps the default key-value store on the Redis at `url`.
+pub fn kv_runtime_config(url: &str) -> String {
+    format!("[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n")
 }
 
 impl Drop for RedisServer {

@@ -186,9 +186,7 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
             }
             if let Some(url) = redis_url() {
                 let url = fresh_redis_database(&url).await?;
-                text.push_str(&format!(
-                    "[key_value_store.default]\ntype = \"redis\"\nurl = \"{url}\"\n"
-                ));
+                text.push_str(&crate::redis_server::kv_runtime_config(&url));
             }
             let file = temp.path().join("runtime-config.toml");
             std::fs::write(&file, text)?;

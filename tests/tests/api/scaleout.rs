@@ -14,12 +14,9 @@ use std::time::Duration;
 
 /// An app whose key-value store is `redis` (a runtime config of its own).
 async fn app_on(redis: &RedisServer, dir: &std::path::Path) -> Option<TestApp> {
-    let file = dir.join("runtime-config.toml");
-    let text = format!(
-        "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-        redis.url()
-    );
-    std::fs::write(&file, text).unwrap_or_else(|e| panic!("runtime config: {e}"));
+    let file = redis
+        .runtime_config_file(dir)
+        .unwrap_or_else(|e| panic!("runtime config: {e:#}"));
     let app = spawn_app_with(AppConfig {
         runtime_config: Some(file),
         ..AppConfig::default()
@@ -393,12 +390,9 @@ async fn atomics_from_a_guest_count_exactly_and_swap_as_spins_on_both_key_value_
         .unwrap_or_else(|e| panic!("{e:#}"));
     let mut configs = vec![("Spin's default store", None)];
     if let Some(redis) = &redis {
-        let file = dir.path().join("redis.toml");
-        let text = format!(
-            "[key_value_store.default]\ntype = \"redis\"\nurl = \"{}\"\n",
-            redis.url()
-        );
-        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{e}"));
+        let file = redis
+            .runtime_config_file(dir.path())
+            .unwrap_or_else(|e| panic!("{e:#}"));
         configs.push(("Redis", Some(file)));
     } else {
         eprintln!("Redis part skipped: redis-server is not installed");
