@@ -445,75 +445,30 @@ fn chat_core_like_id() -> String {
 
 impl TestApp {
     /// A request with `Authorization: Bearer <token>`.
-    pub fn authed(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-    ) -> reqwest::RequestBuilder {
+    fn authed(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.client
             .request(method, self.at(path))
             .bearer_auth(token)
     }
 
-    /// `method path` as `token`'s user, sent.
-    pub async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-    ) -> reqwest::Response {
-        self.authed(method, path, token).go().await
+    /// The API as the holder of `token` (an access token or an API key).
+    pub fn bearer(&self, token: &str) -> Api<'_> {
+        let user = TestUser {
+            access_token: token.to_string(),
+            ..TestUser::generate()
+        };
+        Api::of(self, user)
     }
 
-    /// `method path` with a JSON body as `token`'s user, sent.
-    pub async fn call_json(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: &serde_json::Value,
-    ) -> reqwest::Response {
-        self.authed(method, path, token).json(body).go().await
-    }
-
-    /// `GET /api/auth/me` with `token`.
-    pub async fn me(&self, token: &str) -> reqwest::Response {
-        self.authed(reqwest::Method::GET, "/api/auth/me", token)
-            .go()
-            .await
-    }
-
-    /// `POST path` with a JSON body, as `token`'s user or signed out.
-    pub async fn post_json(
-        &self,
-        path: &str,
-        token: Option<&str>,
-        body: serde_json::Value,
-    ) -> reqwest::Response {
-        let mut req = self.post(path).json(&body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        req.go().await
-    }
-
-    /// Creates a conversation with `body` for `token`'s user (expecting `201`); its id.
-    pub async fn new_conversation(&self, token: &str, body: serde_json::Value) -> String {
-        let made = expect(
-            self.authed(reqwest::Method::POST, "/api/conversations", token)
-                .json(&body)
-                .go()
-                .await,
-            201,
-        )
-        .await;
-        text_at(&made, "/conversation/id")
+    /// `POST path` with a JSON body, signed out.
+    pub async fn post_signed_out(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.post(path).json(body).go().await
     }
 }
 
 /// A signed-in user of an app, with typed helpers for the routes tests use most. Every
 /// helper that names a status fails the test on another, showing the body.
+#[derive(Clone)]
 pub struct Api<'a> {
     pub app: &'a TestApp,
     pub user: TestUser,
@@ -522,15 +477,27 @@ pub struct Api<'a> {
 impl<'a> Api<'a> {
     /// A newly registered user.
     pub async fn new(app: &'a TestApp) -> Self {
-        Self {
-            app,
-            user: TestUser::registered(app).await,
-        }
+        Self::of(app, TestUser::registered(app).await)
+    }
+
+    /// `user` (registered or logged in already).
+    pub fn of(app: &'a TestApp, user: TestUser) -> Self {
+        Self { app, user }
+    }
+
+    /// This user's access token.
+    pub fn token(&self) -> &str {
+        &self.user.access_token
     }
 
     /// A request as this user.
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.app.authed(method, path, &self.user.access_token)
+    }
+
+    /// `method path` without a body.
+    pub async fn call(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.req(method, path).go().await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

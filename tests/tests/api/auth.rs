@@ -8,8 +8,8 @@ use chat_core::auth::jwt::{Claims, KeySet};
 use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, body, expect_error, items, spawn_app, spawn_app_with,
-    text_at,
+    Api, AppConfig, SendExt, TestApp, TestUser, body, expect_error, items, spawn_app,
+    spawn_app_with, text_at,
 };
 
 const SECRET: &str = "test-signing-secret";
@@ -22,9 +22,9 @@ async fn app_with(vars: &[(&str, &str)]) -> TestApp {
 }
 
 /// Registers an admin (the first user) and a plain user.
-async fn admin_and_user(app: &TestApp) -> (TestUser, TestUser) {
-    let admin = TestUser::registered(app).await;
-    let user = TestUser::registered(app).await;
+async fn admin_and_user(app: &TestApp) -> (Api<'_>, Api<'_>) {
+    let admin = Api::new(app).await;
+    let user = Api::new(app).await;
     (admin, user)
 }
 
@@ -58,25 +58,25 @@ async fn first_user_is_admin_and_later_users_are_not() {
     }
     assert!(b["user"].get("password_hash").is_none() && !b.to_string().contains("argon2"));
 
-    let second = TestUser::registered(&app).await;
-    let (_, b) = body(app.me(&second.access_token).await).await;
+    let second = Api::new(&app).await;
+    let (_, b) = body(second.me().await).await;
     assert_eq!(b["user"]["role"], "user");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usernames_are_unique_regardless_of_case() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
     let mut twin = TestUser::generate();
-    twin.username = user.username.to_uppercase();
+    twin.username = user.user.username.to_uppercase();
     let b = expect_error(twin.register_request(&app).await, 409, "USERNAME_TAKEN").await;
     assert_eq!(b["error"]["details"]["field"], "username");
 
     // Login is case-insensitive too.
     let mut again = user.clone();
-    again.username = user.username.to_uppercase();
-    again.login(&app).await;
+    again.user.username = user.user.username.to_uppercase();
+    again.user.login(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,20 +91,18 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
     ];
     for (password, reason) in weak {
         let resp = app
-            .post_json(
+            .post_signed_out(
                 "/api/auth/register",
-                None,
-                json!({"username": "someone", "password": password}),
+                &json!({"username": "someone", "password": password}),
             )
             .await;
         let b = expect_error(resp, 400, "WEAK_PASSWORD").await;
         assert_eq!(b["error"]["details"]["reason"], reason, "{password}");
     }
     let resp = app
-        .post_json(
+        .post_signed_out(
             "/api/auth/register",
-            None,
-            json!({"username": "someone", "password": "someone-is-my-name-1"}),
+            &json!({"username": "someone", "password": "someone-is-my-name-1"}),
         )
         .await;
     let b = expect_error(resp, 400, "WEAK_PASSWORD").await;
@@ -136,7 +134,7 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
     ];
     for (payload, field) in invalid {
         let b = expect_error(
-            app.post_json("/api/auth/register", None, payload.clone())
+            app.post_signed_out("/api/auth/register", &payload.clone())
                 .await,
             400,
             "VALIDATION_ERROR",
@@ -156,10 +154,12 @@ async fn weak_and_invalid_registrations_are_refused_with_reasons() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_and_unknown_user_look_the_same() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
     let wrong = expect_error(
-        user.login_request(&app, "not the right password").await,
+        user.user
+            .login_request(&app, "not the right password")
+            .await,
         401,
         "INVALID_CREDENTIALS",
     )
@@ -175,7 +175,7 @@ async fn wrong_password_and_unknown_user_look_the_same() {
 
     assert_eq!(wrong["error"], unknown["error"]);
     let missing = app
-        .post_json("/api/auth/login", None, json!({"username": "x"}))
+        .post_signed_out("/api/auth/login", &json!({"username": "x"}))
         .await;
     let b = expect_error(missing, 400, "VALIDATION_ERROR").await;
     assert_eq!(b["error"]["details"]["field"], "password");
@@ -187,7 +187,7 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
     if app.skip_external("settings of its own (signup) and a fresh database") {
         return;
     }
-    let admin = TestUser::registered(&app).await; // the first user is always let in
+    let admin = Api::new(&app).await; // the first user is always let in
 
     let pending = TestUser::generate();
     let (status, b) = body(pending.register_request(&app).await).await;
@@ -206,11 +206,9 @@ async fn approval_signup_leaves_users_pending_until_an_admin_activates_them() {
     )
     .await;
 
-    let approve = app
-        .call_json(
-            Method::PATCH,
+    let approve = admin
+        .patch(
             &format!("/api/admin/users/{id}"),
-            &admin.access_token,
             &json!({"status": "active"}),
         )
         .await;
@@ -244,29 +242,27 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
         return;
     }
     let (admin, user) = admin_and_user(&app).await;
-    let key = create_key(&app, &user.access_token, "laptop").await;
-    assert_eq!(app.me(&key).await.status(), 200);
+    let key = create_key(&app, user.token(), "laptop").await;
+    assert_eq!(app.bearer(&key).me().await.status(), 200);
 
-    let resp = app
-        .call_json(
-            Method::PATCH,
-            &format!("/api/admin/users/{}", user.id),
-            &admin.access_token,
+    let resp = admin
+        .patch(
+            &format!("/api/admin/users/{}", user.user.id),
             &json!({"status": "disabled"}),
         )
         .await;
     assert_eq!(resp.status(), 200);
 
-    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(user.me().await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&key).me().await, 401, "UNAUTHENTICATED").await;
     expect_error(
-        refresh(&app, &user.refresh_token).await,
+        refresh(&app, &user.user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
     expect_error(
-        user.login_request(&app, &user.password).await,
+        user.user.login_request(&app, &user.user.password).await,
         403,
         "ACCOUNT_DISABLED",
     )
@@ -274,7 +270,7 @@ async fn disabling_a_user_stops_their_tokens_and_keys_at_once() {
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post_json("/api/auth/refresh", None, json!({"refresh_token": token}))
+    app.post_signed_out("/api/auth/refresh", &json!({"refresh_token": token}))
         .await
 }
 
@@ -301,16 +297,16 @@ async fn ended_sessions_go_with_their_spent_tokens_when_someone_signs_in() {
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let alice = TestUser::registered(&app).await;
-    let (status, _) = body(refresh(&app, &alice.refresh_token).await).await;
+    let alice = Api::new(&app).await;
+    let (status, _) = body(refresh(&app, &alice.user.refresh_token).await).await;
     assert_eq!(status, 200);
-    let bob = TestUser::registered(&app).await;
-    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&alice.id]), 1);
+    let bob = Api::new(&app).await;
+    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&alice.user.id]), 1);
     rusqlite::Connection::open(&db)
         .and_then(|c| {
             c.execute(
                 "UPDATE sessions SET expires_at = '2001-01-01T00:00:00.000Z' WHERE user_id = ?1",
-                [&alice.id],
+                [&alice.user.id],
             )
         })
         .unwrap_or_else(|e| panic!("{e}"));
@@ -320,7 +316,7 @@ async fn ended_sessions_go_with_their_spent_tokens_when_someone_signs_in() {
 
     // Assert
     assert_eq!(
-        count_rows(&db, "sessions WHERE user_id = ?1", &[&alice.id]),
+        count_rows(&db, "sessions WHERE user_id = ?1", &[&alice.user.id]),
         0
     );
     assert_eq!(
@@ -333,10 +329,10 @@ async fn ended_sessions_go_with_their_spent_tokens_when_someone_signs_in() {
         "spent tokens left without their session"
     );
     assert_eq!(
-        count_rows(&db, "sessions WHERE user_id = ?1", &[&bob.id]),
+        count_rows(&db, "sessions WHERE user_id = ?1", &[&bob.user.id]),
         1
     );
-    assert_eq!(app.me(&bob.access_token).await.status(), 200);
+    assert_eq!(bob.me().await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,9 +342,9 @@ async fn a_session_keeps_its_hundred_latest_spent_tokens_and_a_replay_of_one_sti
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let mut spent = Vec::new();
-    let mut current = user.refresh_token.clone();
+    let mut current = user.user.refresh_token.clone();
     for _ in 0..103 {
         let (status, b) = body(refresh(&app, &current).await).await;
         assert_eq!(status, 200, "{b}");
@@ -359,7 +355,7 @@ async fn a_session_keeps_its_hundred_latest_spent_tokens_and_a_replay_of_one_sti
     }
 
     // Assert: the oldest three are forgotten (refused, the session unharmed)...
-    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&user.id]), 100);
+    assert_eq!(count_rows(&db, SPENT_OF_USER, &[&user.user.id]), 100);
     expect_error(refresh(&app, &spent[0]).await, 401, "UNAUTHENTICATED").await;
     let (status, b) = body(refresh(&app, &current).await).await;
     assert_eq!(status, 200, "{b}");
@@ -375,25 +371,25 @@ async fn a_session_keeps_its_hundred_latest_spent_tokens_and_a_replay_of_one_sti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refresh_rotates_and_a_reused_token_ends_the_session() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
-    let (status, first) = body(refresh(&app, &user.refresh_token).await).await;
+    let (status, first) = body(refresh(&app, &user.user.refresh_token).await).await;
     assert_eq!(status, 200, "{first}");
     let new_refresh = text_at(&first, "/refresh_token");
     let new_access = text_at(&first, "/access_token");
-    assert_ne!(new_refresh, user.refresh_token);
-    assert_eq!(app.me(&new_access).await.status(), 200);
+    assert_ne!(new_refresh, user.user.refresh_token);
+    assert_eq!(app.bearer(&new_access).me().await.status(), 200);
 
     // The old token is spent: presenting it is a replay, which ends the session...
     expect_error(
-        refresh(&app, &user.refresh_token).await,
+        refresh(&app, &user.user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
     // ...so the newest refresh token and the session's access tokens stop working too.
     expect_error(refresh(&app, &new_refresh).await, 401, "UNAUTHENTICATED").await;
-    expect_error(app.me(&new_access).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&new_access).me().await, 401, "UNAUTHENTICATED").await;
 
     expect_error(
         refresh(&app, "ocr_not-a-token").await,
@@ -406,20 +402,18 @@ async fn refresh_rotates_and_a_reused_token_ends_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
-    let resp = app
-        .call(Method::POST, "/api/auth/logout", &user.access_token)
-        .await;
+    let resp = user.call(Method::POST, "/api/auth/logout").await;
     assert_eq!(resp.status(), 204);
 
     expect_error(
-        refresh(&app, &user.refresh_token).await,
+        refresh(&app, &user.user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(user.me().await, 401, "UNAUTHENTICATED").await;
     let unauthenticated = app.post("/api/auth/logout").go().await;
     assert_eq!(
         unauthenticated
@@ -434,15 +428,11 @@ async fn logout_ends_the_session() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_are_listed_and_one_can_be_revoked() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let mut phone = user.clone();
-    phone.login(&app).await;
+    phone.user.login(&app).await;
 
-    let (status, list) = body(
-        app.call(Method::GET, "/api/auth/sessions", &user.access_token)
-            .await,
-    )
-    .await;
+    let (status, list) = body(user.get("/api/auth/sessions").await).await;
     assert_eq!(status, 200, "{list}");
     let items = items(&list);
     assert_eq!(items.len(), 2, "{list}");
@@ -465,31 +455,21 @@ async fn sessions_are_listed_and_one_can_be_revoked() {
         .unwrap_or_default()
         .to_string();
 
-    let resp = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/sessions/{other}"),
-            &user.access_token,
-        )
-        .await;
+    let resp = user.delete(&format!("/api/auth/sessions/{other}")).await;
     assert_eq!(resp.status(), 204);
-    expect_error(app.me(&phone.access_token).await, 401, "UNAUTHENTICATED").await;
+    expect_error(phone.me().await, 401, "UNAUTHENTICATED").await;
     expect_error(
-        refresh(&app, &phone.refresh_token).await,
+        refresh(&app, &phone.user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
-    assert_eq!(app.me(&user.access_token).await.status(), 200);
+    assert_eq!(user.me().await.status(), 200);
 
     // Someone else's session id is simply not found.
-    let stranger = TestUser::registered(&app).await;
-    let resp = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/sessions/{other}"),
-            &stranger.access_token,
-        )
+    let stranger = Api::new(&app).await;
+    let resp = stranger
+        .delete(&format!("/api/auth/sessions/{other}"))
         .await;
     expect_error(resp, 404, "NOT_FOUND").await;
 }
@@ -505,16 +485,16 @@ async fn expired_and_tampered_tokens_are_refused() {
         return;
     }
     TestUser::registered(&app).await; // the admin; the token under test is a plain user's
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let keys = KeySet::from_secrets([SECRET]).unwrap_or_else(|| panic!("keys"));
     let now = chat_core::time::to_unix(&chat_core::time::now_rfc3339()).unwrap_or(0);
-    let parts: Vec<&str> = user.access_token.split('.').collect();
+    let parts: Vec<&str> = user.token().split('.').collect();
     let claims: Claims =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap_or_default())
             .unwrap_or_else(|e| panic!("{e}"));
 
     // A correctly signed token is accepted (the test knows the secret)...
-    assert_eq!(app.me(&keys.sign(&claims)).await.status(), 200);
+    assert_eq!(app.bearer(&keys.sign(&claims)).me().await.status(), 200);
 
     // ...but not once expired.
     let expired = keys.sign(&Claims {
@@ -523,7 +503,7 @@ async fn expired_and_tampered_tokens_are_refused() {
         exp: now - 120,
         ..claims.clone()
     });
-    expect_error(app.me(&expired).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&expired).me().await, 401, "UNAUTHENTICATED").await;
 
     // Changed payload (make me admin), original signature.
     let admin = Claims {
@@ -536,7 +516,7 @@ async fn expired_and_tampered_tokens_are_refused() {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(&admin).unwrap_or_default()),
         parts[2]
     );
-    expect_error(app.me(&forged).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&forged).me().await, 401, "UNAUTHENTICATED").await;
 
     // alg: none.
     let header: Value =
@@ -544,7 +524,9 @@ async fn expired_and_tampered_tokens_are_refused() {
             .unwrap_or_default();
     let none = json!({"alg": "none", "typ": "JWT", "kid": header["kid"]});
     expect_error(
-        app.me(&format!("{}.{}.", b64(&none), parts[1])).await,
+        app.bearer(&format!("{}.{}.", b64(&none), parts[1]))
+            .me()
+            .await,
         401,
         "UNAUTHENTICATED",
     )
@@ -553,7 +535,8 @@ async fn expired_and_tampered_tokens_are_refused() {
     // Another algorithm.
     let hs512 = json!({"alg": "HS512", "typ": "JWT", "kid": header["kid"]});
     expect_error(
-        app.me(&format!("{}.{}.{}", b64(&hs512), parts[1], parts[2]))
+        app.bearer(&format!("{}.{}.{}", b64(&hs512), parts[1], parts[2]))
+            .me()
             .await,
         401,
         "UNAUTHENTICATED",
@@ -562,16 +545,22 @@ async fn expired_and_tampered_tokens_are_refused() {
 
     // Signed with another key.
     let other = KeySet::from_secrets(["some-other-secret"]).unwrap_or_else(|| panic!("keys"));
-    expect_error(app.me(&other.sign(&claims)).await, 401, "UNAUTHENTICATED").await;
+    expect_error(
+        app.bearer(&other.sign(&claims)).me().await,
+        401,
+        "UNAUTHENTICATED",
+    )
+    .await;
 
     for junk in ["", "Bearer", "a.b.c", "ock_nope"] {
-        expect_error(app.me(junk).await, 401, "UNAUTHENTICATED").await;
+        expect_error(app.bearer(junk).me().await, 401, "UNAUTHENTICATED").await;
     }
 }
 
 async fn create_key(app: &TestApp, token: &str, name: &str) -> String {
     let resp = app
-        .post_json("/api/auth/keys", Some(token), json!({"name": name}))
+        .bearer(token)
+        .post("/api/auth/keys", &json!({"name": name}))
         .await;
     let (status, b) = body(resp).await;
     assert_eq!(status, 201, "{b}");
@@ -581,13 +570,12 @@ async fn create_key(app: &TestApp, token: &str, name: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
-    let resp = app
-        .post_json(
+    let resp = user
+        .post(
             "/api/auth/keys",
-            Some(&user.access_token),
-            json!({"name": "ci", "expires_in_days": 30}),
+            &json!({"name": "ci", "expires_in_days": 30}),
         )
         .await;
     let (status, created) = body(resp).await;
@@ -598,15 +586,11 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     assert!(key.starts_with(created["prefix"].as_str().unwrap_or("?")));
     assert!(created["expires_at"].is_string());
 
-    let (status, who) = body(app.me(&key).await).await;
+    let (status, who) = body(app.bearer(&key).me().await).await;
     assert_eq!(status, 200);
-    assert_eq!(who["user"]["id"], user.id.as_str());
+    assert_eq!(who["user"]["id"], user.user.id.as_str());
 
-    let (_, list) = body(
-        app.call(Method::GET, "/api/auth/keys", &user.access_token)
-            .await,
-    )
-    .await;
+    let (_, list) = body(user.get("/api/auth/keys").await).await;
     assert_eq!(list["items"][0]["id"], id.as_str());
     assert!(
         list["items"][0].get("key").is_none(),
@@ -614,48 +598,31 @@ async fn api_keys_work_like_tokens_and_revoking_one_takes_effect_at_once() {
     );
     assert!(!list.to_string().contains(&key));
 
-    let resp = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/keys/{id}"),
-            &user.access_token,
-        )
-        .await;
+    let resp = user.delete(&format!("/api/auth/keys/{id}")).await;
     assert_eq!(resp.status(), 204);
-    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&key).me().await, 401, "UNAUTHENTICATED").await;
 
-    let stranger = TestUser::registered(&app).await;
-    let resp = app
-        .call(
-            Method::DELETE,
-            &format!("/api/auth/keys/{id}"),
-            &stranger.access_token,
-        )
-        .await;
+    let stranger = Api::new(&app).await;
+    let resp = stranger.delete(&format!("/api/auth/keys/{id}")).await;
     expect_error(resp, 404, "NOT_FOUND").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
-    let resp = app
-        .post_json(
-            "/api/auth/keys",
-            Some(&user.access_token),
-            json!({"name": "deploy"}),
-        )
+    let user = Api::new(&app).await;
+    let resp = user
+        .post("/api/auth/keys", &json!({"name": "deploy"}))
         .await;
     let (_, old) = body(resp).await;
     let old_key = text_at(&old, "/key");
     let old_id = text_at(&old, "/id");
 
     // With an hour of grace, both keys work.
-    let resp = app
-        .post_json(
+    let resp = user
+        .post(
             &format!("/api/auth/keys/{old_id}/rotate"),
-            Some(&user.access_token),
-            json!({"grace_seconds": 3600}),
+            &json!({"grace_seconds": 3600}),
         )
         .await;
     let (status, new) = body(resp).await;
@@ -663,27 +630,25 @@ async fn rotating_a_key_keeps_the_old_one_only_for_the_grace_period() {
     let new_key = text_at(&new, "/key");
     let new_id = text_at(&new, "/id");
     assert_eq!(new["name"], "deploy");
-    assert_eq!(app.me(&old_key).await.status(), 200);
-    assert_eq!(app.me(&new_key).await.status(), 200);
+    assert_eq!(app.bearer(&old_key).me().await.status(), 200);
+    assert_eq!(app.bearer(&new_key).me().await.status(), 200);
 
     // Without grace (the default), the rotated key stops at once.
-    let resp = app
-        .call(
-            Method::POST,
-            &format!("/api/auth/keys/{new_id}/rotate"),
-            &user.access_token,
-        )
+    let resp = user
+        .call(Method::POST, &format!("/api/auth/keys/{new_id}/rotate"))
         .await;
     let (status, newest) = body(resp).await;
     assert_eq!(status, 201, "{newest}");
-    expect_error(app.me(&new_key).await, 401, "UNAUTHENTICATED").await;
-    assert_eq!(app.me(&text_at(&newest, "/key")).await.status(), 200);
+    expect_error(app.bearer(&new_key).me().await, 401, "UNAUTHENTICATED").await;
+    assert_eq!(
+        app.bearer(&text_at(&newest, "/key")).me().await.status(),
+        200
+    );
 
-    let resp = app
-        .post_json(
+    let resp = user
+        .post(
             &format!("/api/auth/keys/{old_id}/rotate"),
-            Some(&user.access_token),
-            json!({"grace_seconds": -1}),
+            &json!({"grace_seconds": -1}),
         )
         .await;
     expect_error(resp, 400, "VALIDATION_ERROR").await;
@@ -696,16 +661,16 @@ async fn admin_routes_are_for_admins_only() {
 
     for (method, path) in [
         (Method::GET, "/api/admin/users".to_string()),
-        (Method::PATCH, format!("/api/admin/users/{}", admin.id)),
-        (Method::DELETE, format!("/api/admin/users/{}", admin.id)),
+        (Method::PATCH, format!("/api/admin/users/{}", admin.user.id)),
+        (
+            Method::DELETE,
+            format!("/api/admin/users/{}", admin.user.id),
+        ),
     ] {
-        let resp = app
-            .call_json(
-                method.clone(),
-                &path,
-                &user.access_token,
-                &json!({"role": "user"}),
-            )
+        let resp = user
+            .req(method.clone(), &path)
+            .json(&json!({"role": "user"}))
+            .go()
             .await;
         expect_error(resp, 403, "FORBIDDEN").await;
         let anonymous = app.client.request(method, app.at(&path)).go().await;
@@ -720,50 +685,35 @@ async fn the_last_active_admin_cannot_be_demoted_disabled_or_deleted() {
         return;
     }
     let (admin, user) = admin_and_user(&app).await;
-    let path = format!("/api/admin/users/{}", admin.id);
+    let path = format!("/api/admin/users/{}", admin.user.id);
 
     for change in [
         json!({"role": "user"}),
         json!({"status": "disabled"}),
         json!({"status": "pending"}),
     ] {
-        let resp = app
-            .call_json(Method::PATCH, &path, &admin.access_token, &change)
-            .await;
+        let resp = admin.patch(&path, &change).await;
         expect_error(resp, 409, "CONFLICT").await;
     }
-    let resp = app.call(Method::DELETE, &path, &admin.access_token).await;
+    let resp = admin.delete(&path).await;
     expect_error(resp, 409, "CONFLICT").await;
 
     // With a second admin, the first may step down; its role change holds at once.
-    let promote = app
-        .call_json(
-            Method::PATCH,
-            &format!("/api/admin/users/{}", user.id),
-            &admin.access_token,
+    let promote = admin
+        .patch(
+            &format!("/api/admin/users/{}", user.user.id),
             &json!({"role": "admin"}),
         )
         .await;
     assert_eq!(promote.status(), 200);
-    let step_down = app
-        .call_json(
-            Method::PATCH,
-            &path,
-            &admin.access_token,
-            &json!({"role": "user"}),
-        )
-        .await;
+    let step_down = admin.patch(&path, &json!({"role": "user"})).await;
     assert_eq!(step_down.status(), 200);
-    let resp = app
-        .call(Method::GET, "/api/admin/users", &admin.access_token)
-        .await;
+    let resp = admin.get("/api/admin/users").await;
     expect_error(resp, 403, "FORBIDDEN").await;
 
-    let bad = app
-        .call_json(
-            Method::PATCH,
-            &format!("/api/admin/users/{}", user.id),
-            &user.access_token,
+    let bad = user
+        .patch(
+            &format!("/api/admin/users/{}", user.user.id),
             &json!({"role": "owner"}),
         )
         .await;
@@ -778,31 +728,23 @@ async fn deleting_a_user_removes_their_data() {
         return;
     }
     let (admin, user) = admin_and_user(&app).await;
-    let key = create_key(&app, &user.access_token, "k").await;
+    let key = create_key(&app, user.token(), "k").await;
 
-    let resp = app
-        .call(
-            Method::DELETE,
-            &format!("/api/admin/users/{}", user.id),
-            &admin.access_token,
-        )
+    let resp = admin
+        .delete(&format!("/api/admin/users/{}", user.user.id))
         .await;
     assert_eq!(resp.status(), 204);
 
-    expect_error(app.me(&user.access_token).await, 401, "UNAUTHENTICATED").await;
-    expect_error(app.me(&key).await, 401, "UNAUTHENTICATED").await;
+    expect_error(user.me().await, 401, "UNAUTHENTICATED").await;
+    expect_error(app.bearer(&key).me().await, 401, "UNAUTHENTICATED").await;
     expect_error(
-        user.login_request(&app, &user.password).await,
+        user.user.login_request(&app, &user.user.password).await,
         401,
         "INVALID_CREDENTIALS",
     )
     .await;
-    let again = app
-        .call(
-            Method::DELETE,
-            &format!("/api/admin/users/{}", user.id),
-            &admin.access_token,
-        )
+    let again = admin
+        .delete(&format!("/api/admin/users/{}", user.user.id))
         .await;
     expect_error(again, 404, "NOT_FOUND").await;
 
@@ -816,7 +758,7 @@ async fn deleting_a_user_removes_their_data() {
             let n: i64 = conn
                 .query_row(
                     &format!("SELECT COUNT(*) FROM {table} = ?1"),
-                    [&user.id],
+                    [&user.user.id],
                     |r| r.get(0),
                 )
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -831,7 +773,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
     if app.skip_external("a fresh database (its first user is the admin)") {
         return;
     }
-    let admin = TestUser::registered(&app).await;
+    let admin = Api::new(&app).await;
     for _ in 0..4 {
         TestUser::registered(&app).await;
     }
@@ -843,7 +785,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
             Some(c) => format!("/api/admin/users?limit=2&cursor={c}"),
             None => "/api/admin/users?limit=2".to_string(),
         };
-        let (status, page) = body(app.call(Method::GET, &path, &admin.access_token).await).await;
+        let (status, page) = body(admin.get(&path).await).await;
         assert_eq!(status, 200, "{page}");
         for u in items(&page) {
             seen.push(text_at(&u, "/id"));
@@ -860,7 +802,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
     assert_eq!(unique.len(), 5, "no user repeated");
     assert_eq!(
         seen.last(),
-        Some(&admin.id),
+        Some(&admin.user.id),
         "newest first, so the first user is last"
     );
 
@@ -870,13 +812,7 @@ async fn users_are_listed_in_pages_with_tamper_proof_cursors() {
         "cursor=garbage",
         "cursor=eyJ4IjoxfQ.AAAA",
     ] {
-        let resp = app
-            .call(
-                Method::GET,
-                &format!("/api/admin/users?{bad}"),
-                &admin.access_token,
-            )
-            .await;
+        let resp = admin.get(&format!("/api/admin/users?{bad}")).await;
         expect_error(resp, 400, "VALIDATION_ERROR").await;
     }
 }
@@ -886,11 +822,9 @@ async fn profile_can_be_read_and_updated() {
     let app = spawn_app().await;
     let (_admin, user) = admin_and_user(&app).await;
 
-    let resp = app
-        .call_json(
-            Method::PATCH,
+    let resp = user
+        .patch(
             "/api/auth/me",
-            &user.access_token,
             &json!({"display_name": "  Ada Lovelace ", "email": "ada@example.com"}),
         )
         .await;
@@ -899,14 +833,7 @@ async fn profile_can_be_read_and_updated() {
     assert_eq!(b["user"]["display_name"], "Ada Lovelace");
     assert_eq!(b["user"]["email"], "ada@example.com");
 
-    let resp = app
-        .call_json(
-            Method::PATCH,
-            "/api/auth/me",
-            &user.access_token,
-            &json!({"email": null}),
-        )
-        .await;
+    let resp = user.patch("/api/auth/me", &json!({"email": null})).await;
     let (_, b) = body(resp).await;
     assert_eq!(b["user"]["email"], Value::Null);
     assert_eq!(
@@ -914,73 +841,56 @@ async fn profile_can_be_read_and_updated() {
         "absent fields are kept"
     );
 
-    let resp = app
-        .call_json(
-            Method::PATCH,
-            "/api/auth/me",
-            &user.access_token,
-            &json!({"role": "admin"}),
-        )
-        .await;
+    let resp = user.patch("/api/auth/me", &json!({"role": "admin"})).await;
     expect_error(resp, 400, "VALIDATION_ERROR").await;
-    let (_, b) = body(app.me(&user.access_token).await).await;
+    let (_, b) = body(user.me().await).await;
     assert_eq!(b["user"]["role"], "user");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changing_the_password_ends_every_other_session() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let mut other = user.clone();
-    other.login(&app).await;
+    other.user.login(&app).await;
 
-    let wrong = app
-        .post_json(
+    let wrong = user
+        .post(
             "/api/auth/password",
-            Some(&user.access_token),
-            json!({"current_password": "not it at all", "new_password": "a brand new passphrase"}),
+            &json!({"current_password": "not it at all", "new_password": "a brand new passphrase"}),
         )
         .await;
     expect_error(wrong, 403, "FORBIDDEN").await;
-    let weak = app
-        .post_json(
+    let weak = user
+        .post(
             "/api/auth/password",
-            Some(&user.access_token),
-            json!({"current_password": user.password, "new_password": "passwordpassword"}),
+            &json!({"current_password": user.user.password, "new_password": "passwordpassword"}),
         )
         .await;
     let b = expect_error(weak, 400, "WEAK_PASSWORD").await;
     assert_eq!(b["error"]["details"]["field"], "new_password");
 
-    let ok = app
-        .post_json(
-            "/api/auth/password",
-            Some(&user.access_token),
-            json!({"current_password": user.password, "new_password": "a brand new passphrase"}),
-        )
+    let ok = user.post("/api/auth/password", &json!({"current_password": user.user.password, "new_password": "a brand new passphrase"}))
         .await;
     assert_eq!(ok.status(), 204);
 
-    assert_eq!(
-        app.me(&user.access_token).await.status(),
-        200,
-        "this session goes on"
-    );
-    expect_error(app.me(&other.access_token).await, 401, "UNAUTHENTICATED").await;
+    assert_eq!(user.me().await.status(), 200, "this session goes on");
+    expect_error(other.me().await, 401, "UNAUTHENTICATED").await;
     expect_error(
-        refresh(&app, &other.refresh_token).await,
+        refresh(&app, &other.user.refresh_token).await,
         401,
         "UNAUTHENTICATED",
     )
     .await;
     expect_error(
-        user.login_request(&app, &user.password).await,
+        user.user.login_request(&app, &user.user.password).await,
         401,
         "INVALID_CREDENTIALS",
     )
     .await;
     assert_eq!(
-        user.login_request(&app, "a brand new passphrase")
+        user.user
+            .login_request(&app, "a brand new passphrase")
             .await
             .status(),
         200
@@ -993,17 +903,17 @@ async fn repeated_failed_logins_are_limited_until_the_window_passes() {
     if app.skip_external("settings of its own (login_max_failures, login_window_seconds)") {
         return;
     }
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
     for _ in 0..3 {
         expect_error(
-            user.login_request(&app, "wrong password here").await,
+            user.user.login_request(&app, "wrong password here").await,
             401,
             "INVALID_CREDENTIALS",
         )
         .await;
     }
-    let limited = user.login_request(&app, &user.password).await;
+    let limited = user.user.login_request(&app, &user.user.password).await;
     let retry_after: u64 = limited
         .headers()
         .get("retry-after")
@@ -1013,14 +923,14 @@ async fn repeated_failed_logins_are_limited_until_the_window_passes() {
     assert!((1..=2).contains(&retry_after), "retry-after {retry_after}");
     expect_error(limited, 429, "RATE_LIMITED").await;
     // Another username from the same IP is not affected by this username's limit.
-    let other = TestUser::registered(&app).await;
+    let other = Api::new(&app).await;
     let mut other = other.clone();
-    other.login(&app).await;
+    other.user.login(&app).await;
 
     // The window is two seconds: after it, the right password works again.
     tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
     let mut again = user.clone();
-    again.login(&app).await;
+    again.user.login(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1033,9 +943,9 @@ async fn concurrent_failed_logins_cannot_slip_past_the_limit() {
     if app.skip_external("settings of its own (login_max_failures, login_window_seconds)") {
         return;
     }
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
-    let attempts = (0..12).map(|_| user.login_request(&app, "wrong password here"));
+    let attempts = (0..12).map(|_| user.user.login_request(&app, "wrong password here"));
     let results = futures::future::join_all(attempts).await;
 
     let statuses: Vec<u16> = results.iter().map(|r| r.status().as_u16()).collect();
@@ -1062,7 +972,7 @@ async fn a_generated_signing_secret_is_shared_by_all_instances() {
     let users = futures::future::join_all((0..6).map(|_| TestUser::registered(&app))).await;
 
     for user in &users {
-        assert_eq!(app.me(&user.access_token).await.status(), 200);
+        assert_eq!(app.bearer(&user.access_token).me().await.status(), 200);
     }
 }
 
@@ -1074,7 +984,7 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
     }
     let (admin, user) = admin_and_user(&app).await;
 
-    let by_admin = app.call(Method::GET, "/metrics", &admin.access_token).await;
+    let by_admin = admin.get("/metrics").await;
     assert_eq!(by_admin.status(), 200);
     assert!(
         by_admin
@@ -1083,12 +993,12 @@ async fn metrics_are_for_admins_and_the_metrics_token() {
             .unwrap_or_default()
             .contains("ollama_chat_info")
     );
-    let by_token = app.call(Method::GET, "/metrics", "scrape-me").await;
+    let by_token = app.bearer("scrape-me").get("/metrics").await;
     assert_eq!(by_token.status(), 200);
 
-    let by_user = app.call(Method::GET, "/metrics", &user.access_token).await;
+    let by_user = user.get("/metrics").await;
     expect_error(by_user, 403, "FORBIDDEN").await;
-    let wrong = app.call(Method::GET, "/metrics", "scrape-me-not").await;
+    let wrong = app.bearer("scrape-me-not").get("/metrics").await;
     expect_error(wrong, 401, "UNAUTHENTICATED").await;
     let none = app.get("/metrics").go().await;
     expect_error(none, 401, "UNAUTHENTICATED").await;

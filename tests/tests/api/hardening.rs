@@ -4,8 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, TestUser, eventually, expect, expect_error, header, spawn_app,
-    spawn_app_with, text, text_at,
+    Api, AppConfig, SendExt, TestApp, TestUser, eventually, expect, expect_error, header,
+    spawn_app, spawn_app_with, text, text_at,
 };
 
 // ---- Rate limits ----
@@ -21,13 +21,10 @@ async fn with_a_limit_of_50_exactly_50_of_64_concurrent_requests_pass() {
     if app.skip_external("settings of its own (rate_limit_general, rate_limit_window_seconds)") {
         return;
     }
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
 
     // Act: 64 requests at once (the host spreads them over concurrent instances).
-    let requests = (0..64).map(|_| {
-        app.authed(Method::GET, "/api/auth/me", &user.access_token)
-            .go()
-    });
+    let requests = (0..64).map(|_| user.req(Method::GET, "/api/auth/me").go());
     let responses = futures::future::join_all(requests).await;
 
     // Assert: exactly 50 pass, the rest are 429 with retry-after, every answer counts down.
@@ -75,23 +72,21 @@ async fn sign_in_routes_are_limited_per_address_and_other_routes_keep_their_own_
         return;
     }
     // Two registrations and a login use three of the address's auth budget.
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     TestUser::registered(&app).await;
     let mut again = user.clone();
-    again.login(&app).await;
+    again.user.login(&app).await;
 
     // The fourth is refused, whoever it is for.
     let resp = TestUser::generate().register_request(&app).await;
     assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("0"));
     assert!(header(&resp, "retry-after").is_some());
     expect_error(resp, 429, "RATE_LIMITED").await;
-    let resp = user.login_request(&app, &user.password).await;
+    let resp = user.user.login_request(&app, &user.user.password).await;
     expect_error(resp, 429, "RATE_LIMITED").await;
 
     // The signed-in user's other requests spend the general budget, and probes none.
-    let resp = app
-        .call(Method::GET, "/api/auth/me", &user.access_token)
-        .await;
+    let resp = user.get("/api/auth/me").await;
     assert_eq!(header(&resp, "ratelimit-limit").as_deref(), Some("1000"));
     expect(resp, 200).await;
     let resp = app.get("/health").go().await;
@@ -171,14 +166,14 @@ async fn a_refused_sign_in_says_when_its_own_limit_resets_not_the_address_budget
     ) {
         return;
     }
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     for _ in 0..2 {
-        let resp = user.login_request(&app, "wrong password here").await;
+        let resp = user.user.login_request(&app, "wrong password here").await;
         expect_error(resp, 401, "INVALID_CREDENTIALS").await;
     }
 
     // Act
-    let resp = user.login_request(&app, &user.password).await;
+    let resp = user.user.login_request(&app, &user.user.password).await;
 
     // Assert: every header describes the username's limit, which refused the request.
     let retry_after = header(&resp, "retry-after").unwrap_or_default();
@@ -199,17 +194,13 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
     if app.skip_external("settings of its own (rate_limit_general)") {
         return;
     }
-    let alice = TestUser::registered(&app).await;
-    let bob = TestUser::registered(&app).await;
+    let alice = Api::new(&app).await;
+    let bob = Api::new(&app).await;
     // Creating the key spends one of Alice's three.
     let key = expect(
-        app.call_json(
-            Method::POST,
-            "/api/auth/keys",
-            &alice.access_token,
-            &json!({"name": "script"}),
-        )
-        .await,
+        alice
+            .post("/api/auth/keys", &json!({"name": "script"}))
+            .await,
         201,
     )
     .await;
@@ -217,19 +208,15 @@ async fn each_user_and_each_api_key_has_its_own_budget() {
     assert!(!key.is_empty(), "no key in the answer");
 
     for _ in 0..2 {
-        let resp = app
-            .call(Method::GET, "/api/auth/me", &alice.access_token)
-            .await;
+        let resp = alice.get("/api/auth/me").await;
         expect(resp, 200).await;
     }
-    let resp = app
-        .call(Method::GET, "/api/auth/me", &alice.access_token)
-        .await;
+    let resp = alice.get("/api/auth/me").await;
     expect_error(resp, 429, "RATE_LIMITED").await;
 
     // Bob, and Alice's key, still have all of theirs.
-    for token in [&bob.access_token, &key] {
-        let resp = app.call(Method::GET, "/api/auth/me", token).await;
+    for token in [bob.token(), &key] {
+        let resp = app.bearer(token).get("/api/auth/me").await;
         assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("2"));
         expect(resp, 200).await;
     }
@@ -242,8 +229,8 @@ async fn a_writer_holding_the_database_lets_requests_through_uncounted_instead_o
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let alice = TestUser::registered(&app).await;
-    let me = || app.authed(Method::GET, "/api/auth/me", &alice.access_token);
+    let alice = Api::new(&app).await;
+    let me = || alice.req(Method::GET, "/api/auth/me");
     for _ in 0..2 {
         expect(me().go().await, 200).await;
     }
@@ -294,17 +281,13 @@ async fn counters_of_ended_windows_are_deleted_when_a_new_caller_is_counted() {
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let (alice, bob) = (
-        TestUser::registered(&app).await,
-        TestUser::registered(&app).await,
-    );
-    let me = |user: &TestUser| app.authed(Method::GET, "/api/auth/me", &user.access_token);
+    let (alice, bob) = (Api::new(&app).await, Api::new(&app).await);
     for _ in 0..3 {
-        expect(me(&alice).go().await, 200).await;
+        expect(alice.me().await, 200).await;
     }
-    expect(me(&bob).go().await, 200).await;
-    let alices = format!("rl:general:u:{}", alice.id);
-    let bobs = format!("rl:general:u:{}", bob.id);
+    expect(bob.me().await, 200).await;
+    let alices = format!("rl:general:u:{}", alice.user.id);
+    let bobs = format!("rl:general:u:{}", bob.user.id);
     assert_eq!(counters(&db).get(&alices), Some(&3));
     rusqlite::Connection::open(&db)
         .and_then(|c| {
@@ -317,15 +300,18 @@ async fn counters_of_ended_windows_are_deleted_when_a_new_caller_is_counted() {
         .unwrap_or_else(|e| panic!("{e}"));
 
     // Act: a caller not counted before.
-    let carol = TestUser::registered(&app).await;
-    expect(me(&carol).go().await, 200).await;
+    let carol = Api::new(&app).await;
+    expect(carol.me().await, 200).await;
 
     // Assert: Alice's ended counter is gone; the live ones stay; Alice starts a new window.
     let left = counters(&db);
     assert_eq!(left.get(&alices), None, "{left:?}");
     assert_eq!(left.get(&bobs), Some(&1), "{left:?}");
-    assert_eq!(left.get(&format!("rl:general:u:{}", carol.id)), Some(&1));
-    let resp = me(&alice).go().await;
+    assert_eq!(
+        left.get(&format!("rl:general:u:{}", carol.user.id)),
+        Some(&1)
+    );
+    let resp = alice.me().await;
     assert_eq!(header(&resp, "ratelimit-remaining").as_deref(), Some("4"));
     expect(resp, 200).await;
 }
@@ -338,9 +324,8 @@ async fn a_new_caller_deletes_a_bounded_batch_of_ended_counters() {
     let Some(db) = app.database_path() else {
         return; // needs the database file (not available against an external app)
     };
-    let alice = TestUser::registered(&app).await;
-    let me = |user: &TestUser| app.authed(Method::GET, "/api/auth/me", &user.access_token);
-    expect(me(&alice).go().await, 200).await;
+    let alice = Api::new(&app).await;
+    expect(alice.me().await, 200).await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
@@ -369,8 +354,8 @@ async fn a_new_caller_deletes_a_bounded_batch_of_ended_counters() {
 
     // Act: Bob's first request inserts his counter (his sign-up counted under an address
     // already known, Alice's).
-    let bob = TestUser::registered(&app).await;
-    expect(me(&bob).go().await, 200).await;
+    let bob = Api::new(&app).await;
+    expect(bob.me().await, 200).await;
 
     // Assert: one batch of ended counters went, no live one; the rest wait for later callers.
     let after = counters(&db);
@@ -384,7 +369,10 @@ async fn a_new_caller_deletes_a_bounded_batch_of_ended_counters() {
     for key in &live {
         assert!(after.contains_key(key), "live counter {key} deleted");
     }
-    assert_eq!(after.get(&format!("rl:general:u:{}", bob.id)), Some(&1));
+    assert_eq!(
+        after.get(&format!("rl:general:u:{}", bob.user.id)),
+        Some(&1)
+    );
 }
 
 // ---- Metrics and logs ----
@@ -406,23 +394,19 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
     if app.skip_external("settings of its own (metrics_token)") {
         return;
     }
-    let admin = TestUser::registered(&app).await;
-    let mut user = TestUser::registered(&app).await;
-    user.login(&app).await;
+    let admin = Api::new(&app).await;
+    let mut user = Api::new(&app).await;
+    user.user.login(&app).await;
     expect_error(
-        user.login_request(&app, "not the password").await,
+        user.user.login_request(&app, "not the password").await,
         401,
         "INVALID_CREDENTIALS",
     )
     .await;
-    let id = app
-        .new_conversation(&user.access_token, json!({"model": "llama3.2:1b"}))
-        .await;
+    let id = user.conversation(json!({"model": "llama3.2:1b"})).await;
     let answer = expect(
-        app.call_json(
-            Method::POST,
+        user.post(
             &format!("/api/chat/{id}/messages"),
-            &user.access_token,
             &json!({"content": "Hi", "stream": false}),
         )
         .await,
@@ -436,16 +420,16 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
 
     // Act + Assert: who may read.
     expect_error(app.get("/metrics").go().await, 401, "UNAUTHENTICATED").await;
-    let as_user = app.call(Method::GET, "/metrics", &user.access_token).await;
+    let as_user = user.get("/metrics").await;
     expect_error(as_user, 403, "FORBIDDEN").await;
-    let as_admin = app.call(Method::GET, "/metrics", &admin.access_token).await;
+    let as_admin = admin.get("/metrics").await;
     assert_eq!(as_admin.status(), StatusCode::OK);
-    let wrong = app.call(Method::GET, "/metrics", "scrape-secret-124").await;
+    let wrong = app.bearer("scrape-secret-124").get("/metrics").await;
     expect_error(wrong, 401, "UNAUTHENTICATED").await;
 
     // What it says, once the instances have written their counts.
     let page = eventually("the answer's counts", async || {
-        let resp = app.call(Method::GET, "/metrics", "scrape-secret-123").await;
+        let resp = app.bearer("scrape-secret-123").get("/metrics").await;
         assert!(
             header(&resp, "content-type").is_some_and(|c| c.starts_with("text/plain")),
             "content type"
@@ -495,8 +479,8 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
     assert!(page.contains("# TYPE ollama_chat_http_request_duration_seconds histogram"));
     // No secret, name or content on the page.
     for secret in [
-        user.password.as_str(),
-        user.username.as_str(),
+        user.user.password.as_str(),
+        user.user.username.as_str(),
         "Hi",
         "scrape-secret",
     ] {
@@ -510,12 +494,11 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
     if app.skip_external("the app's log files") {
         return;
     }
-    let user = TestUser::registered(&app).await;
-    let resp = app
-        .authed(
+    let user = Api::new(&app).await;
+    let resp = user
+        .req(
             Method::GET,
             "/api/conversations/0123456789abcdef0123456789abcdef",
-            &user.access_token,
         )
         .header("x-request-id", "trace-me-42")
         .go()
@@ -539,20 +522,14 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
         "the raw path is not logged: {line}"
     );
     assert_eq!(line["status"], 404);
-    assert_eq!(line["user_id"], user.id.as_str());
+    assert_eq!(line["user_id"], user.user.id.as_str());
     assert!(line["duration_ms"].as_f64().is_some_and(|d| d >= 0.0));
     assert!(line["ts"].as_str().is_some());
     // A share link's token is in its path: the line has the route, never the token.
-    let cid = app
-        .new_conversation(&user.access_token, json!({"title": "shared"}))
-        .await;
+    let cid = user.conversation(json!({"title": "shared"})).await;
     let link = expect(
-        app.call(
-            Method::POST,
-            &format!("/api/conversations/{cid}/share"),
-            &user.access_token,
-        )
-        .await,
+        user.call(Method::POST, &format!("/api/conversations/{cid}/share"))
+            .await,
         201,
     )
     .await;
@@ -566,9 +543,9 @@ async fn every_request_logs_one_json_line_with_its_route_and_user_and_no_secret(
     })
     .await;
     for secret in [
-        &user.password,
-        &user.access_token,
-        &user.refresh_token,
+        &user.user.password,
+        &user.user.access_token,
+        &user.user.refresh_token,
         &token,
     ] {
         assert!(!logs.contains(secret.as_str()), "a secret in the logs");
@@ -581,8 +558,8 @@ async fn log_level_error_keeps_request_lines_out() {
     if app.skip_external("settings of its own (log_level)") {
         return;
     }
-    let user = TestUser::registered(&app).await;
-    let cid = app.new_conversation(&user.access_token, json!({})).await;
+    let user = Api::new(&app).await;
+    let cid = user.conversation(json!({})).await;
     let health = app
         .get("/health")
         .header("x-request-id", "quiet-1")
@@ -591,12 +568,8 @@ async fn log_level_error_keeps_request_lines_out() {
     assert_eq!(health.status(), StatusCode::OK);
     // An event stream ends after its request's line would have been written (the line goes
     // before the stream's second frame), so its absence at the end is certain.
-    let resp = app
-        .authed(
-            Method::POST,
-            &format!("/api/chat/{cid}/messages"),
-            &user.access_token,
-        )
+    let resp = user
+        .req(Method::POST, &format!("/api/chat/{cid}/messages"))
         .header("x-request-id", "quiet-2")
         .json(&json!({"content": "hello"}))
         .go()
@@ -636,11 +609,11 @@ fn cookie_value(set: &[(String, String, String)], name: &str) -> String {
 async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_csrf_token() {
     // Arrange: a user signs in in cookie mode.
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let resp = app
         .post("/api/auth/login")
         .header("x-auth-mode", "cookie")
-        .json(&json!({"username": user.username, "password": user.password}))
+        .json(&json!({"username": user.user.username, "password": user.user.password}))
         .go()
         .await;
     assert_eq!(resp.status(), StatusCode::OK);
@@ -649,7 +622,7 @@ async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_c
 
     // The body holds no token; the cookies are HttpOnly, Secure and SameSite=Strict.
     assert!(body.get("access_token").is_none() && body.get("refresh_token").is_none());
-    assert_eq!(body["user"]["id"], user.id.as_str());
+    assert_eq!(body["user"]["id"], user.user.id.as_str());
     assert_eq!(body["token_type"], "Cookie");
     for (name, _, whole) in &set {
         assert!(
@@ -666,7 +639,7 @@ async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_c
 
     // Reads need only the cookie.
     let me = app.get("/api/auth/me").header("cookie", &jar).go().await;
-    assert_eq!(expect(me, 200).await["user"]["id"], user.id.as_str());
+    assert_eq!(expect(me, 200).await["user"]["id"], user.user.id.as_str());
 
     // Writes without the token, or with a wrong one, are refused and change nothing.
     for sent in [None, Some("not-the-token"), Some("")] {
@@ -698,8 +671,8 @@ async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_c
     expect(made, 201).await;
 
     // Bearer requests are unaffected by cookies and need no CSRF token.
-    let bearer = app
-        .authed(Method::POST, "/api/conversations", &user.access_token)
+    let bearer = user
+        .req(Method::POST, "/api/conversations")
         .header("cookie", "csrf=whatever")
         .json(&json!({"title": "scripted"}))
         .go()
@@ -710,11 +683,11 @@ async fn cookie_sessions_keep_tokens_from_scripts_and_unsafe_requests_need_the_c
 #[tokio::test]
 async fn cookie_sessions_refresh_and_log_out_with_the_csrf_token() {
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
+    let user = Api::new(&app).await;
     let resp = app
         .post("/api/auth/login")
         .header("x-auth-mode", "cookie")
-        .json(&json!({"username": user.username, "password": user.password}))
+        .json(&json!({"username": user.user.username, "password": user.user.password}))
         .go()
         .await;
     let set = set_cookies(&resp);
@@ -806,10 +779,8 @@ fn json_bytes(v: serde_json::Value) -> Vec<u8> {
 async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way() {
     // Arrange: a user with one conversation.
     let app = spawn_app().await;
-    let user = TestUser::registered(&app).await;
-    let cid = app
-        .new_conversation(&user.access_token, json!({"title": "kept"}))
-        .await;
+    let user = Api::new(&app).await;
+    let cid = user.conversation(json!({"title": "kept"})).await;
     let chat = format!("/api/chat/{cid}/messages");
     let password = "a long enough password 12345";
     let deep = |n: usize| {
@@ -1158,8 +1129,8 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         if app.is_external() && case.path.starts_with("/api/admin/") {
             continue;
         }
-        let resp = app
-            .authed(case.method.clone(), &case.path, &user.access_token)
+        let resp = user
+            .req(case.method.clone(), &case.path)
             .header("content-type", "application/json")
             .body(case.body.clone())
             .go()
@@ -1185,20 +1156,10 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
     // Nothing was stored half-way: one user (when this app is ours, so its first user is
     // this admin), one conversation, no message.
     if !app.is_external() {
-        let admin_view = expect(
-            app.call(Method::GET, "/api/admin/users", &user.access_token)
-                .await,
-            200,
-        )
-        .await;
+        let admin_view = expect(user.get("/api/admin/users").await, 200).await;
         assert_eq!(admin_view["items"].as_array().map(Vec::len), Some(1));
     }
-    let list = expect(
-        app.call(Method::GET, "/api/conversations", &user.access_token)
-            .await,
-        200,
-    )
-    .await;
+    let list = expect(user.get("/api/conversations").await, 200).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1), "{list}");
     assert_eq!(list["items"][0]["message_count"], 0);
 
@@ -1209,10 +1170,8 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         "tab\tand\nnewline",
     ] {
         let made = expect(
-            app.call_json(
-                Method::POST,
+            user.post(
                 "/api/conversations",
-                &user.access_token,
                 &json!({"system_prompt": title, "title": title.replace(['\t', '\n'], " ")}),
             )
             .await,
@@ -1221,15 +1180,6 @@ async fn hostile_input_gets_a_clean_4xx_envelope_and_nothing_is_stored_half_way(
         .await;
         assert_eq!(made["conversation"]["system_prompt"], title);
     }
-    let found = expect(
-        app.call(
-            Method::GET,
-            "/api/conversations?q=DROP%20TABLE",
-            &user.access_token,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let found = expect(user.get("/api/conversations?q=DROP%20TABLE").await, 200).await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
 }

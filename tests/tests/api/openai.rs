@@ -432,7 +432,8 @@ async fn an_api_key_works_and_a_client_that_leaves_ends_ollamas_request() {
     body["stream"] = json!(true);
 
     let mut resp = app
-        .authed(Method::POST, "/v1/chat/completions", &key)
+        .bearer(&key)
+        .req(Method::POST, "/v1/chat/completions")
         .json(&body)
         .go()
         .await;

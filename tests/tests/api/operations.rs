@@ -1,7 +1,6 @@
 //! Black-box tests of what an operator does to a running app (docs/DEPLOY.md): a backup of
 //! the live database restores into a fresh app with every user, conversation and message.
 
-use reqwest::Method;
 use serde_json::json;
 use spin_test_host::testing::{
     Api, AppConfig, expect, items, on_libsql, spawn_app, spawn_app_with, text_at,
@@ -53,14 +52,15 @@ async fn a_backup_of_the_running_app_restores_into_a_fresh_one() {
     .await;
     let login = json!({"username": username, "password": password});
     let signed_in = expect(
-        restored.post_json("/api/auth/login", None, login).await,
+        restored.post_signed_out("/api/auth/login", &login).await,
         200,
     )
     .await;
     let fresh = text_at(&signed_in, "/access_token");
     let mut after = expect(
         restored
-            .call(Method::GET, "/api/conversations?limit=100", &fresh)
+            .bearer(&fresh)
+            .get("/api/conversations?limit=100")
             .await,
         200,
     )
@@ -74,12 +74,12 @@ async fn a_backup_of_the_running_app_restores_into_a_fresh_one() {
     assert_eq!(after, before);
     for (id, first_words) in [(&first, "hi"), (&second, "more")] {
         let path = format!("/api/conversations/{id}/messages");
-        let messages = items(&expect(restored.call(Method::GET, &path, &fresh).await, 200).await);
+        let messages = items(&expect(restored.bearer(&fresh).get(&path).await, 200).await);
         assert_eq!(messages.len(), 2);
         assert_eq!(messages[0]["content"], first_words);
     }
     // The generated signing secret is in the database too: tokens from before still work.
-    expect(restored.me(&token).await, 200).await;
+    expect(restored.bearer(&token).me().await, 200).await;
 }
 
 /// The files of deploy/spinkube, and spin.toml.

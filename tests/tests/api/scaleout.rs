@@ -117,21 +117,14 @@ async fn two_replicas_share_the_signing_secret_sign_out_and_rate_limits_exactly(
     let alice = TestUser::registered(&a).await;
 
     // A token from one replica works on the other (one generated secret for both).
-    expect(
-        b.call(Method::GET, "/api/auth/me", &alice.access_token)
-            .await,
-        200,
-    )
-    .await;
+    expect(b.bearer(&alice.access_token).get("/api/auth/me").await, 200).await;
 
     // Requests alternate between replicas: the limit counts them together, exactly.
     let mut served = 1; // the `me` above
     let mut left = Vec::new();
     for n in 0..20 {
         let app = if n % 2 == 0 { &a } else { &b };
-        let resp = app
-            .call(Method::GET, "/api/auth/me", &alice.access_token)
-            .await;
+        let resp = app.bearer(&alice.access_token).get("/api/auth/me").await;
         if resp.status() == 429 {
             break;
         }
@@ -144,18 +137,15 @@ async fn two_replicas_share_the_signing_secret_sign_out_and_rate_limits_exactly(
     // Signing out on one replica ends the session on the other at once.
     let mut bob = TestUser::registered(&b).await;
     bob.login(&a).await;
-    expect(
-        a.call(Method::GET, "/api/auth/me", &bob.access_token).await,
-        200,
-    )
-    .await;
+    expect(a.bearer(&bob.access_token).get("/api/auth/me").await, 200).await;
     let out = b
-        .authed(Method::POST, "/api/auth/logout", &bob.access_token)
+        .bearer(&bob.access_token)
+        .req(Method::POST, "/api/auth/logout")
         .json(&json!({"refresh_token": bob.refresh_token}))
         .go()
         .await;
     assert_eq!(out.status(), 204);
-    let after = a.call(Method::GET, "/api/auth/me", &bob.access_token).await;
+    let after = a.bearer(&bob.access_token).get("/api/auth/me").await;
     expect_error(after, 401, "UNAUTHENTICATED").await;
     let refresh = a
         .post("/api/auth/refresh")
@@ -178,14 +168,12 @@ async fn stop_on_one_replica_ends_an_answer_running_on_the_other() {
     a.fake().set_token_delay(Duration::from_millis(20));
     let user = TestUser::registered(&a).await;
     let id = a
-        .new_conversation(&user.access_token, json!({"title": "t"}))
+        .bearer(&user.access_token)
+        .conversation(json!({"title": "t"}))
         .await;
     let mut stream = a
-        .authed(
-            Method::POST,
-            &format!("/api/chat/{id}/messages"),
-            &user.access_token,
-        )
+        .bearer(&user.access_token)
+        .req(Method::POST, &format!("/api/chat/{id}/messages"))
         .json(&json!({"content": "long"}))
         .go()
         .await;
@@ -193,21 +181,15 @@ async fn stop_on_one_replica_ends_an_answer_running_on_the_other() {
     let _ = stream.chunk().await;
 
     let stopped = b
-        .call(
-            Method::POST,
-            &format!("/api/chat/{id}/stop"),
-            &user.access_token,
-        )
+        .bearer(&user.access_token)
+        .call(Method::POST, &format!("/api/chat/{id}/stop"))
         .await;
 
     assert_eq!(stopped.status(), 204);
     let messages = expect(
-        b.call(
-            Method::GET,
-            &format!("/api/conversations/{id}/messages"),
-            &user.access_token,
-        )
-        .await,
+        b.bearer(&user.access_token)
+            .get(&format!("/api/conversations/{id}/messages"))
+            .await,
         200,
     )
     .await;
@@ -244,14 +226,12 @@ async fn a_cooldown_one_replica_sets_is_honoured_by_the_other() {
     let user = TestUser::registered(&a).await;
     let ask = async |app: &TestApp| {
         let id = app
-            .new_conversation(&user.access_token, json!({"title": "t"}))
+            .bearer(&user.access_token)
+            .conversation(json!({"title": "t"}))
             .await;
         let sent = app
-            .authed(
-                Method::POST,
-                &format!("/api/chat/{id}/messages"),
-                &user.access_token,
-            )
+            .bearer(&user.access_token)
+            .req(Method::POST, &format!("/api/chat/{id}/messages"))
             .json(&json!({"content": "hi", "stream": false}))
             .go()
             .await;
@@ -296,7 +276,8 @@ async fn failed_logins_on_either_replica_count_toward_one_limit_and_metrics_agre
     // And both replicas report the same login counts (one table behind both).
     let logins = async |app: &TestApp| {
         let text = app
-            .authed(Method::GET, "/metrics", &admin.access_token)
+            .bearer(&admin.access_token)
+            .req(Method::GET, "/metrics")
             .go()
             .await
             .text()

@@ -221,7 +221,8 @@ async fn a_keys_budget_and_its_users_quota_each_refuse_on_their_own() {
     assert_eq!(created["max_tokens_per_day"], 60);
     let key = text_at(&created, "/key");
     let with_key = || {
-        app.authed(Method::POST, "/v1/chat/completions", &key)
+        app.bearer(&key)
+            .req(Method::POST, "/v1/chat/completions")
             .json(&v1_ask())
             .go()
     };
@@ -254,7 +255,8 @@ async fn a_keys_budget_and_its_users_quota_each_refuse_on_their_own() {
     let roomy = text_at(&roomy, "/key");
     expect(ask(&user).await, 201).await; // 255 ≥ 200
     let refused = app
-        .authed(Method::POST, "/v1/chat/completions", &roomy)
+        .bearer(&roomy)
+        .req(Method::POST, "/v1/chat/completions")
         .json(&v1_ask())
         .go()
         .await;
@@ -364,7 +366,8 @@ async fn reports_group_by_day_model_key_and_user_and_show_only_the_callers() {
     let key = text_at(&created, "/key");
     expect(ask(&alice).await, 201).await;
     let by_key = app
-        .authed(Method::POST, "/v1/chat/completions", &key)
+        .bearer(&key)
+        .req(Method::POST, "/v1/chat/completions")
         .json(&v1_ask())
         .go()
         .await;
