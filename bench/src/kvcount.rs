@@ -8,11 +8,10 @@
 use crate::client::App;
 use crate::host::Side;
 use crate::report::{ms, pct};
-use crate::runs::load_of;
+use crate::runs::{load_of, rate, sequential};
 use anyhow::{Context, Result, ensure};
 use spin_test_host::redis_server::RedisServer;
 use spin_test_host::testing;
-use std::time::{Duration, Instant};
 
 const SEQUENTIAL: usize = 400;
 const WRITERS: usize = 16;
@@ -42,7 +41,8 @@ pub async fn run(seconds: u64) -> Result<()> {
         let side = Side::start(&vars, "http://127.0.0.1:9", dir.path()).await?;
         let app = App::new(&side.url)?;
         for way in ["none", "upsert", "increment"] {
-            let seq = sequential(&app, way).await?;
+            let key = format!("seq-{}", std::process::id());
+            let seq = sequential(&app, None, &format!("/{way}?key={key}"), SEQUENTIAL).await?;
             let load = load_of(
                 &app,
                 &format!("/{way}?key=hot"),
@@ -57,40 +57,15 @@ pub async fn run(seconds: u64) -> Result<()> {
                 let (want, got) = concurrent(&app, way).await?;
                 format!("{got} of {want}")
             };
-            let cpu = load
-                .cpu_per_request
-                .map(|c| format!(", host CPU {:.0} µs", c.as_secs_f64() * 1e6))
-                .unwrap_or_default();
             println!(
-                "| {label} | {way} | p50 {}, p99 {} | {:.0} req/s, p50 {}, p99 {}{cpu} | {exact} |",
+                "| {label} | {way} | p50 {}, p99 {} | {} | {exact} |",
                 ms(pct(&seq, 0.5)),
                 ms(pct(&seq, 0.99)),
-                load.rps,
-                ms(pct(&load.times, 0.5)),
-                ms(pct(&load.times, 0.99)),
+                rate(&load),
             );
         }
     }
     Ok(())
-}
-
-/// Latencies of requests one after another, each counting under its own key.
-async fn sequential(app: &App, way: &str) -> Result<Vec<Duration>> {
-    let key = format!("seq-{}", std::process::id());
-    let mut times = Vec::with_capacity(SEQUENTIAL);
-    for _ in 0..SEQUENTIAL {
-        let t = Instant::now();
-        let r = app
-            .http
-            .get(app.at(&format!("/{way}?key={key}")))
-            .send()
-            .await?;
-        ensure!(r.status() == 200, "/{way}: {}", r.status());
-        r.bytes().await?;
-        times.push(t.elapsed());
-    }
-    times.sort();
-    Ok(times)
 }
 
 /// `WRITERS` clients count `EACH` times under one fresh key at once; then one more count

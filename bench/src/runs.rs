@@ -76,11 +76,21 @@ pub struct Load {
 }
 
 /// `SEQUENTIAL` requests one after another; sorted latencies.
-async fn sequential(app: &App, token: &str, path: &str) -> Result<Vec<Duration>> {
-    let mut times = Vec::with_capacity(SEQUENTIAL);
-    for _ in 0..SEQUENTIAL {
+/// Latencies of `n` `GET path` one after another (as `token`'s user, or signed out), sorted.
+pub async fn sequential(
+    app: &App,
+    token: Option<&str>,
+    path: &str,
+    n: usize,
+) -> Result<Vec<Duration>> {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
         let t = Instant::now();
-        let r = app.http.get(app.at(path)).bearer_auth(token).send().await?;
+        let mut req = app.http.get(app.at(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let r = req.send().await?;
         ensure!(r.status() == 200, "{path}: {}", r.status());
         r.bytes().await?;
         times.push(t.elapsed());
@@ -101,7 +111,8 @@ fn thousands(n: usize) -> String {
     out
 }
 
-fn rate(load: &Load) -> String {
+/// "N req/s, p50, p99, host CPU" of a load run.
+pub fn rate(load: &Load) -> String {
     let t = &load.times;
     let cpu = load
         .cpu_per_request
@@ -186,8 +197,14 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
         "≥ 4,000 req/s, p99 ≤ 20 ms",
         list.rps >= 4000.0 && pct(&list.times, 0.99) <= Duration::from_millis(20),
     );
-    let at_100 = pct(&sequential(app, &small.token, first).await?, 0.5);
-    let at_10k = pct(&sequential(app, &large.token, first).await?, 0.5);
+    let at_100 = pct(
+        &sequential(app, Some(&small.token), first, SEQUENTIAL).await?,
+        0.5,
+    );
+    let at_10k = pct(
+        &sequential(app, Some(&large.token), first, SEQUENTIAL).await?,
+        0.5,
+    );
     report.row("list first page p50, 100 conversations", ms(at_100));
     let ratio = at_10k.as_secs_f64() / at_100.as_secs_f64().max(1e-9);
     report.check(
@@ -205,7 +222,13 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
     ] {
         let q = &words[rank];
         let t = pct(
-            &sequential(app, &searcher.token, &format!("/api/conversations?q={q}")).await?,
+            &sequential(
+                app,
+                Some(&searcher.token),
+                &format!("/api/conversations?q={q}"),
+                SEQUENTIAL,
+            )
+            .await?,
             0.5,
         );
         let what = format!(
