@@ -269,16 +269,21 @@ async fn spawn(dir: &Path, cache: &Path, ollama: &str) -> Result<(Duration, (Chi
 
 /// Polls `/health/ready` (every 2 ms, at most `limit`).
 async fn wait_ready(url: &str, limit: Duration) -> Result<()> {
+    wait_until_ok(url, "/health/ready", limit).await
+}
+
+/// Polls `path` until it answers 200 (every 2 ms, at most `limit`).
+async fn wait_until_ok(url: &str, path: &str, limit: Duration) -> Result<()> {
     let client = reqwest::Client::new();
     let deadline = Instant::now() + limit;
     loop {
-        if let Ok(r) = client.get(format!("{url}/health/ready")).send().await
+        if let Ok(r) = client.get(format!("{url}{path}")).send().await
             && r.status() == 200
         {
             return Ok(());
         }
         if Instant::now() > deadline {
-            bail!("{url}/health/ready did not answer 200 within {limit:?}");
+            bail!("{url}{path} did not answer 200 within {limit:?}");
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
@@ -446,13 +451,24 @@ pub struct Side {
 }
 
 impl Side {
+    /// The app with `variables`, once `/health/ready` answers.
     pub async fn start(variables: &str, ollama: &str, cache: &Path) -> Result<Self> {
+        Self::start_ready_at(variables, ollama, cache, "/health/ready").await
+    }
+
+    /// A manifest (named in `variables`) once its `ready` path answers 200.
+    pub async fn start_ready_at(
+        variables: &str,
+        ollama: &str,
+        cache: &Path,
+        ready: &str,
+    ) -> Result<Self> {
         let state = tempfile::tempdir()?;
         let dir = state.path().join("state");
         let dir = dir.to_string_lossy();
         let (child, url) =
             spawn_serving_with(&[CHILD, &dir, ollama], Some(cache), Some(variables)).await?;
-        wait_ready(&url, Duration::from_secs(120)).await?;
+        wait_until_ok(&url, ready, Duration::from_secs(120)).await?;
         Ok(Self {
             label: variables.to_string(),
             url,

@@ -38,7 +38,7 @@ pub async fn run(seconds: u64) -> Result<()> {
     );
     println!("|---|---|---|---|---|");
     for (label, vars) in sides {
-        let side = Side::start(&vars, "http://127.0.0.1:9", dir.path()).await?;
+        let side = Side::start_ready_at(&vars, "http://127.0.0.1:9", dir.path(), "/none").await?;
         let app = App::new(&side.url)?;
         for way in ["none", "upsert", "increment"] {
             let key = format!("seq-{}", std::process::id());
