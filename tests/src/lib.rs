@@ -20,5 +20,6 @@ pub mod spin_bin;
 pub mod stores;
 pub mod testing;
 pub mod trace;
+pub mod variables;
 
 pub use server::{ComponentOutput, Range, ReuseConfig, RunningApp, UpOptions, up};

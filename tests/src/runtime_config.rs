@@ -83,6 +83,8 @@ pub enum VariablesProvider {
     /// `SPIN_VARIABLE_<NAME>` (or another prefix) from the environment.
     Env {
         prefix: String,
+        /// A `.env` file merged under the environment (Spin's `dotenv_path`).
+        dotenv: Option<PathBuf>,
     },
     Static {
         values: BTreeMap<String, String>,
@@ -157,6 +159,11 @@ impl RuntimeConfig {
                         .and_then(|v| v.as_str())
                         .unwrap_or("SPIN_VARIABLE")
                         .to_string(),
+                    dotenv: provider
+                        .rest
+                        .get("dotenv_path")
+                        .and_then(|v| v.as_str())
+                        .map(PathBuf::from),
                 },
                 "static" => {
                     let values = provider

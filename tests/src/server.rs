@@ -4,10 +4,10 @@
 
 use crate::engine::{self, Ctx};
 use crate::listen::{Connections, accept_loop};
-use crate::manifest::{Manifest, Part, parse_template};
+use crate::manifest::Manifest;
 use crate::outbound::{AllowedHost, OutboundClient, OutboundHooks};
 use crate::routes::{RouteMatch, Router};
-use crate::runtime_config::{DatabaseConfig, KvConfig, RuntimeConfig, VariablesProvider};
+use crate::runtime_config::{DatabaseConfig, KvConfig, RuntimeConfig};
 use crate::spin_apis::{ComponentGrants, SpinState};
 use crate::stores::{Database, Location, Stores};
 use anyhow::{Context, Result, bail};
@@ -203,7 +203,12 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         .clone()
         .or_else(|| state_dir.as_ref().map(|d| d.join("logs")));
 
-    let app_vars = resolve_app_variables(&manifest, &options, &runtime)?;
+    let resolver = Arc::new(crate::variables::Resolver::new(
+        &manifest,
+        &options.variables,
+        options.env.as_ref(),
+        &runtime,
+    )?);
     let stores = Arc::new(build_stores(&runtime, state_dir.as_deref())?);
 
     let engine = engine::engine()?;
@@ -218,9 +223,9 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
             .instantiate_pre(&component)
             .map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
         let pre = ServicePre::new(pre).map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
-        let mut variables = BTreeMap::new();
-        for (name, template) in &spec.variables {
-            variables.insert(name.clone(), expand(template, &app_vars)?);
+        // Resolved at each guest `get`, as Spin does; checked once here.
+        for template in spec.variables.values() {
+            resolver.expand(template)?;
         }
         for name in &spec.key_value_stores {
             if stores.kv_store(name).is_none() {
@@ -233,13 +238,14 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
             }
         }
         let allowed = crate::outbound::allowed_hosts(&spec.allowed_outbound_hosts, |entry| {
-            expand(entry, &app_vars)
+            resolver.expand(entry)
         })?;
         let grants = Arc::new(ComponentGrants {
             id: id.clone(),
             sqlite_databases: spec.sqlite_databases.clone(),
             key_value_stores: spec.key_value_stores.clone(),
-            variables,
+            variables: spec.variables.clone(),
+            resolver: resolver.clone(),
         });
         let (stdout, stderr) = match (options.output, &log_dir) {
             (ComponentOutput::Files, Some(dir)) => {
@@ -298,74 +304,6 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         clock,
         task,
     })
-}
-
-/// Application variables: `--variable`, then runtime-config providers in order (the env
-/// provider is always there last, as in Spin), then the manifest default.
-fn resolve_app_variables(
-    manifest: &Manifest,
-    options: &UpOptions,
-    runtime: &RuntimeConfig,
-) -> Result<HashMap<String, String>> {
-    let env: HashMap<String, String> = match &options.env {
-        Some(e) => e.clone(),
-        None => std::env::vars().collect(),
-    };
-    let mut providers = runtime.variables_providers.clone();
-    if !providers
-        .iter()
-        .any(|p| matches!(p, VariablesProvider::Env { .. }))
-    {
-        providers.push(VariablesProvider::Env {
-            prefix: "SPIN_VARIABLE".into(),
-        });
-    }
-    let cli: HashMap<&str, &str> = options
-        .variables
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    for name in cli.keys() {
-        if !manifest.variables.contains_key(*name) {
-            bail!("--variable {name:?} is not a variable of this app");
-        }
-    }
-    let mut out = HashMap::new();
-    for (name, var) in &manifest.variables {
-        let from_providers = providers.iter().find_map(|p| match p {
-            VariablesProvider::Env { prefix } => env
-                .get(&format!("{prefix}_{}", name.to_ascii_uppercase()))
-                .cloned(),
-            VariablesProvider::Static { values } => values.get(name).cloned(),
-        });
-        let value = cli
-            .get(name.as_str())
-            .map(|v| v.to_string())
-            .or(from_providers)
-            .or_else(|| var.default.clone());
-        match value {
-            Some(v) => {
-                out.insert(name.clone(), v);
-            }
-            None if var.required => bail!("no value for required variable {name:?}"),
-            None => {}
-        }
-    }
-    Ok(out)
-}
-
-fn expand(template: &str, vars: &HashMap<String, String>) -> Result<String> {
-    let mut out = String::new();
-    for part in parse_template(template)? {
-        match part {
-            Part::Lit(l) => out.push_str(&l),
-            Part::Var(v) => out.push_str(
-                vars.get(&v)
-                    .with_context(|| format!("variable {v:?} has no value"))?,
-            ),
-        }
-    }
-    Ok(out)
 }
 
 /// The app's stores. As Spin, a file's directory is created at start-up, and the app does not

@@ -25,8 +25,9 @@ pub struct ComponentGrants {
     pub id: String,
     pub sqlite_databases: Vec<String>,
     pub key_value_stores: Vec<String>,
-    /// Component variable name -> resolved value.
+    /// Component variable name -> its template (`"{{ ollama_url }}"`).
     pub variables: BTreeMap<String, String>,
+    pub resolver: Arc<crate::variables::Resolver>,
 }
 
 /// Per-instance state behind the Spin interfaces.
@@ -599,11 +600,13 @@ impl<T> vars::HostWithStore<T> for SpinApis {
         if crate::manifest::validate_variable_name(&name).is_err() {
             return Err(vars::Error::InvalidName(name));
         }
-        accessor.with(|mut access| {
-            let state = access.get();
-            state.grants.variables.get(&name).cloned().ok_or_else(|| {
-                vars::Error::Undefined(format!("no variable for {:?}.{name:?}", state.grants.id))
-            })
-        })
+        let grants = accessor.with(|mut access| access.get().grants.clone());
+        let template = grants.variables.get(&name).ok_or_else(|| {
+            vars::Error::Undefined(format!("no variable for {:?}.{name:?}", grants.id))
+        })?;
+        grants
+            .resolver
+            .expand(template)
+            .map_err(|e| vars::Error::Provider(format!("{e:#}")))
     }
 }
