@@ -17,6 +17,7 @@ wasmtime::component::bindgen!({
 pub use spin::key_value::key_value as kv;
 pub use spin::sqlite::sqlite;
 pub use spin::variables::variables as vars;
+pub use wasi::config::store as wasi_config;
 pub use wasi::keyvalue::{atomics as wasi_atomics, batch as wasi_batch, store as wasi_kv};
 
 /// What one component may use, shared by all of its instances.
@@ -608,5 +609,39 @@ impl<T> vars::HostWithStore<T> for SpinApis {
             .resolver
             .expand(template)
             .map_err(|e| vars::Error::Provider(format!("{e:#}")))
+    }
+}
+
+// ---- wasi:config/store ----
+
+/// As Spin's (factor-variables): the component's own variables, each resolved now; a name it
+/// does not declare, or not a valid name, is none.
+impl wasi_config::Host for SpinState {
+    async fn get(&mut self, key: String) -> Result<Option<String>, wasi_config::Error> {
+        crate::trace::event(|| format!("wasi:config get {key}"));
+        let Some(template) = self.grants.variables.get(&key) else {
+            return Ok(None);
+        };
+        self.grants
+            .resolver
+            .expand(template)
+            .map(Some)
+            .map_err(|e| wasi_config::Error::Upstream(format!("{e:#}")))
+    }
+
+    async fn get_all(&mut self) -> Result<Vec<(String, String)>, wasi_config::Error> {
+        crate::trace::event(|| "wasi:config get-all".into());
+        let grants = self.grants.clone();
+        grants
+            .variables
+            .iter()
+            .map(|(name, template)| {
+                grants
+                    .resolver
+                    .expand(template)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|e| wasi_config::Error::Upstream(format!("{e:#}")))
+            })
+            .collect()
     }
 }

@@ -2,17 +2,27 @@
 
 use crate::config::Config;
 use crate::error::Error;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 /// A variable's value, or `None` when the component does not declare it.
 pub async fn get(name: &str) -> Result<Option<String>, Error> {
-    match spin_sdk::variables::get(name).await {
-        Ok(v) => Ok(Some(v)),
-        Err(spin_sdk::variables::Error::Undefined(_)) => Ok(None),
-        Err(e) => {
-            Err(Error::internal(format!("reading variable {name}")).because(format!("{e:?}")))
-        }
+    Ok(all()?.get(name).cloned())
+}
+
+/// Every variable the component declares, read on an instance's first request with one host
+/// call (`wasi:config/store.get-all`) and kept: Spin resolves variables per call, through
+/// providers that end with a lookup of the environment run in place, and a new instance's
+/// ~25 separate reads made its first token ~0.3 ms later under Spin (docs/BENCHMARKS.md).
+/// Variables are fixed for an app run, so an instance may keep them.
+fn all() -> Result<&'static HashMap<String, String>, Error> {
+    static ALL: OnceLock<HashMap<String, String>> = OnceLock::new();
+    if let Some(a) = ALL.get() {
+        return Ok(a);
     }
+    let all = spin_sdk::experimental::wasi::config::store::get_all()
+        .map_err(|e| Error::internal("reading variables").because(format!("{e:?}")))?;
+    Ok(ALL.get_or_init(|| all.into_iter().collect()))
 }
 
 /// A whole-number variable of at least `min`; unset or blank means `default`.
@@ -55,11 +65,9 @@ pub async fn config() -> Result<Arc<Config>, Error> {
     if let Some(c) = CONFIG.get() {
         return Ok(c.clone());
     }
-    // All at once: each is a host call, and a provider may be remote (Vault, Azure).
-    let read = futures::future::join_all(NAMES.iter().map(|name| get(name))).await;
     let mut values = Vec::with_capacity(NAMES.len());
-    for (name, value) in NAMES.iter().zip(read) {
-        values.push((*name, value?));
+    for name in NAMES {
+        values.push((name, get(name).await?));
     }
     let config = Config::from_lookup(|name| {
         values
