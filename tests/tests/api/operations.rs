@@ -3,7 +3,8 @@
 
 use serde_json::json;
 use spin_test_host::testing::{
-    Api, AppConfig, expect, items, on_libsql, spawn_app, spawn_app_with, text_at,
+    Api, AppConfig, TestUser, expect, expect_error, items, on_libsql, spawn_app, spawn_app_with,
+    text_at,
 };
 
 #[tokio::test]
@@ -210,4 +211,52 @@ fn the_spinkube_manifests_bind_only_declared_variables_secrets_from_secrets_and_
             );
         }
     }
+}
+
+#[tokio::test]
+async fn an_in_memory_database_is_refused_and_the_log_says_why() {
+    // Arrange: Spin's in-memory default database (`spin up --state-dir ""`), where each
+    // connection is an empty database of its own; the logs kept in a folder to read.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let logs = dir.path().join("logs");
+    let runtime_config = dir.path().join("runtime-config.toml");
+    std::fs::write(
+        &runtime_config,
+        format!("log_dir = {:?}\n", logs.display().to_string()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let app = spawn_app_with(AppConfig {
+        state_dir: Some("".into()),
+        runtime_config: Some(runtime_config),
+        ..AppConfig::default()
+    })
+    .await;
+    if app.skip_external("an app started with an in-memory database") {
+        return;
+    }
+
+    // Act
+    let ready = app
+        .get("/health/ready")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let register = TestUser::generate().register_request(&app).await;
+
+    // Assert: refused, not half-working (registration used to fail on a missing table after
+    // readiness said the database was fine).
+    let ready = expect(ready, 503).await;
+    assert_eq!(ready["checks"]["sqlite"]["status"], "error", "{ready}");
+    expect_error(register, 500, "INTERNAL").await;
+    let mut log = String::new();
+    for entry in std::fs::read_dir(&logs)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .flatten()
+    {
+        log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    assert!(
+        log.contains("each connection to the database is a database of its own"),
+        "{log}"
+    );
 }

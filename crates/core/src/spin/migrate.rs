@@ -21,6 +21,7 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
         Error::internal(e)
     })?;
     if !todo.is_empty() {
+        one_database_for_all().await?;
         // Readers no longer wait for writers, and commits need no fsync with `synchronous =
         // NORMAL` (see `Db::connect`). It stays with the database file, so it is set when the
         // schema is created or upgraded, not by every instance: a connection's first
@@ -35,6 +36,33 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
     }
     CURRENT.store(true, Ordering::Release);
     Ok(())
+}
+
+/// Refuses a database that each connection sees afresh. Spin keeps the default database in
+/// memory under `spin up --state-dir ""`, and then every connection is a database of its own:
+/// the schema made here, and what any request stores, would be missing from the next
+/// connection, instance and component (registration failed with `no such table`). Checked
+/// when the schema needs work, so a fresh or upgraded database pays one more connection, once
+/// per instance; `applied` has just made `schema_migrations` on the caller's connection.
+async fn one_database_for_all() -> Result<(), Error> {
+    let other = Connection::open_default()
+        .await
+        .map_err(|e| Error::internal("opening database").because(format!("{e:?}")))?;
+    match other
+        .execute("SELECT 1 FROM schema_migrations LIMIT 1", vec![])
+        .await
+    {
+        Ok(r) => r.collect().await.map(drop).map_err(|e| format!("{e:?}")),
+        Err(e) => Err(format!("{e:?}")),
+    }
+    .map_err(|e| {
+        Error::internal(
+            "each connection to the database is a database of its own (an in-memory database, \
+             as under `spin up --state-dir \"\"`): give Spin a state directory, or the database \
+             a file or server in runtime-config.toml (docs/DEPLOY.md)",
+        )
+        .because(e)
+    })
 }
 
 async fn exec(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<(), Error> {
