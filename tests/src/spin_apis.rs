@@ -622,26 +622,24 @@ impl wasi_config::Host for SpinState {
         let Some(template) = self.grants.variables.get(&key) else {
             return Ok(None);
         };
-        self.grants
-            .resolver
-            .expand(template)
-            .map(Some)
-            .map_err(|e| wasi_config::Error::Upstream(format!("{e:#}")))
+        config_value(&self.grants, template).map(Some)
     }
 
     async fn get_all(&mut self) -> Result<Vec<(String, String)>, wasi_config::Error> {
         crate::trace::event(|| "wasi:config get-all".into());
-        let grants = self.grants.clone();
+        let grants = &self.grants;
         grants
             .variables
             .iter()
-            .map(|(name, template)| {
-                grants
-                    .resolver
-                    .expand(template)
-                    .map(|v| (name.clone(), v))
-                    .map_err(|e| wasi_config::Error::Upstream(format!("{e:#}")))
-            })
+            .map(|(name, template)| Ok((name.clone(), config_value(grants, template)?)))
             .collect()
     }
+}
+
+/// A variable's template resolved now; a provider's failure as `wasi:config` reports one.
+fn config_value(grants: &ComponentGrants, template: &str) -> Result<String, wasi_config::Error> {
+    grants
+        .resolver
+        .expand(template)
+        .map_err(|e| wasi_config::Error::Upstream(format!("{e:#}")))
 }

@@ -38,26 +38,6 @@ pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, E
     }
 }
 
-const NAMES: [&str; 17] = [
-    "ollama_url",
-    "ollama_urls",
-    "ollama_cooldown_seconds",
-    "default_model",
-    "cors_origins",
-    "body_limit_bytes",
-    "import_limit_bytes",
-    "ollama_timeout_seconds",
-    "log_level",
-    "rate_limit_auth",
-    "rate_limit_chat",
-    "rate_limit_general",
-    "rate_limit_window_seconds",
-    "metrics",
-    "trusted_proxies",
-    "quota_tokens_per_day",
-    "quota_tokens_per_month",
-];
-
 /// The config, read from variables on an instance's first request. Spin may reuse an
 /// instance for many requests; caching there is safe because variables are fixed per app run.
 pub async fn config() -> Result<Arc<Config>, Error> {
@@ -65,16 +45,7 @@ pub async fn config() -> Result<Arc<Config>, Error> {
     if let Some(c) = CONFIG.get() {
         return Ok(c.clone());
     }
-    let mut values = Vec::with_capacity(NAMES.len());
-    for name in NAMES {
-        values.push((name, get(name).await?));
-    }
-    let config = Config::from_lookup(|name| {
-        values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, v)| v.clone())
-    })
-    .map_err(Error::internal)?;
+    let all = all()?;
+    let config = Config::from_lookup(|name| all.get(name).cloned()).map_err(Error::internal)?;
     Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
 }
