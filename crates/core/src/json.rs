@@ -231,6 +231,38 @@ pub fn check_query(query: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Parses a query string into `T` (checked with [`check_query`] first). A value of the wrong
+/// type, an unknown, repeated or missing parameter is `VALIDATION_ERROR` naming the parameter
+/// in `details.field` (`?limit=abc` named none before: serde's message for a bad number does
+/// not say which).
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
+    check_query(query)?;
+    let params = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(params).map_err(|e| {
+        let path = e.path().to_string();
+        let text = e.into_inner().to_string();
+        let named = ["unknown field", "duplicate field", "missing field"]
+            .iter()
+            .any(|start| text.starts_with(start));
+        let (field, message) = if named {
+            // serde names the parameter in the message; the path may stop short of it.
+            (
+                between_backticks(&text).unwrap_or_default().to_string(),
+                text,
+            )
+        } else if path != "." {
+            (path.clone(), format!("`{path}` is invalid: {text}"))
+        } else {
+            (String::new(), text)
+        };
+        Error::new(
+            ErrorCode::ValidationError,
+            format!("Invalid query string: {message}."),
+        )
+        .detail("field", field)
+    })
+}
+
 /// A query component's bytes, `%XX` decoded (a `+` stays one: as a space it is text all the same).
 fn percent_decode(s: &str) -> Vec<u8> {
     percent_encoding::percent_decode_str(s).collect()
@@ -250,6 +282,44 @@ mod query_tests {
                 .err()
                 .map(|e| e.details().get("field").cloned());
             assert_eq!(e, Some(Some(field.into())), "{bad}");
+        }
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Query {
+        limit: Option<u32>,
+        archived: Option<bool>,
+        q: Option<String>,
+    }
+
+    #[test]
+    fn a_bad_parameter_is_named() {
+        let parsed: Query =
+            parse_query("limit=5&q=caf%C3%A9+bar").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            (parsed.limit, parsed.q.as_deref()),
+            (Some(5), Some("café bar"))
+        );
+        for (bad, field) in [
+            ("limit=abc", "limit"),
+            ("limit=-1", "limit"),
+            ("q=x&archived=maybe", "archived"),
+            ("limit=1&limit=2", "limit"),
+            ("bogus=1", "bogus"),
+            ("q=%FF", "q"),
+            ("limit=5&q=a&q=b", "q"),
+        ] {
+            let e = parse_query::<Query>(bad).err();
+            let named = e
+                .as_ref()
+                .map(|e| (e.code(), e.details().get("field").cloned()));
+            assert_eq!(
+                named,
+                Some((ErrorCode::ValidationError, Some(field.into()))),
+                "{bad}: {e:?}"
+            );
         }
     }
 }

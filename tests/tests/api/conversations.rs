@@ -182,12 +182,22 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
         .go()
         .await;
     expect_error(text, 415, "UNSUPPORTED_MEDIA_TYPE").await;
-    for q in ["?limit=0", "?limit=101", "?archived=maybe", "?sort=asc"] {
+    // Each bad parameter is named, so a client can tell which one to fix.
+    for (q, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=abc", "limit"),
+        ("?limit=-1", "limit"),
+        ("?archived=maybe", "archived"),
+        ("?pinned=1&pinned=0", "pinned"),
+        ("?sort=asc", "sort"),
+    ] {
         let r = alice
             .req(Method::GET, &format!("/api/conversations{q}"))
             .go()
             .await;
-        expect_error(r, 400, "VALIDATION_ERROR").await;
+        let b = expect_error(r, 400, "VALIDATION_ERROR").await;
+        assert_eq!(b["error"]["details"]["field"], field, "{q}: {b}");
     }
     // Without a token, every route is 401.
     for (m, p) in [

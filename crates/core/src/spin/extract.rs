@@ -108,19 +108,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
-        let query = parts.uri.query().unwrap_or_default();
-        crate::json::check_query(query)?;
-        serde_urlencoded::from_str(query)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let text = e.to_string();
-                let field = text.split('`').nth(1).unwrap_or_default().to_string();
-                Error::new(
-                    ErrorCode::ValidationError,
-                    format!("Invalid query string: {text}."),
-                )
-                .detail("field", field)
-            })
+        crate::json::parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
 }
 
