@@ -135,8 +135,74 @@ impl SystemPrompt {
 /// 2^53: the largest magnitude up to which every integer is exact in a JSON double.
 const MAX_EXACT_NUMBER: f64 = 9_007_199_254_740_992.0;
 
-/// Ollama `options`: a JSON object of at most 4 KiB. Keys are not checked against Ollama's
-/// list (it grows with Ollama releases), values must be scalars or arrays of scalars.
+/// The JSON type Ollama requires of an option it knows.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OptionKind {
+    Number,
+    Boolean,
+    Strings,
+}
+
+/// Ollama's options (`api.Options` and its runner's), current and recently removed, with the
+/// type each must have. Ollama refuses a whole request (`500`, "option \"temperature\" must
+/// be of type float32") when one of them has another type, so a conversation that kept such
+/// an option would fail every answer; it is refused here instead. Integers may be any number
+/// (Ollama truncates). Options Ollama does not know pass through: it ignores them.
+const KNOWN_OPTIONS: &[(&str, OptionKind)] = {
+    use OptionKind::{Boolean, Number, Strings};
+    &[
+        ("num_keep", Number),
+        ("seed", Number),
+        ("num_predict", Number),
+        ("top_k", Number),
+        ("top_p", Number),
+        ("min_p", Number),
+        ("typical_p", Number),
+        ("repeat_last_n", Number),
+        ("temperature", Number),
+        ("repeat_penalty", Number),
+        ("presence_penalty", Number),
+        ("frequency_penalty", Number),
+        ("mirostat", Number),
+        ("mirostat_tau", Number),
+        ("mirostat_eta", Number),
+        ("tfs_z", Number),
+        ("num_ctx", Number),
+        ("num_batch", Number),
+        ("num_gpu", Number),
+        ("main_gpu", Number),
+        ("num_thread", Number),
+        ("use_mmap", Boolean),
+        ("use_mlock", Boolean),
+        ("numa", Boolean),
+        ("low_vram", Boolean),
+        ("vocab_only", Boolean),
+        ("f16_kv", Boolean),
+        ("penalize_newline", Boolean),
+        ("stop", Strings),
+    ]
+};
+
+/// `Some(what it must be)` when `value` is not of the type Ollama requires of option `key`.
+fn wrong_type(key: &str, value: &Value) -> Option<&'static str> {
+    let (_, kind) = KNOWN_OPTIONS.iter().find(|(k, _)| *k == key)?;
+    let ok = match kind {
+        OptionKind::Number => value.is_number(),
+        OptionKind::Boolean => value.is_boolean(),
+        OptionKind::Strings => value
+            .as_array()
+            .is_some_and(|items| items.iter().all(Value::is_string)),
+    };
+    (!ok).then_some(match kind {
+        OptionKind::Number => "a number",
+        OptionKind::Boolean => "true or false",
+        OptionKind::Strings => "a list of strings",
+    })
+}
+
+/// Ollama `options`: a JSON object of at most 4 KiB. Values must be scalars or arrays of
+/// scalars, and an option Ollama knows must have the type it requires ([`KNOWN_OPTIONS`]);
+/// other keys pass through (the list grows with Ollama releases).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModelOptions(Map<String, Value>);
 
@@ -178,6 +244,12 @@ impl ModelOptions {
                 return Err(Error::validation(
                     format!("{field}.{k}"),
                     "Each option is a number (at most 2^53 in size), string, boolean or a list of them.",
+                ));
+            }
+            if let Some(expected) = wrong_type(k, v) {
+                return Err(Error::validation(
+                    format!("{field}.{k}"),
+                    format!("Ollama's option `{k}` must be {expected}."),
                 ));
             }
         }
@@ -490,6 +562,26 @@ mod tests {
         ] {
             assert!(ModelOptions::parse(bad.clone()).is_err(), "{bad}");
         }
+        // Options Ollama knows must have its types (it refuses the request otherwise);
+        // options it does not know pass through as they are.
+        for (bad, field) in [
+            (json!({"temperature": "hot"}), "options.temperature"),
+            (json!({"top_k": true}), "options.top_k"),
+            (json!({"num_ctx": "4096"}), "options.num_ctx"),
+            (json!({"use_mmap": 1}), "options.use_mmap"),
+            (json!({"stop": "\n"}), "options.stop"),
+            (json!({"stop": ["a", 1]}), "options.stop"),
+        ] {
+            let e = ModelOptions::parse(bad.clone()).err();
+            assert_eq!(
+                e.map(|e| (e.code(), e.details().get("field").cloned())),
+                Some((ErrorCode::ValidationError, Some(json!(field)))),
+                "{bad}"
+            );
+        }
+        let fine = json!({"temperature": 1, "num_ctx": 4096.0, "use_mmap": false,
+                          "stop": [], "my_own_knob": "x"});
+        assert!(ModelOptions::parse(fine).is_ok());
         let big: Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
         assert!(ModelOptions::parse(Value::Object(big)).is_err());
         let base = ModelOptions::parse(json!({"temperature": 0.2, "seed": 1}))

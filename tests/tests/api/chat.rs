@@ -647,6 +647,10 @@ async fn chat_routes_validate_input_and_hide_other_users_conversations() {
         (json!({"content": 5}), "content"),
         (json!({"content": "x", "model": "bad model"}), "model"),
         (json!({"content": "x", "options": "hot"}), "options"),
+        (
+            json!({"content": "x", "options": {"num_ctx": "4096"}}),
+            "options.num_ctx",
+        ),
         (json!({"content": "x", "stream": "yes"}), "stream"),
         (json!({"content": "x", "extra": 1}), "extra"),
     ];

@@ -128,6 +128,13 @@ async fn invalid_inputs_are_refused_with_the_field_named() {
             json!({"options": {"nested": {"deep": 1}}}),
             "options.nested",
         ),
+        // Ollama refuses a request whose known option has another type (500), so a stored
+        // one would fail every answer of the conversation.
+        (
+            json!({"options": {"temperature": "hot"}}),
+            "options.temperature",
+        ),
+        (json!({"options": {"stop": "END"}}), "options.stop"),
         (json!({"model": "no spaces please"}), "model"),
         (json!({"model": ""}), "model"),
         (json!({"colour": "blue"}), "colour"),
