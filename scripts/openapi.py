@@ -62,10 +62,24 @@ ROLE = {"type": "string", "enum": ["admin", "user"]}
 USER_STATUS = {"type": "string", "enum": ["active", "pending", "disabled"]}
 MSG_ROLE = {"type": "string", "enum": ["system", "user", "assistant"]}
 MSG_STATUS = {"type": "string", "enum": ["complete", "incomplete", "error"]}
-OPTIONS = {"type": ["object", "null"],
-           "description": "Passed to Ollama's `options` (e.g. `{\"temperature\": 0.2}`); `null` when unset. "
+# The options Ollama knows, with the type it requires (crates/core/src/conversation.rs,
+# KNOWN_OPTIONS); others pass through.
+OPTION_NUMBERS = ["num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p",
+                  "repeat_last_n", "temperature", "repeat_penalty", "presence_penalty",
+                  "frequency_penalty", "mirostat", "mirostat_tau", "mirostat_eta", "tfs_z", "num_ctx",
+                  "num_batch", "num_gpu", "main_gpu", "num_thread"]
+OPTION_BOOLEANS = ["use_mmap", "use_mlock", "numa", "low_vram", "vocab_only", "f16_kv",
+                   "penalize_newline"]
+MODEL_OPTIONS = {"type": "object",
+           "description": "Passed to Ollama's `options` (e.g. `{\"temperature\": 0.2}`). "
                           "Values are numbers (at most 2^53 in size), strings, booleans or lists of them; "
-                          "at most 4 KiB."}
+                          "at most 4 KiB. An option Ollama knows must have the type Ollama requires "
+                          "(else `400 VALIDATION_ERROR` naming `options.<name>`); others pass through.",
+           "properties": {**{n: {"type": "number"} for n in OPTION_NUMBERS},
+                          **{n: {"type": "boolean"} for n in OPTION_BOOLEANS},
+                          "stop": {"type": "array", "items": {"type": "string"}}}}
+OPTIONS = {"anyOf": [{"$ref": "#/components/schemas/ModelOptions"}, {"type": "null"}],
+           "description": "Ollama's `options` (see ModelOptions); `null` when unset."}
 
 # Request-field limits from API.md.
 USERNAME = {"type": "string", "minLength": 3, "maxLength": 32, "pattern": "^[A-Za-z0-9_.-]+$",
@@ -116,6 +130,7 @@ KEY_BUDGET = d({"type": ["integer", "null"], "minimum": 1},
                "The key's own daily token budget (`null`: none); its user's quota applies either way.")
 
 SCHEMAS = {
+    "ModelOptions": MODEL_OPTIONS,
     # --- errors ---
     "Error": obj({
         "error": obj({
@@ -1060,7 +1075,7 @@ def build():
         "openapi": "3.1.0",
         "info": {
             "title": "Ollama Chat API",
-            "version": "1.0.0",
+            "version": "1.1.0",
             "description": (
                 "A multi-user chat backend for Ollama: accounts and API keys, conversations with search, "
                 "export/import and sharing, streamed chat, and OpenAI's chat-completions API under `/v1` "
