@@ -899,6 +899,9 @@ async fn chat(state: Shared, fault: FaultMode, index: usize, body: Value) -> Res
     if let Some(message) = fake_wire::refusal(&body) {
         return error_response(StatusCode::BAD_REQUEST, &message);
     }
+    if let Some(message) = fake_wire::option_refusal(&body) {
+        return error_response(StatusCode::INTERNAL_SERVER_ERROR, &message);
+    }
     let tool_call = fake_wire::tool_call(&body);
     let stream = body["stream"].as_bool().unwrap_or(true);
     let prompt_chars: usize = body["messages"]

@@ -34,6 +34,35 @@ pub fn refusal(body: &Value) -> Option<String> {
     None
 }
 
+/// Ollama's error for an option it knows given another type (`Options.FromMap`; the chat
+/// handler answers it `500`); `None` when every option it checks is fine. A few options of
+/// each type stand for all of them; others are ignored, as Ollama ignores what it does not know.
+pub fn option_refusal(body: &Value) -> Option<String> {
+    let options = body["options"].as_object()?;
+    for (key, value) in options {
+        let wrong = match key.as_str() {
+            "temperature" | "top_p" | "min_p" | "repeat_penalty" if !value.is_number() => {
+                "must be of type float32"
+            }
+            "num_ctx" | "top_k" | "seed" | "num_predict" if !value.is_number() => {
+                "must be of type integer"
+            }
+            "use_mmap" if !value.is_boolean() => "must be of type boolean",
+            "stop" if !value.is_array() => "must be of type array",
+            "stop"
+                if !value
+                    .as_array()
+                    .is_some_and(|a| a.iter().all(Value::is_string)) =>
+            {
+                "must be of an array of strings"
+            }
+            _ => continue,
+        };
+        return Some(format!("option {key:?} {wrong}"));
+    }
+    None
+}
+
 /// The tool call the model makes: with `tools` offered and the last message not a tool's
 /// answer, it calls the first tool with an argument of the right type for each property.
 pub fn tool_call(body: &Value) -> Option<Value> {
@@ -124,6 +153,38 @@ mod tests {
         assert!(refusal(&bad).is_some());
         let text_args = json!({"messages": [{"role": "assistant", "content": "", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}]}]});
         assert!(refusal(&text_args).is_some_and(|m| m.contains("arguments")));
+    }
+
+    #[test]
+    fn known_options_of_another_type_are_refused_as_ollama_does() {
+        let fine =
+            json!({"options": {"temperature": 0.2, "top_k": 40, "stop": ["x"], "mine": "y"}});
+        assert_eq!(option_refusal(&fine), None);
+        for (options, message) in [
+            (
+                json!({"temperature": "hot"}),
+                "option \"temperature\" must be of type float32",
+            ),
+            (
+                json!({"num_ctx": "4096"}),
+                "option \"num_ctx\" must be of type integer",
+            ),
+            (
+                json!({"use_mmap": 1}),
+                "option \"use_mmap\" must be of type boolean",
+            ),
+            (
+                json!({"stop": "END"}),
+                "option \"stop\" must be of type array",
+            ),
+            (
+                json!({"stop": [1]}),
+                "option \"stop\" must be of an array of strings",
+            ),
+        ] {
+            let body = json!({ "options": options });
+            assert_eq!(option_refusal(&body).as_deref(), Some(message), "{body}");
+        }
     }
 
     #[test]

@@ -259,12 +259,12 @@ impl ModelOptions {
         Ok(Some(Self(map)))
     }
 
-    /// Stored form: a JSON object. Values read back from the database were valid when written.
+    /// Stored form: a JSON object. Options that no longer pass today's rules read as none
+    /// (say, a mistyped `temperature` stored before Ollama's types were checked: sent as it
+    /// is, it would fail every answer of the conversation).
     pub fn from_stored(json: &str) -> Option<Self> {
-        serde_json::from_str::<Map<String, Value>>(json)
-            .ok()
-            .filter(|m| !m.is_empty())
-            .map(Self)
+        let map = serde_json::from_str::<Map<String, Value>>(json).ok()?;
+        Self::parse(Value::Object(map)).ok().flatten()
     }
 
     pub fn to_json(&self) -> String {
@@ -582,6 +582,12 @@ mod tests {
         let fine = json!({"temperature": 1, "num_ctx": 4096.0, "use_mmap": false,
                           "stop": [], "my_own_knob": "x"});
         assert!(ModelOptions::parse(fine).is_ok());
+        // Stored before the check: read as none rather than sent to fail every answer.
+        assert_eq!(ModelOptions::from_stored(r#"{"temperature": "hot"}"#), None);
+        assert_eq!(
+            ModelOptions::from_stored(r#"{"temperature": 0.5}"#).map(|o| o.to_json()),
+            Some(r#"{"temperature":0.5}"#.into())
+        );
         let big: Map<String, Value> = (0..500).map(|i| (format!("k{i}"), json!(i))).collect();
         assert!(ModelOptions::parse(Value::Object(big)).is_err());
         let base = ModelOptions::parse(json!({"temperature": 0.2, "seed": 1}))
