@@ -691,12 +691,31 @@ pub async fn expect(resp: reqwest::Response, status: u16) -> serde_json::Value {
     b
 }
 
-/// Asserts the status and the contract's error envelope (JSON, the code, a message, the
+/// Asserts the status and that the body's length is stated (`content-length`, not chunked);
+/// returns the JSON body. A chunked answer's closing chunk leaves in a write of its own, and
+/// Spin's listener keeps Nagle's algorithm on: it waits for the client's delayed ACK, ~40 ms
+/// on every such answer on a kept-alive connection.
+pub async fn expect_stated_length(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let stated = header(&resp, "content-length");
+    let encoding = header(&resp, "transfer-encoding");
+    let s = resp.status();
+    let text = text(resp).await;
+    assert_eq!(s.as_u16(), status, "{text}");
+    assert_eq!(encoding, None, "sent chunked: {text}");
+    assert_eq!(
+        stated,
+        Some(text.len().to_string()),
+        "length not stated: {text}"
+    );
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
+/// Asserts the status, a stated length and the contract's error envelope (JSON, the code, a message, the
 /// request id of the `x-request-id` header); returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     let request_id = header(&resp, "x-request-id");
     let content_type = header(&resp, "content-type").unwrap_or_default();
-    let b = expect(resp, status).await;
+    let b = expect_stated_length(resp, status).await;
     assert_eq!(b["error"]["code"], code, "{b}");
     assert!(
         content_type.starts_with("application/json"),
@@ -719,7 +738,7 @@ pub async fn expect_openai_error(
 ) -> serde_json::Value {
     let request_id = header(&resp, "x-request-id");
     let content_type = header(&resp, "content-type").unwrap_or_default();
-    let b = expect(resp, status).await;
+    let b = expect_stated_length(resp, status).await;
     let e = &b["error"];
     assert_eq!(e["type"], kind, "{b}");
     if let Some(code) = code {

@@ -7,8 +7,8 @@ use serde_json::Value;
 use spin_test_host::ReuseConfig;
 use spin_test_host::fake_ollama::FakeOllama;
 use spin_test_host::testing::{
-    AppConfig, SendExt, TestApp, expect_error, header, json, manifest_variant, spawn_app,
-    spawn_app_with, text, text_at, try_spawn_app_with,
+    Api, AppConfig, SendExt, TestApp, expect_error, expect_stated_length, header, json,
+    manifest_variant, spawn_app, spawn_app_with, text, text_at, try_spawn_app_with,
 };
 
 fn assert_security_headers(resp: &reqwest::Response, what: &str) {
@@ -191,6 +191,55 @@ async fn every_response_carries_security_headers_and_a_request_id() {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
         let resp = app.client.request(method.clone(), app.at(path)).go().await;
         assert_security_headers(&resp, &format!("{method} {path}"));
+    }
+}
+
+/// An answer whose length is not stated goes out chunked, and its closing chunk in a write of
+/// its own, which Spin's listener (Nagle on) holds until the client's delayed ACK: every
+/// error answered ~40 ms late on a kept-alive connection until the envelope stated its length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_state_their_length_errors_included() {
+    let app = spawn_app().await;
+    let api = Api::new(&app).await;
+    let bearer = format!("Bearer {}", api.token());
+    let json_body = |b: &str| ("application/json", b.to_string());
+    let cases: [(&str, &str, bool, Option<(&str, String)>, u16); 10] = [
+        ("GET", "/health", false, None, 200),
+        ("GET", "/api/conversations", true, None, 200),
+        ("GET", "/api/auth/me", true, None, 200),
+        ("GET", "/api/conversations", false, None, 401),
+        ("GET", "/nowhere", false, None, 404),
+        ("GET", "/api/conversations/%FF%FE", true, None, 404),
+        ("DELETE", "/info", false, None, 405),
+        (
+            "POST",
+            "/api/conversations",
+            true,
+            Some(json_body("{not json")),
+            400,
+        ),
+        ("GET", "/api/conversations?limit=abc", true, None, 400),
+        (
+            "POST",
+            "/api/auth/login",
+            false,
+            Some(("text/plain", "hi".into())),
+            415,
+        ),
+    ];
+
+    for (method, path, signed_in, body, status) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or_default();
+        let mut req = app.client.request(method.clone(), app.at(path));
+        if signed_in {
+            req = req.header("authorization", &bearer);
+        }
+        if let Some((content_type, body)) = body {
+            req = req.header("content-type", content_type).body(body);
+        }
+        let resp = req.go().await;
+        assert_eq!(resp.status().as_u16(), status, "{method} {path}");
+        expect_stated_length(resp, status).await;
     }
 }
 
