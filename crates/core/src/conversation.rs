@@ -183,6 +183,19 @@ const KNOWN_OPTIONS: &[(&str, OptionKind)] = {
     ]
 };
 
+/// The options Ollama knows, each with the JSON Schema type it must have (`number`,
+/// `boolean`, or `array` of strings): what `/openapi.json` must say of `ModelOptions`.
+pub fn known_option_types() -> impl Iterator<Item = (&'static str, &'static str)> {
+    KNOWN_OPTIONS.iter().map(|(name, kind)| {
+        let json_type = match kind {
+            OptionKind::Number => "number",
+            OptionKind::Boolean => "boolean",
+            OptionKind::Strings => "array",
+        };
+        (*name, json_type)
+    })
+}
+
 /// `Some(what it must be)` when `value` is not of the type Ollama requires of option `key`.
 fn wrong_type(key: &str, value: &Value) -> Option<&'static str> {
     let (_, kind) = KNOWN_OPTIONS.iter().find(|(k, _)| *k == key)?;

@@ -732,3 +732,35 @@ async fn openapi_document_has_every_route_of_the_contract() {
         );
     }
 }
+
+/// The options Ollama knows are typed twice: where the app checks them (chat-core) and in
+/// the OpenAPI document (written by scripts/openapi.py). A client generated from the document
+/// must not be told a type the app then refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_types_the_options_ollama_knows_as_the_app_checks_them() {
+    let app = spawn_app().await;
+    let doc = json(app.get("/openapi.json").go().await).await;
+    let documented = doc["components"]["schemas"]["ModelOptions"]["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+
+    let checked: Vec<(&str, &str)> = chat_core::conversation::known_option_types().collect();
+
+    assert_eq!(
+        documented.len(),
+        checked.len(),
+        "documented: {:?}",
+        documented.keys().collect::<Vec<_>>()
+    );
+    for (name, json_type) in checked {
+        let schema = &documented[name];
+        assert_eq!(schema["type"], json_type, "options.{name}: {schema}");
+        if json_type == "array" {
+            assert_eq!(
+                schema["items"]["type"], "string",
+                "options.{name}: {schema}"
+            );
+        }
+    }
+}
