@@ -163,6 +163,9 @@ struct State {
     fault: FaultMode,
     requests: Vec<RecordedRequest>,
     chats: Vec<ChatStreamRecord>,
+    /// While `true`, `/api/chat` answers wait (recorded, before their headers) until it is
+    /// `false` again: [`FakeOllama::hold_chats`].
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -207,6 +210,7 @@ impl FakeOllama {
             fault: FaultMode::Normal,
             requests: Vec::new(),
             chats: Vec::new(),
+            held: tokio::sync::watch::Sender::new(false),
         }));
         let served = state.clone();
         let how = Connections {
@@ -246,6 +250,18 @@ impl FakeOllama {
 
     pub fn set_first_byte_delay(&self, d: Duration) {
         lock(&self.state).config.first_byte_delay = d;
+    }
+
+    /// Holds every `/api/chat` answer, from now until [`FakeOllama::release_chats`], after
+    /// recording its arrival and before its headers: answers that must all be running at
+    /// once are, however slowly they arrive.
+    pub fn hold_chats(&self) {
+        lock(&self.state).held.send_replace(true);
+    }
+
+    /// Lets the held answers (and every later one) go.
+    pub fn release_chats(&self) {
+        lock(&self.state).held.send_replace(false);
     }
 
     /// The models currently "installed" (changed by `/api/pull` and `/api/delete`).
@@ -928,6 +944,8 @@ async fn chat(state: Shared, fault: FaultMode, index: usize, body: Value) -> Res
     if !first_byte.is_zero() {
         tokio::time::sleep(first_byte).await;
     }
+    let mut held = lock(&state).held.subscribe();
+    let _ = held.wait_for(|held| !held).await;
     let tokens = if tool_call.is_some() { 1 } else { tokens };
     let plan = ChatPlan {
         model: name,
