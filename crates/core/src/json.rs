@@ -73,24 +73,36 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Patch<T> {
 }
 
 fn shape_error(path: &str, e: &serde_json::Error) -> Error {
-    let text = e.to_string();
+    let (field, message) = named(
+        path,
+        &e.to_string(),
+        ("field", "The body has the wrong shape"),
+    );
+    Error::new(ErrorCode::ValidationError, message).detail("field", field)
+}
+
+/// The field a serde error `text` at `path` (serde_path_to_error's, `.` for the top) is
+/// about, and a message for it: `noun` is what a field is called, `whole` begins the message
+/// when it names none. Bodies and query strings share it: serde names an unknown, missing or
+/// repeated field in backticks, and the path may stop at the object that holds it.
+fn named(path: &str, text: &str, (noun, whole): (&str, &str)) -> (String, String) {
     let path = if path == "." { "" } else { path };
-    let (field, message) = if text.starts_with("unknown field") {
-        // The path already ends at the unknown field.
-        (path.to_string(), format!("Unknown field `{path}`."))
+    let quoted = between_backticks(text).unwrap_or_default();
+    if text.starts_with("unknown field") {
+        // A body's path already ends at the field; a query's is the top.
+        let field = if path.is_empty() { quoted } else { path };
+        (field.to_string(), format!("Unknown {noun} `{field}`."))
     } else if text.starts_with("missing field") {
-        // The path is the object; serde names the field in backticks.
-        let field = join_path(path, between_backticks(&text).unwrap_or_default());
+        let field = join_path(path, quoted);
         (field.clone(), format!("`{field}` is required."))
+    } else if text.starts_with("duplicate field") {
+        let field = join_path(path, quoted);
+        (field.clone(), format!("`{field}` is given more than once."))
     } else if path.is_empty() {
-        (
-            String::new(),
-            format!("The body has the wrong shape: {text}."),
-        )
+        (String::new(), format!("{whole}: {text}."))
     } else {
         (path.to_string(), format!("`{path}` is invalid: {text}."))
-    };
-    Error::new(ErrorCode::ValidationError, message).detail("field", field)
+    }
 }
 
 fn between_backticks(text: &str) -> Option<&str> {
@@ -241,25 +253,8 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, Error> {
     serde_path_to_error::deserialize(params).map_err(|e| {
         let path = e.path().to_string();
         let text = e.into_inner().to_string();
-        let named = ["unknown field", "duplicate field", "missing field"]
-            .iter()
-            .any(|start| text.starts_with(start));
-        let (field, message) = if named {
-            // serde names the parameter in the message; the path may stop short of it.
-            (
-                between_backticks(&text).unwrap_or_default().to_string(),
-                text,
-            )
-        } else if path != "." {
-            (path.clone(), format!("`{path}` is invalid: {text}"))
-        } else {
-            (String::new(), text)
-        };
-        Error::new(
-            ErrorCode::ValidationError,
-            format!("Invalid query string: {message}."),
-        )
-        .detail("field", field)
+        let (field, message) = named(&path, &text, ("query parameter", "Invalid query string"));
+        Error::new(ErrorCode::ValidationError, message).detail("field", field)
     })
 }
 
@@ -320,6 +315,21 @@ mod query_tests {
                 Some((ErrorCode::ValidationError, Some(field.into()))),
                 "{bad}: {e:?}"
             );
+        }
+    }
+
+    #[test]
+    fn messages_say_what_is_wrong_with_the_parameter() {
+        for (bad, message) in [
+            ("bogus=1", "Unknown query parameter `bogus`."),
+            ("limit=1&limit=2", "`limit` is given more than once."),
+            (
+                "limit=abc",
+                "`limit` is invalid: invalid digit found in string.",
+            ),
+        ] {
+            let e = parse_query::<Query>(bad).err();
+            assert_eq!(e.as_ref().map(Error::message), Some(message), "{bad}");
         }
     }
 }
