@@ -202,8 +202,8 @@ async fn answers_state_their_length_errors_included() {
     let app = spawn_app().await;
     let api = Api::new(&app).await;
     let bearer = format!("Bearer {}", api.token());
-    let json_body = |b: &str| ("application/json", b.to_string());
-    let cases: [(&str, &str, bool, Option<(&str, String)>, u16); 10] = [
+    let json_body = |b: &'static str| ("application/json", b);
+    let cases = [
         ("GET", "/health", false, None, 200),
         ("GET", "/api/conversations", true, None, 200),
         ("GET", "/api/auth/me", true, None, 200),
@@ -223,7 +223,7 @@ async fn answers_state_their_length_errors_included() {
             "POST",
             "/api/auth/login",
             false,
-            Some(("text/plain", "hi".into())),
+            Some(("text/plain", "hi")),
             415,
         ),
     ];
