@@ -213,6 +213,17 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
         "≤ 1.5× the time at 100",
         ratio <= 1.5,
     );
+    // An answer sent right after the account check, which is the key-value store's, with no
+    // statement between: under Spin (and the host, which does as Spin) such an answer often
+    // left as two writes, the second held by Nagle for the client's delayed ACK (~40 ms).
+    let info = sequential(app, Some(&small.token), "/info", SEQUENTIAL).await?;
+    let (p50, p90) = (pct(&info, 0.5), pct(&info, 0.9));
+    report.check(
+        "signed-in `GET /info` one after another, one kept-alive client: p50 / p90",
+        format!("{} / {}", ms(p50), ms(p90)),
+        "p90 ≤ 5 ms (none held for a delayed ACK)",
+        p90 <= Duration::from_millis(5),
+    );
     // A word in about one message in twelve (rank 40 of the Zipf-like vocabulary), then the
     // extremes for context.
     for (name, rank, target) in [

@@ -37,7 +37,13 @@ async fn bounded<T, E: std::fmt::Debug>(
     }
     let call = std::pin::pin!(call);
     let limit = std::pin::pin!(spin_sdk::time::sleep(LIMIT));
-    match futures::future::select(call, limit).await {
+    let done = futures::future::select(call, limit).await;
+    // Spin's local store runs each call in place on the host's thread (`block_in_place`). An
+    // answer sent right after such a call often left as two writes, its body held by Nagle
+    // until the client's delayed ACK: ~40 ms on a kept-alive connection (an authenticated
+    // 404, `/info` with a token). One yield to the host's executor first avoids it.
+    spin_sdk::wit_bindgen::yield_async().await;
+    match done {
         futures::future::Either::Left((Ok(v), _)) => Ok(v),
         futures::future::Either::Left((Err(e), _)) => {
             Err(Error::unavailable(format!("key-value {what}")).because(format!("{e:?}")))
