@@ -710,8 +710,8 @@ pub async fn expect_stated_length(resp: reqwest::Response, status: u16) -> serde
     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
 
-/// Asserts the status, a stated length and the contract's error envelope (JSON, the code, a message, the
-/// request id of the `x-request-id` header); returns the body.
+/// Asserts the status, a stated length and the contract's error envelope (JSON, the code, a
+/// message, the request id of the `x-request-id` header); returns the body.
 pub async fn expect_error(resp: reqwest::Response, status: u16, code: &str) -> serde_json::Value {
     let request_id = header(&resp, "x-request-id");
     let content_type = header(&resp, "content-type").unwrap_or_default();
