@@ -20,6 +20,38 @@ pub struct Ctx {
     pub http: WasiHttpCtx,
     pub hooks: OutboundHooks,
     pub spin: SpinState,
+    pub guest_time: GuestTime,
+}
+
+/// The guest's running time in an instance, kept as Spin's default build keeps it (feature
+/// `cpu-time-metrics`, `crates/factors-executor`): a call hook reads the clock on every entry
+/// into and exit from wasm, host calls included. That puts every transition on wasmtime's
+/// hooked path, as under Spin; the total is in the trace (`SPIN_TEST_HOST_TRACE`) when the
+/// instance ends.
+#[derive(Debug, Default)]
+pub struct GuestTime {
+    entered: Option<std::time::Instant>,
+    pub elapsed: std::time::Duration,
+}
+
+impl GuestTime {
+    /// Installs the hook on `store`.
+    pub fn hook(store: &mut wasmtime::Store<Ctx>) {
+        store.call_hook(|mut store, hook| {
+            let t = &mut store.data_mut().guest_time;
+            match hook {
+                wasmtime::CallHook::CallingWasm | wasmtime::CallHook::ReturningFromHost => {
+                    t.entered = Some(std::time::Instant::now());
+                }
+                wasmtime::CallHook::ReturningFromWasm | wasmtime::CallHook::CallingHost => {
+                    if let Some(entered) = t.entered.take() {
+                        t.elapsed += entered.elapsed();
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
 }
 
 impl WasiView for Ctx {

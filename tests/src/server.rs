@@ -575,9 +575,11 @@ impl HandlerState for ComponentHandler {
                 client: self.client.clone(),
             },
             spin: SpinState::new(self.grants.clone(), self.stores.clone()),
+            guest_time: engine::GuestTime::default(),
         };
         let mut store = Store::new(self.pre_engine(), ctx);
         store.set_epoch_deadline(engine::EPOCH_DEADLINE);
+        engine::GuestTime::hook(&mut store);
         crate::trace::event(|| format!("instantiate {}", self.grants.id));
         let proxy = self.pre.instantiate_async(&mut store).await?;
         crate::trace::event(|| format!("instantiated {}", self.grants.id));
@@ -679,7 +681,14 @@ impl WorkerState for Worker {
     }
 
     fn drop(&self, store: Store<Ctx>, result: Result<(), wasmtime::Error>) {
-        crate::trace::event(|| format!("instance ends {}", store.data().spin.component()));
+        crate::trace::event(|| {
+            let data = store.data();
+            format!(
+                "instance ends {} (guest time {:?})",
+                data.spin.component(),
+                data.guest_time.elapsed
+            )
+        });
         // A worker dropped at shutdown reports "worker panicked"; a real panic has already
         // printed its own message, so only other errors are worth a line.
         if let Err(e) = result
