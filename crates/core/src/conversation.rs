@@ -143,6 +143,36 @@ enum OptionKind {
     Strings,
 }
 
+impl OptionKind {
+    fn admits(self, value: &Value) -> bool {
+        match self {
+            Self::Number => value.is_number(),
+            Self::Boolean => value.is_boolean(),
+            Self::Strings => value
+                .as_array()
+                .is_some_and(|items| items.iter().all(Value::is_string)),
+        }
+    }
+
+    /// What a value must be, for a person.
+    fn described(self) -> &'static str {
+        match self {
+            Self::Number => "a number",
+            Self::Boolean => "true or false",
+            Self::Strings => "a list of strings",
+        }
+    }
+
+    /// Its JSON Schema type (a list of strings is an `array`).
+    fn json_type(self) -> &'static str {
+        match self {
+            Self::Number => "number",
+            Self::Boolean => "boolean",
+            Self::Strings => "array",
+        }
+    }
+}
+
 /// Ollama's options (`api.Options` and its runner's), current and recently removed, with the
 /// type each must have. Ollama refuses a whole request (`500`, "option \"temperature\" must
 /// be of type float32") when one of them has another type, so a conversation that kept such
@@ -186,31 +216,15 @@ const KNOWN_OPTIONS: &[(&str, OptionKind)] = {
 /// The options Ollama knows, each with the JSON Schema type it must have (`number`,
 /// `boolean`, or `array` of strings): what `/openapi.json` must say of `ModelOptions`.
 pub fn known_option_types() -> impl Iterator<Item = (&'static str, &'static str)> {
-    KNOWN_OPTIONS.iter().map(|(name, kind)| {
-        let json_type = match kind {
-            OptionKind::Number => "number",
-            OptionKind::Boolean => "boolean",
-            OptionKind::Strings => "array",
-        };
-        (*name, json_type)
-    })
+    KNOWN_OPTIONS
+        .iter()
+        .map(|(name, kind)| (*name, kind.json_type()))
 }
 
 /// `Some(what it must be)` when `value` is not of the type Ollama requires of option `key`.
 fn wrong_type(key: &str, value: &Value) -> Option<&'static str> {
     let (_, kind) = KNOWN_OPTIONS.iter().find(|(k, _)| *k == key)?;
-    let ok = match kind {
-        OptionKind::Number => value.is_number(),
-        OptionKind::Boolean => value.is_boolean(),
-        OptionKind::Strings => value
-            .as_array()
-            .is_some_and(|items| items.iter().all(Value::is_string)),
-    };
-    (!ok).then_some(match kind {
-        OptionKind::Number => "a number",
-        OptionKind::Boolean => "true or false",
-        OptionKind::Strings => "a list of strings",
-    })
+    (!kind.admits(value)).then_some(kind.described())
 }
 
 /// Ollama `options`: a JSON object of at most 4 KiB. Values must be scalars or arrays of
