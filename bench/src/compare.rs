@@ -24,7 +24,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub async fn run(spec: &str, o: &Options) -> Result<()> {
-    spin_test_host::testing::ensure_built()?;
+    test_support::testing::ensure_built()?;
     let fake = Fake::start("127.0.0.1:0").await?;
     // Several Ollama servers: `{ollama2}` is a second fake, `{failing}` one whose `/api/chat`
     // answers 500 (and `{ollama}` the first).

@@ -3,22 +3,21 @@
 //! already running (`--url`).
 
 use crate::Options;
+use crate::fake_stream::{TOKEN_DELAY, TOKENS};
 use crate::report::Report;
 use anyhow::{Context, Result, bail};
-use spin_test_host::fake_ollama::{FakeOllama, FakeOllamaConfig};
-use spin_test_host::{ComponentOutput, UpOptions, testing, up};
+use spin_test_host::{ComponentOutput, UpOptions, up};
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use test_support::fake_ollama::{FakeOllama, FakeOllamaConfig};
+use test_support::testing;
 
 /// The argument that makes this binary serve the app instead of measuring it.
 pub const CHILD: &str = "__serve";
 /// The argument that makes this binary serve the fake Ollama.
 pub const FAKE: &str = "__fake_ollama";
-
-pub const TOKENS: usize = 50;
-pub const TOKEN_DELAY: Duration = Duration::from_millis(20);
 
 /// `BENCH_FIRST_TOKEN_MS`: how long the fake Ollama takes to answer (its response head and
 /// first token), as real Ollama reads the prompt first; 0 (at once) unless set.
@@ -307,7 +306,7 @@ pub fn fake_main() -> Result<()> {
         };
         let fake = FakeOllama::start_on(addr.parse()?, config).await?;
         if failing {
-            fake.set_fault(spin_test_host::fake_ollama::FaultMode::ChatServerError);
+            fake.set_fault(test_support::fake_ollama::FaultMode::ChatServerError);
         }
         println!("Serving {}", fake.url());
         std::future::pending::<Result<()>>().await

@@ -10,8 +10,8 @@ use crate::host::Side;
 use crate::report::{ms, pct};
 use crate::runs::{load_of, rate, sequential};
 use anyhow::{Context, Result, ensure};
-use spin_test_host::redis_server::RedisServer;
-use spin_test_host::testing;
+use test_support::redis_server::RedisServer;
+use test_support::testing;
 
 const SEQUENTIAL: usize = 400;
 const WRITERS: usize = 16;

@@ -7,6 +7,7 @@
 
 mod client;
 mod compare;
+mod fake_stream;
 mod host;
 mod kvcount;
 mod report;

@@ -42,8 +42,8 @@ impl Report {
                 "bench: {} s per 16-connection load, {} single streams, fake Ollama {} tokens × {} ms",
                 o.seconds,
                 o.streams,
-                crate::host::TOKENS,
-                crate::host::TOKEN_DELAY.as_millis()
+                crate::fake_stream::TOKENS,
+                crate::fake_stream::TOKEN_DELAY.as_millis()
             ),
             notes: Vec::new(),
             sections: Vec::new(),
@@ -149,7 +149,7 @@ impl Report {
 /// The release wasm of each component, as `spin build` leaves it (target ≤ 1.5 MiB each).
 pub fn wasm_sizes(report: &mut Report) -> Result<()> {
     report.section("release wasm");
-    let dir = spin_test_host::testing::workspace_dir().join("target/wasm32-wasip2/release");
+    let dir = test_support::testing::workspace_dir().join("target/wasm32-wasip2/release");
     for name in ["auth", "chat", "conversations", "health"] {
         let path = dir.join(format!("{name}.wasm"));
         match std::fs::metadata(&path) {

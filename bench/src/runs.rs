@@ -2,8 +2,8 @@
 
 use crate::Options;
 use crate::client::App;
+use crate::fake_stream::TOKENS;
 use crate::host::Fake;
-use crate::host::TOKENS;
 use crate::report::{Report, ms, pct};
 use crate::seed::{self, Rng};
 use anyhow::{Result, ensure};

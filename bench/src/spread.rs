@@ -15,7 +15,7 @@ const STREAMS: usize = 32;
 const BURSTS: usize = 3;
 
 pub async fn run() -> Result<()> {
-    spin_test_host::testing::ensure_built()?;
+    test_support::testing::ensure_built()?;
     let (a, b) = (
         Fake::start("127.0.0.1:0").await?,
         Fake::start("127.0.0.1:0").await?,

@@ -5,12 +5,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::redis_server::RedisServer;
-use spin_test_host::testing::{
+use std::time::Duration;
+use test_support::redis_server::RedisServer;
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, TestUser, expect, expect_error, spawn_app, spawn_app_with,
     spawn_replica,
 };
-use std::time::Duration;
 
 /// An app whose key-value store is `redis` (a runtime config of its own).
 async fn app_on(redis: &RedisServer, dir: &std::path::Path) -> Option<TestApp> {
@@ -199,11 +199,11 @@ async fn stop_on_one_replica_ends_an_answer_running_on_the_other() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cooldown_one_replica_sets_is_honoured_by_the_other() {
     // Arrange: two replicas with two servers, the preferred one failing.
-    let failing = spin_test_host::fake_ollama::FakeOllama::start()
+    let failing = test_support::fake_ollama::FakeOllama::start()
         .await
         .expect("fake");
-    failing.set_fault(spin_test_host::fake_ollama::FaultMode::ChatServerError);
-    let good = spin_test_host::fake_ollama::FakeOllama::start()
+    failing.set_fault(test_support::fake_ollama::FaultMode::ChatServerError);
+    let good = test_support::fake_ollama::FakeOllama::start()
         .await
         .expect("fake");
     let (list, second) = (format!("{},{}", failing.url(), good.url()), good.url());
@@ -289,7 +289,7 @@ async fn failed_logins_on_either_replica_count_toward_one_limit_and_metrics_agre
             .collect::<Vec<_>>()
     };
     let counted =
-        spin_test_host::testing::eventually("both replicas' failures counted", async || {
+        test_support::testing::eventually("both replicas' failures counted", async || {
             let (on_a, on_b) = (logins(&a).await, logins(&b).await);
             let failures = on_a
                 .iter()
@@ -363,7 +363,7 @@ async fn atomics_from_a_guest_count_exactly_and_swap_as_spins_on_both_key_value_
         return;
     }
     // Arrange
-    let probe = spin_test_host::testing::workspace_dir().join("bench/probe/spin.toml");
+    let probe = test_support::testing::workspace_dir().join("bench/probe/spin.toml");
     spin_test_host::build::build_components(&probe).unwrap_or_else(|e| panic!("{e:#}"));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let redis = RedisServer::start()
@@ -386,9 +386,9 @@ async fn atomics_from_a_guest_count_exactly_and_swap_as_spins_on_both_key_value_
         // Under `SPIN_BIN`, the probe runs in the real Spin: the host's atomics are checked
         // against Spin's own.
         let (base, _running): (String, Box<dyn std::any::Any>) =
-            match spin_test_host::spin_bin::spin_bin() {
+            match test_support::spin_bin::spin_bin() {
                 Some(bin) => {
-                    let spin = spin_test_host::spin_bin::SpinProcess::start(&bin, &options)
+                    let spin = test_support::spin_bin::SpinProcess::start(&bin, &options)
                         .await
                         .unwrap_or_else(|e| panic!("{e:#}"));
                     (spin.url().to_string(), Box::new(spin))

@@ -11,18 +11,19 @@
 
 use crate::fake_ollama::FakeOllama;
 use crate::hrana::HranaServer;
-use crate::server::{ComponentOutput, ReuseConfig, RunningApp, UpOptions};
 use crate::spin_bin::{SpinProcess, spin_bin};
 use anyhow::{Context, Result};
+use spin_test_host::server::{ComponentOutput, ReuseConfig, RunningApp, UpOptions};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The workspace root (where spin.toml is).
 pub fn workspace_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+        .ancestors()
+        .nth(2)
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from(".."))
+        .unwrap_or_else(|| PathBuf::from("../.."))
 }
 
 /// Builds the components once per test process (`cargo build --target wasm32-wasip2
@@ -34,7 +35,7 @@ pub fn ensure_built() -> Result<()> {
             if std::env::var_os("SPIN_TEST_HOST_SKIP_BUILD").is_some() {
                 return Ok(());
             }
-            crate::build::build_components(&workspace_dir().join("spin.toml"))
+            spin_test_host::build::build_components(&workspace_dir().join("spin.toml"))
                 .map_err(|e| format!("{e:#}"))
         })
         .clone()
@@ -232,7 +233,7 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
         });
     }
     let runtime_config = options.runtime_config_file.clone();
-    let app = crate::server::up(options)
+    let app = spin_test_host::server::up(options)
         .await
         .context("starting the host")?;
     Ok(TestApp {
@@ -303,7 +304,7 @@ impl TestApp {
 
     /// The app's wall clock, which the test may set; `None` (after saying so) where the app
     /// is not in this process's test host (`SPIN_BIN`, `APP_URL`): only the test host has one.
-    pub fn clock(&self) -> Option<&crate::clock::Clock> {
+    pub fn clock(&self) -> Option<&spin_test_host::clock::Clock> {
         let clock = self.app.as_ref().map(|a| &a.clock);
         if clock.is_none() {
             let test = std::thread::current()

@@ -4,12 +4,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::fake_ollama::{FakeOllama, FaultMode};
-use spin_test_host::testing::{
+use std::time::{Duration, Instant};
+use test_support::fake_ollama::{FakeOllama, FaultMode};
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, header, items, spawn_app,
     spawn_app_with, text_at,
 };
-use std::time::{Duration, Instant};
 
 /// One server-sent event and when it arrived.
 #[derive(Debug, Clone)]

@@ -10,7 +10,6 @@
 //! Not modelled: replication, namespaces, the WebSocket variant, protobuf bodies, `sqld`'s own
 //! error codes beyond the few below (SQLite's message is passed on as sqld does).
 
-use crate::listen::{Connections, accept_loop};
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -23,6 +22,7 @@ use libsql_hrana::proto::{
     StepBeginEntry, StepEndEntry, StepErrorEntry, Stmt, StmtResult, StreamRequest, StreamResponse,
     StreamResult, Value,
 };
+use spin_test_host::listen::{Connections, accept_loop};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -6,11 +6,11 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use spin_test_host::ReuseConfig;
-use spin_test_host::fake_ollama::{FakeModel, FakeOllama, FaultMode};
-use spin_test_host::testing::{
+use std::time::{Duration, Instant};
+use test_support::fake_ollama::{FakeModel, FakeOllama, FaultMode};
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, items, spawn_app_with,
 };
-use std::time::{Duration, Instant};
 
 /// An app whose servers are the test's own fake (`ollama_url`) and `others`, listed in
 /// `ollama_urls` in the order given by `order` (indexes: 0 is the app's fake, 1.. `others`),

@@ -892,7 +892,7 @@ impl Cas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redis_server::RedisServer;
+    use test_support::redis_server::RedisServer;
 
     fn sqlite_store() -> KvStore {
         let mut stores = Stores::default();

@@ -6,12 +6,12 @@
 use base64::Engine;
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::fake_ollama::FaultMode;
-use spin_test_host::testing::{
+use std::time::Duration;
+use test_support::fake_ollama::FaultMode;
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, expect, expect_openai_error, header, spawn_app,
     spawn_app_with, text, text_at,
 };
-use std::time::Duration;
 
 async fn v1_app(vars: &[(&str, &str)]) -> Option<TestApp> {
     let app = spawn_app_with(AppConfig::with_vars(vars)).await;
@@ -448,7 +448,7 @@ async fn an_api_key_works_and_a_client_that_leaves_ends_ollamas_request() {
     drop(resp);
 
     let fake = app.fake();
-    spin_test_host::testing::eventually("Ollama's request to be closed", async || {
+    test_support::testing::eventually("Ollama's request to be closed", async || {
         fake.chat_streams()
             .first()
             .filter(|s| s.client_gone && !s.finished)
@@ -458,7 +458,7 @@ async fn an_api_key_works_and_a_client_that_leaves_ends_ollamas_request() {
     let Some(db) = app.database_path() else {
         return;
     };
-    let counted = spin_test_host::testing::eventually("the usage to be recorded", async || {
+    let counted = test_support::testing::eventually("the usage to be recorded", async || {
         let conn = rusqlite::Connection::open(&db).ok()?;
         conn.query_row(
             "SELECT key_id, model, requests, completion_tokens FROM usage WHERE user_id = ?",

@@ -2,7 +2,7 @@
 //! the live database restores into a fresh app with every user, conversation and message.
 
 use serde_json::json;
-use spin_test_host::testing::{
+use test_support::testing::{
     Api, AppConfig, TestUser, expect, expect_error, items, on_libsql, spawn_app, spawn_app_with,
     text_at,
 };
@@ -91,7 +91,7 @@ struct Deployment {
 }
 
 fn deployment() -> Deployment {
-    let root = spin_test_host::testing::workspace_dir();
+    let root = test_support::testing::workspace_dir();
     let read = |p: &str| {
         std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("reading {p}: {e}"))
     };

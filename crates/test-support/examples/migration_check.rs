@@ -2,11 +2,11 @@
 //! instance per request. Uses `/metrics`, which opens the database (so runs the check) and
 //! one query of its own.
 //!
-//!     cargo run --release -p spin-test-host --example migration_check [-- REQUESTS]
+//!     cargo run --release -p test-support --example migration_check [-- REQUESTS]
 
 use spin_test_host::ReuseConfig;
-use spin_test_host::testing::{AppConfig, spawn_app_with};
 use std::time::{Duration, Instant};
+use test_support::testing::{AppConfig, spawn_app_with};
 
 const CHECK: &str = "SELECT version, checksum FROM schema_migrations";
 

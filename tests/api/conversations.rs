@@ -4,11 +4,11 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::testing::{
+use std::collections::HashSet;
+use test_support::testing::{
     Api, AppConfig, SendExt, body, expect, expect_error, header, items, json, spawn_app,
     spawn_app_with, text, text_at,
 };
-use std::collections::HashSet;
 
 fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(|i| text_at(i, "/id")).collect()

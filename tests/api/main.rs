@@ -5,10 +5,13 @@
 mod auth;
 mod chat;
 mod conversations;
+mod cookies;
 mod foundation;
-mod hardening;
+mod hostile_input;
+mod observability;
 mod openai;
 mod operations;
+mod rate_limits;
 mod scaleout;
 mod servers;
 mod usage;

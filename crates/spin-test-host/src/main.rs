@@ -1,6 +1,5 @@
 //! `spin-test-host up`: serve the app on this machine without the Spin CLI, with `spin up`'s
 //! flags. `spin-test-host build` builds the components as `spin build` does.
-//! `spin-test-host fake-ollama` serves the tests' fake Ollama (for fuzzing and demos).
 
 use anyhow::{Context, Result, bail};
 use spin_test_host::{Range, ReuseConfig, UpOptions, up};
@@ -10,8 +9,6 @@ use std::time::Duration;
 const USAGE: &str = "\
 usage: spin-test-host up [options]      serve the app (like `spin up`)
        spin-test-host build [options]   build the components (like `spin build`)
-       spin-test-host fake-ollama [--listen ADDR]
-                                        serve a fake Ollama (default 127.0.0.1:11435)
 
 options:
   -f, --from FILE                          manifest (default: spin.toml)
@@ -54,18 +51,6 @@ fn range_secs(v: &str) -> Result<Range<Duration>> {
 async fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
     let command = args.next().unwrap_or_default();
-    if command == "fake-ollama" {
-        let listen = match (args.next().as_deref(), args.next()) {
-            (Some("--listen"), Some(addr)) => addr,
-            (None, _) => "127.0.0.1:11435".to_string(),
-            _ => bail!("usage: spin-test-host fake-ollama [--listen ADDR]"),
-        };
-        let fake =
-            spin_test_host::fake_ollama::FakeOllama::start_on(listen.parse()?, Default::default())
-                .await?;
-        println!("Fake Ollama on {}", fake.url());
-        return std::future::pending().await;
-    }
     if !matches!(command.as_str(), "up" | "build") {
         eprint!("{USAGE}");
         bail!("expected `up` or `build`");

@@ -5,12 +5,12 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::fake_ollama::FaultMode;
-use spin_test_host::testing::{
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use test_support::fake_ollama::FaultMode;
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, eventually, expect, expect_error, expect_openai_error,
     header, items, spawn_app_with, text_at,
 };
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 async fn usage_app(vars: &[(&str, &str)]) -> Option<TestApp> {
     let app = spawn_app_with(AppConfig::with_vars(vars)).await;
@@ -48,7 +48,7 @@ async fn every_kind_of_answer_is_counted_with_ollamas_numbers() {
         .await;
     let streamed = user.send(&id, json!({"content": "abcd"})).await;
     assert_eq!(streamed.status(), 200);
-    spin_test_host::testing::text(streamed).await;
+    test_support::testing::text(streamed).await;
     expect(user.post("/v1/chat/completions", &v1_ask()).await, 200).await;
     let embed = json!({"model": "llama3.2:1b", "input": "abcd"});
     expect(user.post("/v1/embeddings", &embed).await, 200).await;

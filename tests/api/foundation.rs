@@ -5,8 +5,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 use spin_test_host::ReuseConfig;
-use spin_test_host::fake_ollama::FakeOllama;
-use spin_test_host::testing::{
+use test_support::fake_ollama::FakeOllama;
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, expect_error, expect_stated_length, header, json,
     manifest_variant, spawn_app, spawn_app_with, text, text_at, try_spawn_app_with,
 };
@@ -382,7 +382,7 @@ async fn body_limit_follows_its_variable_even_without_content_length() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_over_limit_body_always_gets_its_413() {
     let app = spawn_app().await;
-    let user = spin_test_host::testing::TestUser::registered(&app).await;
+    let user = test_support::testing::TestUser::registered(&app).await;
     let client = reqwest::Client::new();
 
     for size in [300 * 1024, 2 << 20] {
@@ -544,7 +544,7 @@ async fn assert_migrations_applied_once(app: &TestApp) {
 
 /// The migration versions in migrations/ (file names `NNNN_*.sql`).
 fn chat_core_versions() -> Vec<i64> {
-    let dir = spin_test_host::testing::workspace_dir().join("migrations");
+    let dir = test_support::testing::workspace_dir().join("migrations");
     let mut versions: Vec<i64> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
@@ -700,7 +700,7 @@ async fn spin_well_known_health_is_served_by_the_host() {
 async fn openapi_document_has_every_route_of_the_contract() {
     // The project's API reference (docs/API.md, the contract's routes as this build serves
     // them) must be there, and every route in it must be in /openapi.json.
-    let reference = spin_test_host::testing::workspace_dir().join("docs/API.md");
+    let reference = test_support::testing::workspace_dir().join("docs/API.md");
     let text = std::fs::read_to_string(&reference)
         .unwrap_or_else(|e| panic!("{}: {e}", reference.display()));
     let app = spawn_app().await;

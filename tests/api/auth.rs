@@ -7,7 +7,7 @@ use chat_core::auth::Role;
 use chat_core::auth::jwt::{Claims, KeySet};
 use reqwest::Method;
 use serde_json::{Value, json};
-use spin_test_host::testing::{
+use test_support::testing::{
     Api, AppConfig, SendExt, TestApp, TestUser, body, expect_error, items, spawn_app,
     spawn_app_with, text_at,
 };

@@ -3,8 +3,8 @@
 //! variables, instance reuse, no `SPIN_VARIABLE_*` from the test's environment), so the same
 //! suite checks the app under Spin itself.
 
-use crate::server::{Range, ReuseConfig, UpOptions};
 use anyhow::{Context, Result, bail};
+use spin_test_host::server::{Range, ReuseConfig, UpOptions};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;

@@ -15,7 +15,6 @@
 //! with `thinking: true`) is `"think{i} "`, so tests can check order and completeness.
 
 use crate::fake_wire;
-use crate::listen::{Connections, accept_loop};
 use anyhow::Result;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -23,6 +22,7 @@ use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
 use hyper::body::{Frame, Incoming};
 use serde::Serialize;
 use serde_json::Value;
+use spin_test_host::listen::{Connections, accept_loop};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
