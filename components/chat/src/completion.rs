@@ -4,7 +4,7 @@
 //! completion. Nothing is stored but usage. A client that goes away ends the Ollama request,
 //! and the tokens it had received are counted.
 
-use crate::plan::{stale_before, too_many};
+use crate::generations::{self, stale_before, too_many};
 use crate::relay::{FIRST_CHUNK_JOINS_START, FLUSH_EVERY};
 use crate::servers;
 use crate::settings::settings;
@@ -15,7 +15,7 @@ use chat_core::auth::principal::Principal;
 use chat_core::openai::chat::Translated;
 use chat_core::openai::reply::Reply;
 use chat_core::spin::ratelimit::{self, Pending};
-use chat_core::spin::{ApiJson, Db, RequestContext, Value, log, metrics, task, usage};
+use chat_core::spin::{ApiJson, Db, RequestContext, log, metrics, task, usage};
 use chat_core::{Error, time};
 use futures::future::{Either, select};
 use std::sync::Arc;
@@ -158,53 +158,24 @@ impl Call {
                 if let Some(limit) = rate_limit {
                     limit.record(db).await?;
                 }
-                // No conversation: '' (the stop route names conversations, so never this).
+                // No conversation (the stop route names conversations, so never this).
                 let (id, user) = (self.id.as_str(), self.caller.user_id.as_str());
-                candidates
-                    .register(db, id, user, "", self.timeout, max)
-                    .await
+                generations::register(db, candidates, id, user, None, self.timeout, max).await
             })
             .await
     }
 
     /// The call failed over to `server`: its answer in flight counts there.
     async fn moved_to(&self, server: &str) {
-        let moved = self
-            .db
-            .execute(
-                "UPDATE generations SET server = ? WHERE id = ?",
-                vec![Value::Text(server.into()), Value::Text(self.id.clone())],
-            )
-            .await;
-        if let Err(e) = moved {
-            log::warn("running answer not moved", e.causes());
-        }
+        generations::move_to(&self.db, &self.id, server).await;
     }
 
     async fn unregister(&self) {
-        let gone = self
-            .db
-            .execute(
-                "DELETE FROM generations WHERE id = ?",
-                vec![Value::Text(self.id.clone())],
-            )
-            .await;
-        if let Err(e) = gone {
-            log::warn("running answer not unregistered", e.causes());
-        }
+        generations::end_logged(&self.db, &self.id).await;
     }
 
     async fn heartbeat(&self) {
-        let _ = self
-            .db
-            .execute(
-                "UPDATE generations SET heartbeat_at = ? WHERE id = ?",
-                vec![
-                    Value::Text(time::now_rfc3339()),
-                    Value::Text(self.id.clone()),
-                ],
-            )
-            .await;
+        generations::heartbeat(&self.db, &self.id).await;
     }
 
     /// `200 text/event-stream` at once (Ollama has begun): chunks as they come, then

@@ -1,6 +1,7 @@
 //! The answer as stored while it runs (the partial answer and heartbeat, [`flush`]) and when
 //! it ends ([`finish`]).
 
+use crate::generations;
 use crate::plan::Prepared;
 use chat_core::conversation::{MessageView, Status, Usage};
 use chat_core::spin::{Db, Value, log};
@@ -11,7 +12,7 @@ use chat_core::time;
 pub async fn flush(db: &Db, p: &Prepared, content: &str, thinking: &str) {
     let _ = db
         .execute(
-            "UPDATE messages SET content = ?, thinking = ? WHERE id = ?",
+            chat_store::messages::SAVE_PARTIAL,
             vec![
                 Value::Text(content.into()),
                 opt(thinking),
@@ -19,15 +20,7 @@ pub async fn flush(db: &Db, p: &Prepared, content: &str, thinking: &str) {
             ],
         )
         .await;
-    let _ = db
-        .execute(
-            "UPDATE generations SET heartbeat_at = ? WHERE id = ?",
-            vec![
-                Value::Text(time::now_rfc3339()),
-                Value::Text(p.assistant.id.clone()),
-            ],
-        )
-        .await;
+    generations::heartbeat(db, &p.assistant.id).await;
 }
 
 fn opt(s: &str) -> Value {
@@ -53,8 +46,7 @@ pub async fn finish(
         let result = db
             .transaction(async |db| {
                 db.execute(
-                    "UPDATE messages SET content = ?, thinking = ?, status = ?, usage = ?
-                      WHERE id = ?",
+                    chat_store::messages::SAVE_FINAL,
                     vec![
                         Value::Text(content.into()),
                         opt(thinking),
@@ -65,18 +57,14 @@ pub async fn finish(
                 )
                 .await?;
                 db.execute(
-                    "UPDATE conversations SET updated_at = max(updated_at, ?) WHERE id = ?",
+                    chat_store::conversations::TOUCH,
                     vec![
                         Value::Text(time::now_rfc3339()),
                         Value::Text(p.conversation.id.clone()),
                     ],
                 )
                 .await?;
-                db.execute(
-                    "DELETE FROM generations WHERE id = ?",
-                    vec![Value::Text(p.assistant.id.clone())],
-                )
-                .await
+                generations::end(db, &p.assistant.id).await
             })
             .await;
         match result {

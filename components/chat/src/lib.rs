@@ -5,6 +5,7 @@
 mod completion;
 mod exchange;
 mod finish;
+mod generations;
 mod models;
 mod plan;
 mod relay;
@@ -13,6 +14,7 @@ mod servers;
 mod settings;
 mod sink;
 mod stored;
+mod tags;
 mod title;
 mod upstream;
 

@@ -2,36 +2,10 @@
 //! (every chat page load asks for them; Ollama need not be asked each time).
 
 use crate::servers;
-use crate::upstream::{self, Failed};
+pub use crate::tags::{ModelInfo, fetch};
 use chat_core::Error;
 use chat_core::spin::{Db, RequestContext};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ModelInfo {
-    name: String,
-    size: Option<u64>,
-    family: Option<String>,
-    parameter_size: Option<String>,
-    quantization_level: Option<String>,
-    modified_at: Option<String>,
-}
-
-impl ModelInfo {
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn modified_at(&self) -> Option<&str> {
-        self.modified_at.as_deref()
-    }
-
-    /// Whether this is the model `asked` names (`llama3.2` is `llama3.2:latest`).
-    pub fn answers_to(&self, asked: &str) -> bool {
-        self.name == asked || self.name.strip_suffix(":latest") == Some(asked)
-    }
-}
+use serde::Serialize;
 
 /// A model and the servers that have it (`GET /api/models`).
 #[derive(Debug, Clone, Serialize)]
@@ -39,32 +13,6 @@ pub struct Listed {
     #[serde(flatten)]
     pub info: ModelInfo,
     pub servers: Vec<String>,
-}
-
-/// One server's models, from its `/api/tags`.
-pub async fn fetch(base: &str, limit: std::time::Duration) -> Result<Vec<ModelInfo>, Failed> {
-    let resp = upstream::attempt(base, http::Method::GET, "/api/tags", None, limit, None).await?;
-    let v = upstream::json(resp, limit)
-        .await
-        .map_err(Failed::ServerError)?;
-    let text = |m: &Value, k: &str| m["details"][k].as_str().map(str::to_string);
-    Ok(v["models"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| {
-                    Some(ModelInfo {
-                        name: m["name"].as_str().or(m["model"].as_str())?.to_string(),
-                        size: m["size"].as_u64(),
-                        family: text(m, "family"),
-                        parameter_size: text(m, "parameter_size"),
-                        quantization_level: text(m, "quantization_level"),
-                        modified_at: m["modified_at"].as_str().map(str::to_string),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default())
 }
 
 /// Every model of every reachable server (the lists shared in `ollama_servers`, fetched again
@@ -88,7 +36,7 @@ pub async fn union(ctx: &RequestContext) -> Result<Vec<Listed>, Error> {
         };
         answered = true;
         for m in models {
-            match out.iter_mut().find(|l| l.info.name == m.name) {
+            match out.iter_mut().find(|l| l.info.name() == m.name()) {
                 Some(l) => l.servers.push(k.url.clone()),
                 None => out.push(Listed {
                     info: m.clone(),
@@ -112,10 +60,7 @@ pub async fn list(ctx: &RequestContext) -> Result<Vec<ModelInfo>, Error> {
 pub async fn forget() {
     if let Ok(db) = Db::open().await {
         let _ = db
-            .execute(
-                "UPDATE ollama_servers SET models = NULL, models_at = NULL",
-                vec![],
-            )
+            .execute(chat_store::servers::FORGET_ALL_MODELS, vec![])
             .await;
     }
 }

@@ -3,21 +3,16 @@
 //! checks the per-user limit and builds Ollama's context; [`Plan::prepare`] names the
 //! messages to store.
 
+use crate::generations::{stale_before, too_many};
 use crate::settings::Settings;
 use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
 use chat_core::ids::ConversationId;
 use chat_core::ollama::{self, ContextMessage};
-use chat_core::spin::conversations::{
-    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
-};
+use chat_core::spin::conversations::{ConversationRow, MessageRow};
 use chat_core::spin::{Db, FromRow, Row, Value};
 use chat_core::{Error, ErrorCode, time};
 use serde_json::json;
 use std::time::Duration;
-
-/// A generation whose heartbeat is older than the Ollama timeout plus this is considered
-/// dead (its instance went away) and no longer counts against its user.
-const STALE_AFTER: Duration = Duration::from_secs(30);
 
 /// What is being answered.
 pub enum Question<'a> {
@@ -46,11 +41,6 @@ pub struct Prepared {
     pub wants_title: bool,
 }
 
-pub fn stale_before(timeout: Duration) -> String {
-    let secs = (timeout + STALE_AFTER).as_secs() as i64;
-    time::from_now(-secs)
-}
-
 /// What an answer will be built from, read before anything is written: the history, the
 /// context for Ollama, whether the conversation wants a title. Also checks the per-user limit
 /// early, so a refused request never reaches Ollama (it is checked again when storing).
@@ -63,15 +53,6 @@ pub struct Plan<'a> {
     pub options: Option<ModelOptions>,
     pub context: Vec<ContextMessage>,
     wants_title: bool,
-}
-
-pub fn too_many(max: i64) -> Error {
-    Error::new(
-        ErrorCode::RateLimited,
-        format!("You already have {max} answers being generated; wait for one to finish."),
-    )
-    .detail("max_concurrent_generations", max)
-    .header(http::header::RETRY_AFTER, "1")
 }
 
 /// What an answer is built from, read before anything is written.
@@ -137,30 +118,8 @@ pub async fn load(
     // and a long conversation's history is dozens of rows before the first token.
     let rows: Vec<Part> = db
         .query_packed(
-            &format!(
-                "SELECT 0 AS part, {CONVERSATION_COLUMNS},
-                        (SELECT COUNT(*) FROM generations
-                          WHERE user_id = ?1 AND heartbeat_at > ?2) AS running,
-                        NULL AS seq, NULL AS role, NULL AS content, NULL AS thinking,
-                        NULL AS status, NULL AS usage
-                   FROM conversations WHERE id = ?3 AND user_id = ?1
-                 UNION ALL
-                 SELECT * FROM (
-                   SELECT 1, CASE role WHEN 'user' THEN id END, NULL, NULL,
-                          CASE role WHEN 'user' THEN model END,
-                          NULL, NULL, NULL, NULL, NULL, NULL,
-                          CASE role WHEN 'user' THEN created_at END, NULL, NULL,
-                          seq, role, content, CASE role WHEN 'user' THEN thinking END,
-                          status, CASE role WHEN 'user' THEN usage END
-                     FROM messages
-                    WHERE conversation_id = ?3
-                      AND NOT (role = 'assistant' AND (status = 'error' OR content = ''))
-                      AND EXISTS (SELECT 1 FROM conversations WHERE id = ?3 AND user_id = ?1)
-                    ORDER BY seq DESC LIMIT ?4)"
-            ),
-            &format!(
-                "part, {CONVERSATION_COLUMNS}, running, seq, role, content, thinking, status, usage"
-            ),
+            chat_store::messages::for_answer(),
+            chat_store::messages::for_answer_columns(),
             vec![
                 Value::Text(user_id.into()),
                 Value::Text(stale_before(timeout)),
@@ -313,10 +272,7 @@ impl Plan<'_> {
 
 async fn last_user_message(db: &Db, cid: &str) -> Result<MessageRow, Error> {
     db.query_opt(
-        &format!(
-            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND role = 'user'
-             ORDER BY seq DESC LIMIT 1"
-        ),
+        chat_store::messages::LAST_QUESTION,
         vec![Value::Text(cid.into())],
     )
     .await?

@@ -3,13 +3,14 @@
 //! honours `stop`, and stores the final answer whatever happens to Ollama or the client.
 
 use crate::finish::{finish, flush};
+use crate::generations;
 use crate::plan::Prepared;
 use crate::sink::Sink;
 use crate::stored::Stored;
 use crate::upstream::{self, Lines, Next};
 use chat_core::Error;
 use chat_core::conversation::{MessageView, Status, Usage};
-use chat_core::spin::{Db, Value, log, task};
+use chat_core::spin::{Db, log, task};
 use chat_core::usage::Tokens;
 use serde::Serialize;
 use serde_json::json;
@@ -182,7 +183,7 @@ impl Chores {
         if self.last_stop_check.elapsed() >= STOP_CHECK_EVERY {
             let t = Instant::now();
             self.last_stop_check = t;
-            let stop = stop_requested(db, &p.assistant.id).await;
+            let stop = generations::stop_requested(db, &p.assistant.id).await;
             self.stop_check_time += t.elapsed();
             self.stop_checks += 1;
             if stop {
@@ -333,19 +334,4 @@ struct GenerationLog<'a> {
     duration_ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-}
-
-struct Flag(i64);
-
-chat_core::from_columns!(Flag(n));
-
-async fn stop_requested(db: &Db, id: &str) -> bool {
-    db.query_opt::<Flag>(
-        "SELECT stop_requested AS n FROM generations WHERE id = ?",
-        vec![Value::Text(id.into())],
-    )
-    .await
-    .ok()
-    .flatten()
-    .is_some_and(|c| c.0 != 0)
 }

@@ -4,7 +4,8 @@
 //! `generations` rows). With one server (the default) nothing is read or written for routing:
 //! every request goes to it, as before.
 
-use crate::models::{self, ModelInfo};
+use crate::generations;
+use crate::tags::{self, ModelInfo};
 use crate::upstream::{self, Failed};
 use chat_core::config::Config;
 use chat_core::servers::{Standing, try_order};
@@ -75,12 +76,8 @@ impl FromRow for KnownRow {
 pub async fn known(db: &Db, config: &Config) -> Result<Vec<Known>, Error> {
     let rows: Vec<KnownRow> = db
         .query(
-            "SELECT url, models, models_at, cooling_until, last_error, NULL AS in_flight
-               FROM ollama_servers
-             UNION ALL
-             SELECT server, NULL, NULL, NULL, NULL, COUNT(*) FROM generations
-              WHERE server IS NOT NULL AND heartbeat_at > ?1 GROUP BY server",
-            vec![Value::Text(crate::plan::stale_before(
+            chat_store::servers::KNOWN,
+            vec![Value::Text(generations::stale_before(
                 config.ollama_timeout,
             ))],
         )
@@ -129,7 +126,7 @@ pub async fn refresh(
     let fetched = futures::future::join_all(
         which
             .iter()
-            .map(|&i| models::fetch(&known[i].url, config.ollama_timeout)),
+            .map(|&i| tags::fetch(&known[i].url, config.ollama_timeout)),
     )
     .await;
     let now = time::now_rfc3339();
@@ -139,8 +136,7 @@ pub async fn refresh(
                 let json = serde_json::to_string(&items).unwrap_or_else(|_| "[]".into());
                 let saved = db
                     .execute(
-                        "INSERT INTO ollama_servers (url, models, models_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (url) DO UPDATE SET models = ?2, models_at = ?3",
+                        chat_store::servers::SAVE_MODELS,
                         vec![
                             Value::Text(known[i].url.clone()),
                             Value::Text(json),
@@ -181,9 +177,7 @@ pub async fn cool(db: &Db, config: &Config, url: &str, failed: &Failed) -> Optio
     );
     let saved = db
         .execute(
-            "INSERT INTO ollama_servers (url, cooling_until, last_error, failed_at)
-             VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (url) DO UPDATE SET cooling_until = ?2, last_error = ?3, failed_at = ?4",
+            chat_store::servers::COOL,
             vec![
                 Value::Text(url.into()),
                 Value::Text(until.clone()),
@@ -274,75 +268,15 @@ impl Candidates {
         self.0.len() > 1
     }
 
-    /// The statement part that gives the server: with several, the one (from the JSON array in
-    /// parameter `?{urls}`) with the fewest live answers (heartbeat after `?{stale}`), ties to
-    /// the earlier. It runs inside the write that registers the answer, so answers starting at
-    /// once see each other. With one, parameter `?{urls}` itself (nothing to count).
-    pub fn sql(&self, urls: usize, stale: usize) -> String {
-        if !self.several() {
-            return format!("?{urls}");
-        }
-        format!(
-            "(SELECT c.value FROM json_each(?{urls}) AS c
-               ORDER BY (SELECT COUNT(*) FROM generations g
-                          WHERE g.server = c.value AND g.heartbeat_at > ?{stale}), c.key
-               LIMIT 1)"
-        )
-    }
-
-    /// The value of parameter `?{urls}` in [`Candidates::sql`].
-    fn param(&self) -> Value {
+    /// The candidates as the registering statement takes them (`chat_store::generations`):
+    /// the one server, or with several a JSON array of them.
+    pub fn param(&self) -> String {
         match self.0.as_slice() {
-            [one] => Value::Text(one.clone()),
-            all => Value::Text(serde_json::to_string(all).unwrap_or_else(|_| "[]".into())),
-        }
-    }
-
-    /// Registers the running answer `id` (of `user_id`, in `conversation_id`: `''` for `/v1`)
-    /// on the least busy candidate, if the user is under `max` answers at once: one statement
-    /// that counts and inserts. The server it picked; `429` over the limit.
-    pub async fn register(
-        &self,
-        db: &Db,
-        id: &str,
-        user_id: &str,
-        conversation_id: &str,
-        timeout: std::time::Duration,
-        max: i64,
-    ) -> Result<String, Error> {
-        let registered: Vec<Picked> = db
-            .query(
-                &format!(
-                    "INSERT INTO generations
-                            (id, user_id, conversation_id, started_at, heartbeat_at, server)
-                     SELECT ?1, ?2, ?3, ?4, ?4, {}
-                      WHERE (SELECT COUNT(*) FROM generations
-                              WHERE user_id = ?2 AND heartbeat_at > ?5) < ?6
-                     RETURNING server",
-                    self.sql(7, 5)
-                ),
-                vec![
-                    Value::Text(id.into()),
-                    Value::Text(user_id.into()),
-                    Value::Text(conversation_id.into()),
-                    Value::Text(time::now_rfc3339()),
-                    Value::Text(crate::plan::stale_before(timeout)),
-                    Value::Integer(max),
-                    self.param(),
-                ],
-            )
-            .await?;
-        match registered.into_iter().next() {
-            Some(Picked(server)) => Ok(server.unwrap_or_default()),
-            None => Err(crate::plan::too_many(max)),
+            [one] => one.clone(),
+            all => serde_json::to_string(all).unwrap_or_else(|_| "[]".into()),
         }
     }
 }
-
-/// The server a registration picked.
-struct Picked(Option<String>);
-
-chat_core::from_columns!(Picked(server));
 
 /// `order` with `first` (the server the registration picked) in front.
 pub fn starting_with(order: &[String], first: &str) -> Vec<String> {
@@ -373,15 +307,7 @@ pub async fn after_failure(
         cool(db, config, url, failed).await;
     }
     if let Some((id, next)) = generation {
-        let moved = db
-            .execute(
-                "UPDATE generations SET server = ? WHERE id = ?",
-                vec![Value::Text(next.into()), Value::Text(id.into())],
-            )
-            .await;
-        if let Err(e) = moved {
-            log::warn("running answer not moved", e.causes());
-        }
+        generations::move_to(db, id, next).await;
     }
 }
 
@@ -422,7 +348,7 @@ pub async fn send(
 pub async fn forget(db: &Db, url: &str) {
     let _ = db
         .execute(
-            "UPDATE ollama_servers SET models = NULL, models_at = NULL WHERE url = ?",
+            chat_store::servers::FORGET_MODELS,
             vec![Value::Text(url.into())],
         )
         .await;

@@ -1,13 +1,14 @@
 //! Storing a generation's question and placeholder answer, on its own task: the first
 //! events need not wait for the commit, and nothing of the answer is written before it ends.
 
+use crate::generations;
 use crate::plan::Prepared;
 use crate::servers::Candidates;
 use crate::settings::Settings;
 use chat_core::conversation::MessageView;
 use chat_core::spin::conversations::{NewMessage, insert_message};
 use chat_core::spin::ratelimit::Pending;
-use chat_core::spin::{Db, Value, task};
+use chat_core::spin::{Db, task};
 use chat_core::{Error, ErrorCode};
 use futures::channel::oneshot;
 use std::sync::Arc;
@@ -37,9 +38,8 @@ async fn store(
     let register = async |db: &Db| {
         let (id, cid) = (p.assistant.id.as_str(), p.conversation.id.as_str());
         let max = settings.max_concurrent_generations;
-        let server = candidates
-            .register(db, id, user_id, cid, timeout, max)
-            .await?;
+        let server =
+            generations::register(db, candidates, id, user_id, Some(cid), timeout, max).await?;
         let _ = picked.send(server.clone());
         Ok::<_, Error>(server)
     };
@@ -63,10 +63,7 @@ async fn store(
     }
     let server = register(db).await?;
     if let Err(e) = db.transaction(rest).await {
-        let id = Value::Text(p.assistant.id.clone());
-        let _ = db
-            .execute("DELETE FROM generations WHERE id = ?", vec![id])
-            .await;
+        let _ = generations::end(db, &p.assistant.id).await;
         return Err(e);
     }
     Ok(server)

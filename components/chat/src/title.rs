@@ -52,7 +52,7 @@ pub async fn title(
     if let Some(t) = suggested.or_else(|| ollama::fallback_title(question)) {
         let _ = db
             .execute(
-                "UPDATE conversations SET title = ? WHERE id = ? AND title IS NULL",
+                chat_store::conversations::SET_TITLE_IF_NONE,
                 vec![
                     Value::Text(t.as_str().into()),
                     Value::Text(p.conversation.id.clone()),

@@ -34,26 +34,21 @@ pub async fn insert(
     let mut params = vec![Value::Text(id.into()), Value::Text(user_id.into())];
     params.extend(params_of(s));
     params.extend([Value::Text(now.into()), Value::Text(now.into())]);
-    db.execute(
-        "INSERT INTO conversations (id, user_id, title, model, system_prompt, options, pinned,
-                                    archived, tags, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params,
-    )
-    .await?;
+    db.execute(chat_store::conversations::INSERT, params)
+        .await?;
     write_tags(db, user_id, id, &s.tags).await
 }
 
 /// Replaces the tag index rows of a conversation.
 pub async fn write_tags(db: &Db, user_id: &str, id: &str, tags: &Tags) -> Result<(), Error> {
     db.execute(
-        "DELETE FROM conversation_tags WHERE conversation_id = ?",
+        chat_store::conversations::CLEAR_TAGS,
         vec![Value::Text(id.into())],
     )
     .await?;
     for tag in tags.as_slice() {
         db.execute(
-            "INSERT OR IGNORE INTO conversation_tags (conversation_id, user_id, tag) VALUES (?, ?, ?)",
+            chat_store::conversations::ADD_TAG,
             vec![
                 Value::Text(id.into()),
                 Value::Text(user_id.into()),

@@ -6,7 +6,7 @@ use chat_core::Error;
 use chat_core::conversation::ConversationView;
 use chat_core::cursor::Page;
 use chat_core::spin::auth::key_pepper;
-use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow};
+use chat_core::spin::conversations::ConversationRow;
 use chat_core::spin::{Db, Value};
 
 /// Which conversations a list shows.
@@ -18,25 +18,25 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// The SQL conditions (on table alias `c`) and their parameters, after `c.user_id = ?`.
-    pub fn sql(&self, user_id: &str) -> (String, Vec<Value>) {
-        let mut sql = String::from("c.user_id = ? AND c.archived = ?");
+    /// The parameters of `chat_store::conversations::filter` for this filter.
+    pub fn params(&self, user_id: &str) -> Vec<Value> {
         let mut params = vec![
             Value::Text(user_id.into()),
             Value::Integer(i64::from(self.archived)),
         ];
         if let Some(p) = self.pinned {
-            sql.push_str(" AND c.pinned = ?");
             params.push(Value::Integer(i64::from(p)));
         }
         if let Some(t) = &self.tag {
-            sql.push_str(
-                " AND c.id IN (SELECT conversation_id FROM conversation_tags WHERE user_id = ? AND tag = ?)",
-            );
             params.push(Value::Text(user_id.into()));
             params.push(Value::Text(t.clone()));
         }
-        (sql, params)
+        params
+    }
+
+    /// Whether it filters on pinned, and on a tag (the shape of the statement).
+    pub fn shape(&self) -> (bool, bool) {
+        (self.pinned.is_some(), self.tag.is_some())
     }
 
     /// The cursor scope: the list, the caller and the filters.
@@ -63,21 +63,15 @@ pub async fn page(
     let after: Option<(String, String)> = cursor
         .map(|c| chat_core::cursor::decode(key.as_bytes(), &scope, c))
         .transpose()?;
-    let (mut sql, mut params) = filter.sql(user_id);
+    let (pinned, tag) = filter.shape();
+    let sql = chat_store::conversations::page(pinned, tag, after.is_some());
+    let mut params = filter.params(user_id);
     if let Some((updated_at, id)) = after {
-        sql.push_str(" AND (c.updated_at, c.id) < (?, ?)");
         params.extend([Value::Text(updated_at), Value::Text(id)]);
     }
     params.push(Value::Integer(i64::from(limit) + 1));
     let mut rows: Vec<ConversationRow> = db
-        .query_packed(
-            &format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversations c WHERE {sql}
-                 ORDER BY c.updated_at DESC, c.id DESC LIMIT ?"
-            ),
-            CONVERSATION_COLUMNS,
-            params,
-        )
+        .query_packed(&sql, chat_store::conversations::COLUMNS, params)
         .await?;
     let next_cursor = if rows.len() > limit as usize {
         rows.truncate(limit as usize);

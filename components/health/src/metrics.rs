@@ -32,7 +32,7 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
             .collect(),
         conversations: count(&db, "SELECT COUNT(*) AS n FROM conversations").await?,
         messages: count(&db, "SELECT COUNT(*) AS n FROM messages").await?,
-        schema_version: chat_core::spin::migrate::schema_version(&db).await?,
+        schema_version: db.schema_version().await?,
     };
     let body = chat_core::metrics::render(&gauges, &chat_core::spin::metrics::stored(&db).await?);
     let mut r = body.into_response();

@@ -66,7 +66,7 @@ async fn check_sqlite(request_id: &str) -> Value {
     let started = Instant::now();
     let result = async {
         let db = Db::open().await?;
-        let v = chat_core::spin::migrate::schema_version(&db).await?;
+        let v = db.schema_version().await?;
         Ok(json!({ "schema_version": v }))
     }
     .await;

@@ -13,14 +13,7 @@ pub async fn delete(
     id: ConversationId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
-    let (table, column) = ("conversations", "id");
-    delete_owned(
-        &db,
-        (table, column),
-        &id,
-        &principal.user_id,
-        "Conversation",
-    )
-    .await?;
+    let delete = chat_store::conversations::DELETE_OWNED;
+    delete_owned(&db, delete, &id, &principal.user_id, "Conversation").await?;
     Ok(StatusCode::NO_CONTENT)
 }

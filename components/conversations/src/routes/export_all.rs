@@ -6,9 +6,7 @@ use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::export::{self, ExportDocument, ExportedConversation};
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::{
-    CONVERSATION_COLUMNS, ConversationRow, MESSAGE_COLUMNS, MessageRow,
-};
+use chat_core::spin::conversations::{ConversationRow, MessageRow};
 use chat_core::spin::{ApiJson, Db, Value};
 use std::collections::HashMap;
 
@@ -17,19 +15,10 @@ pub async fn get(Authenticated(principal): Authenticated) -> Result<Response, Er
     let uid = Value::Text(principal.user_id.clone());
     // Two queries, not one per conversation.
     let rows: Vec<ConversationRow> = db
-        .query(
-            &format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE user_id = ?
-                 ORDER BY created_at, id"
-            ),
-            vec![uid.clone()],
-        )
+        .query(chat_store::conversations::ALL_OF_USER, vec![uid.clone()])
         .await?;
     let messages: Vec<MessageRow> = db
-        .query(
-            &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE user_id = ? ORDER BY seq"),
-            vec![uid],
-        )
+        .query(chat_store::messages::ALL_OF_USER, vec![uid])
         .await?;
     let mut by_conversation: HashMap<String, Vec<_>> = HashMap::new();
     for m in messages {

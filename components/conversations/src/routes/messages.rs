@@ -6,7 +6,7 @@ use chat_core::conversation::MessageView;
 use chat_core::cursor::{Page, PageQuery};
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::{Authenticated, key_pepper};
-use chat_core::spin::conversations::{MESSAGE_COLUMNS, MessageRow, owned};
+use chat_core::spin::conversations::{MessageRow, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
 
 pub async fn get(
@@ -25,10 +25,7 @@ pub async fn get(
     };
     let mut rows: Vec<MessageRow> = db
         .query(
-            &format!(
-                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND seq > ?
-                 ORDER BY seq LIMIT ?"
-            ),
+            chat_store::messages::PAGE,
             vec![
                 Value::Text(conversation.id.clone()),
                 Value::Integer(after),

@@ -27,10 +27,7 @@ pub async fn post(
     db.transaction(async |db| {
         let c = owned(db, uid, &id).await?;
         db.execute(
-            "INSERT INTO share_links (token_hash, conversation_id, user_id, created_at)
-             VALUES (?, ?, ?, ?)
-             ON CONFLICT (conversation_id) DO UPDATE
-                SET token_hash = excluded.token_hash, created_at = excluded.created_at",
+            chat_store::conversations::SHARE,
             vec![
                 Value::Text(link.token_hash.clone()),
                 Value::Text(c.id),

@@ -13,7 +13,7 @@ pub async fn delete(
     id: ConversationId,
 ) -> Result<StatusCode, Error> {
     let db = Db::open().await?;
-    let (table, column) = ("share_links", "conversation_id");
-    delete_owned(&db, (table, column), &id, &principal.user_id, "Share link").await?;
+    let delete = chat_store::conversations::DELETE_SHARE;
+    delete_owned(&db, delete, &id, &principal.user_id, "Share link").await?;
     Ok(StatusCode::NO_CONTENT)
 }

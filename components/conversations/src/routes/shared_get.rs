@@ -4,7 +4,7 @@
 use chat_core::Error;
 use chat_core::auth::secrets::sha256_hex;
 use chat_core::spin::IdPath;
-use chat_core::spin::conversations::{CONVERSATION_COLUMNS, ConversationRow, all_messages};
+use chat_core::spin::conversations::{ConversationRow, all_messages};
 use chat_core::spin::{ApiJson, Db, Value};
 use serde::Serialize;
 
@@ -36,10 +36,7 @@ pub async fn get(IdPath(token): IdPath) -> Result<ApiJson<Shared>, Error> {
     let db = Db::open().await?;
     let c: ConversationRow = db
         .query_opt(
-            &format!(
-                "SELECT {CONVERSATION_COLUMNS} FROM conversations
-                  WHERE id = (SELECT conversation_id FROM share_links WHERE token_hash = ?)"
-            ),
+            chat_store::conversations::SHARED,
             vec![Value::Text(sha256_hex(&token))],
         )
         .await?

@@ -28,14 +28,8 @@ pub async fn patch(
             Value::Text(chat_core::time::now_rfc3339()),
             Value::Text(id.to_string()),
         ]);
-        db.execute(
-            "UPDATE conversations
-                SET title = ?, model = ?, system_prompt = ?, options = ?, pinned = ?,
-                    archived = ?, tags = ?, updated_at = max(updated_at, ?)
-              WHERE id = ?",
-            params,
-        )
-        .await?;
+        db.execute(chat_store::conversations::UPDATE, params)
+            .await?;
         if s.tags != row.tags {
             fields::write_tags(db, uid, &id, &s.tags).await?;
         }

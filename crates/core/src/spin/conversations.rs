@@ -7,9 +7,6 @@ use crate::error::{Error, Result};
 use crate::ids::ConversationId;
 use crate::{ids, time};
 
-pub const CONVERSATION_COLUMNS: &str = "id, user_id, title, model, system_prompt, options, \
-     pinned, archived, tags, message_count, created_at, updated_at";
-
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
     pub id: String,
@@ -98,19 +95,19 @@ impl ConversationRow {
     }
 }
 
-/// The caller's conversation `id`, or `404` (also for another user's id).
-/// Deletes the caller's row of `table` whose `id_column` is `id` (the conversation or what
-/// hangs off it); `404` naming `what` when the caller has none.
+/// Runs `delete` (a statement of `chat_store::conversations` that deletes the caller's
+/// conversation `id`, or what hangs off it, returning a row if it did); `404` naming `what`
+/// when the caller had none.
 pub async fn delete_owned(
     db: &Db,
-    (table, id_column): (&str, &str),
+    delete: &str,
     id: &ConversationId,
     user_id: &str,
     what: &str,
 ) -> Result<()> {
     let deleted = db
         .changed(
-            &format!("DELETE FROM {table} WHERE {id_column} = ? AND user_id = ? RETURNING 1"),
+            delete,
             vec![Value::Text(id.to_string()), Value::Text(user_id.into())],
         )
         .await?;
@@ -120,18 +117,16 @@ pub async fn delete_owned(
     Ok(())
 }
 
+/// The caller's conversation `id`, or `404` (also for another user's id).
 pub async fn owned(db: &Db, user_id: &str, id: &ConversationId) -> Result<ConversationRow> {
     let not_found = || Error::not_found("Conversation");
     db.query_opt(
-        &format!("SELECT {CONVERSATION_COLUMNS} FROM conversations WHERE id = ? AND user_id = ?"),
+        chat_store::conversations::OWNED,
         vec![Value::Text(id.to_string()), Value::Text(user_id.into())],
     )
     .await?
     .ok_or_else(not_found)
 }
-
-pub const MESSAGE_COLUMNS: &str =
-    "seq, id, conversation_id, role, content, thinking, model, status, usage, created_at";
 
 #[derive(Debug, Clone)]
 pub struct MessageRow {
@@ -185,9 +180,7 @@ pub async fn insert_message(db: &Db, m: &NewMessage<'_>) -> Result<MessageView> 
     let usage = m.usage.and_then(|u| serde_json::to_string(u).ok());
     let text = |s: Option<&str>| s.map_or(Value::Null, |s| Value::Text(s.into()));
     db.execute(
-        "INSERT INTO messages (id, conversation_id, user_id, role, content, thinking, model,
-                               status, usage, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_store::messages::INSERT,
         vec![
             Value::Text(id.clone()),
             Value::Text(m.conversation_id.into()),
@@ -218,7 +211,7 @@ pub async fn insert_message(db: &Db, m: &NewMessage<'_>) -> Result<MessageView> 
 /// Every message of a conversation, oldest first (export, Markdown).
 pub async fn all_messages(db: &Db, conversation_id: &str) -> Result<Vec<MessageRow>> {
     db.query(
-        &format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? ORDER BY seq"),
+        chat_store::messages::ALL_OF,
         vec![Value::Text(conversation_id.into())],
     )
     .await

@@ -623,3 +623,24 @@ impl Db {
         Ok(self.query(sql, params).await?.into_iter().next())
     }
 }
+
+struct Version(i64);
+
+impl FromRow for Version {
+    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
+        Ok(Self(row.opt_int("version")?.unwrap_or(0)))
+    }
+}
+
+impl Db {
+    /// The highest applied migration (for readiness and metrics).
+    pub async fn schema_version(&self) -> Result<i64, Error> {
+        let v: Option<Version> = self
+            .query_opt(
+                "SELECT MAX(version) AS version FROM schema_migrations",
+                vec![],
+            )
+            .await?;
+        Ok(v.map(|v| v.0).unwrap_or(0))
+    }
+}

@@ -143,22 +143,3 @@ async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
         }
     }
 }
-
-struct Version(i64);
-
-impl super::db::FromRow for Version {
-    fn from_row(row: &super::db::Row<'_>) -> Result<Self, Error> {
-        Ok(Self(row.opt_int("version")?.unwrap_or(0)))
-    }
-}
-
-/// The highest applied migration (for readiness and metrics).
-pub async fn schema_version(db: &super::db::Db) -> Result<i64, Error> {
-    let v: Option<Version> = db
-        .query_opt(
-            "SELECT MAX(version) AS version FROM schema_migrations",
-            vec![],
-        )
-        .await?;
-    Ok(v.map(|v| v.0).unwrap_or(0))
-}
