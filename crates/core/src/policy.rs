@@ -1,10 +1,55 @@
 //! What the request pipeline does for a route before its handler runs, declared beside the
 //! route where a component builds its router (`spin::routes::Routes`): the rate-limit class,
-//! the body limit, the metrics family, whether it opens the database early, and a metric that
-//! counts its outcomes. A new route family declares its own; nothing here matches paths.
+//! the body it takes (how large, and of which kind), the metrics family, whether it opens the
+//! database early, a metric that counts its outcomes, and the security headers of its answers.
+//! A new route family declares its own; nothing here matches paths.
 
 use crate::config::Config;
+use crate::error::{Error, ErrorCode};
 use crate::ratelimit::Class;
+pub use crate::security_headers::ResponseHeaders;
+
+/// The kind of body a route takes. A request with a non-empty body of another kind is
+/// `415 UNSUPPORTED_MEDIA_TYPE` before the route runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// `application/json`, well formed (`400 INVALID_JSON` otherwise); its shape is the
+    /// route's extractor's to check.
+    Json,
+    /// `multipart/form-data` with its boundary (an upload, as `curl -F` and a browser's
+    /// `FormData` send it); its parts are the route's to read.
+    Multipart,
+}
+
+impl BodyKind {
+    /// Whether a body sent with `content_type` is of this kind: `415` naming the kind if not.
+    pub fn admits(self, content_type: Option<&str>) -> Result<(), Error> {
+        let mut params = content_type.unwrap_or_default().split(';').map(str::trim);
+        let mime = params.next().unwrap_or_default();
+        let ok = match self {
+            Self::Json => mime.eq_ignore_ascii_case("application/json"),
+            Self::Multipart => {
+                mime.eq_ignore_ascii_case("multipart/form-data")
+                    && params.any(|p| {
+                        p.split_once('=').is_some_and(|(k, v)| {
+                            k.trim().eq_ignore_ascii_case("boundary") && !v.trim().is_empty()
+                        })
+                    })
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(match self {
+            Self::Json => crate::json::unsupported_media_type(),
+            Self::Multipart => Error::new(
+                ErrorCode::UnsupportedMediaType,
+                "Send the body as multipart/form-data (with its boundary), as `curl -F` or a \
+                 browser's FormData does.",
+            ),
+        })
+    }
+}
 
 /// Which of the configured body limits a route takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +79,8 @@ pub struct Policy {
     database: bool,
     outcomes: Option<&'static str>,
     errors: ErrorStyle,
+    kind: BodyKind,
+    headers: ResponseHeaders,
 }
 
 impl Policy {
@@ -49,7 +96,31 @@ impl Policy {
             database: true,
             outcomes: None,
             errors: ErrorStyle::Envelope,
+            kind: BodyKind::Json,
+            headers: ResponseHeaders::Api,
         }
+    }
+
+    /// Takes a `multipart/form-data` body instead of JSON (uploads).
+    pub const fn multipart_body(mut self) -> Self {
+        self.kind = BodyKind::Multipart;
+        self
+    }
+
+    /// Answers with `headers` instead of the API's (a page, or user content served back).
+    pub const fn answering_with(mut self, headers: ResponseHeaders) -> Self {
+        self.headers = headers;
+        self
+    }
+
+    /// The kind of body the route takes.
+    pub fn body_kind(&self) -> BodyKind {
+        self.kind
+    }
+
+    /// The security headers of the route's answers.
+    pub fn response_headers(&self) -> ResponseHeaders {
+        self.headers
     }
 
     /// Counts the route in rate-limit class `class` instead of `general`.
@@ -124,6 +195,51 @@ impl Policy {
 mod tests {
     use super::*;
     use http::Method;
+
+    #[test]
+    fn a_route_takes_json_unless_it_says_multipart() {
+        let json = Policy::new("conversations");
+        assert_eq!(json.body_kind(), BodyKind::Json);
+        assert!(
+            json.body_kind()
+                .admits(Some("application/json; charset=utf-8"))
+                .is_ok()
+        );
+        let refused = json
+            .body_kind()
+            .admits(Some("multipart/form-data; boundary=x"));
+        assert_eq!(
+            refused.map_err(|e| e.code()),
+            Err(ErrorCode::UnsupportedMediaType)
+        );
+        let upload = Policy::new("files").multipart_body();
+        let kind = upload.body_kind();
+        assert!(
+            kind.admits(Some("multipart/form-data; boundary=----x1"))
+                .is_ok()
+        );
+        assert!(
+            kind.admits(Some("Multipart/Form-Data;Boundary=abc"))
+                .is_ok()
+        );
+        for bad in [
+            None,
+            Some("application/json"),
+            Some("multipart/form-data"),
+            Some("multipart/form-data; boundary="),
+            Some("multipart/mixed; boundary=x"),
+        ] {
+            let e = kind.admits(bad).err().map(|e| e.code());
+            assert_eq!(e, Some(ErrorCode::UnsupportedMediaType), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_route_answers_with_the_api_headers_unless_it_says_otherwise() {
+        assert_eq!(Policy::new("x").response_headers(), ResponseHeaders::Api);
+        let page = Policy::new("web").answering_with(ResponseHeaders::Page);
+        assert_eq!(page.response_headers(), ResponseHeaders::Page);
+    }
 
     #[test]
     fn the_common_policy_is_general_with_the_default_body_and_the_database() {

@@ -9,7 +9,7 @@ use super::{Db, auth, log, metrics, ratelimit, vars};
 use crate::auth::principal::Principal;
 use crate::cors::CorsPolicy;
 use crate::error::{Error, ErrorCode};
-use crate::policy::Policy;
+use crate::policy::{BodyKind, Policy};
 use crate::ratelimit::{Class, Quota, Subject};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -120,7 +120,8 @@ async fn prepare(
             return Err(e);
         }
     };
-    let bytes = read_json_body(&parts, body, policy.body_limit(&config)).await?;
+    let limit = policy.body_limit(&config);
+    let bytes = read_body_of(&parts, body, &policy, limit).await?;
     let context = RequestContext {
         request_id: incoming.request_id,
         config,
@@ -158,10 +159,12 @@ fn preflight(cors: &CorsPolicy, headers: &http::HeaderMap) -> Result<Response, E
 }
 
 /// The body, read whole: `413` past the route's limit (declared or read); a non-empty body
-/// must say it is JSON and must parse (its shape is checked by the route's own extractor).
-async fn read_json_body(
+/// must be of the route's kind (`Policy::body_kind`), and JSON must parse (its shape is
+/// checked by the route's own extractor).
+async fn read_body_of(
     parts: &http::request::Parts,
     body: Body,
+    policy: &Policy,
     limit: usize,
 ) -> Result<bytes::Bytes, Error> {
     let too_large = || {
@@ -190,10 +193,11 @@ async fn read_json_body(
     };
     if !bytes.is_empty() {
         let content_type = header_str(&parts.headers, header::CONTENT_TYPE.as_str());
-        if !crate::json::is_json_content_type(content_type.as_deref()) {
-            return Err(crate::json::unsupported_media_type());
+        let kind = policy.body_kind();
+        kind.admits(content_type.as_deref())?;
+        if kind == BodyKind::Json {
+            crate::json::check_syntax(&bytes)?;
         }
-        crate::json::check_syntax(&bytes)?;
     }
     Ok(bytes)
 }

@@ -100,7 +100,8 @@ fn add_headers(
     origin: Option<&str>,
 ) {
     let headers = response.headers_mut();
-    crate::security_headers::apply(headers);
+    let kind = seen.policy.unwrap_or(Policy::FALLBACK).response_headers();
+    crate::security_headers::apply(headers, kind);
     if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert(X_REQUEST_ID, v);
     }
