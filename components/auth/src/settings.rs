@@ -1,4 +1,5 @@
-//! The auth component's settings, from Spin variables (defaults in spin.toml).
+//! The auth component's settings, from Spin variables (defaults in `chat_core::variables`,
+//! as in spin.toml).
 
 use chat_core::Error;
 use chat_core::spin::vars::{self, number};
@@ -27,11 +28,11 @@ pub async fn settings() -> Result<Arc<Settings>, Error> {
     if let Some(s) = SETTINGS.get() {
         return Ok(s.clone());
     }
-    let signup = match vars::get("signup").await?.as_deref().map(str::trim) {
-        None | Some("") | Some("open") => Signup::Open,
-        Some("approval") => Signup::Approval,
-        Some("closed") => Signup::Closed,
-        Some(other) => {
+    let signup = match vars::get("signup").await?.trim() {
+        "" | "open" => Signup::Open,
+        "approval" => Signup::Approval,
+        "closed" => Signup::Closed,
+        other => {
             return Err(Error::internal(format!(
                 "variable `signup` must be open, approval or closed, not {other:?}"
             )));
@@ -39,11 +40,11 @@ pub async fn settings() -> Result<Arc<Settings>, Error> {
     };
     let s = Settings {
         signup,
-        access_ttl_secs: number("access_token_ttl_seconds", 900, 1).await?,
-        refresh_ttl_secs: number("refresh_token_ttl_days", 30, 1).await? * 86_400,
-        login_max_failures: number("login_max_failures", 10, 1).await?,
-        login_max_attempts_per_ip: number("login_max_attempts_per_ip", 100, 1).await?,
-        login_window_secs: number("login_window_seconds", 900, 1).await?,
+        access_ttl_secs: number("access_token_ttl_seconds", 1).await?,
+        refresh_ttl_secs: number("refresh_token_ttl_days", 1).await? * 86_400,
+        login_max_failures: number("login_max_failures", 1).await?,
+        login_max_attempts_per_ip: number("login_max_attempts_per_ip", 1).await?,
+        login_window_secs: number("login_window_seconds", 1).await?,
     };
     Ok(SETTINGS.get_or_init(|| Arc::new(s)).clone())
 }

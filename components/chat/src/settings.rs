@@ -1,4 +1,5 @@
-//! The chat component's settings, from Spin variables (defaults in spin.toml).
+//! The chat component's settings, from Spin variables (defaults in `chat_core::variables`,
+//! as in spin.toml).
 
 use chat_core::Error;
 use chat_core::spin::vars::number;
@@ -21,9 +22,9 @@ pub async fn settings() -> Result<Arc<Settings>, Error> {
         return Ok(s.clone());
     }
     let s = Settings {
-        history_max_messages: number("history_max_messages", 50, 1).await? as usize,
-        history_max_chars: number("history_max_chars", 32_000, 1).await? as usize,
-        max_concurrent_generations: number("max_concurrent_generations", 3, 1).await?,
+        history_max_messages: number("history_max_messages", 1).await? as usize,
+        history_max_chars: number("history_max_chars", 1).await? as usize,
+        max_concurrent_generations: number("max_concurrent_generations", 1).await?,
     };
     Ok(SETTINGS.get_or_init(|| Arc::new(s)).clone())
 }

@@ -8,7 +8,7 @@ use chat_core::spin::{Db, vars};
 use http::{HeaderMap, HeaderValue, header};
 
 pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
-    let expected = vars::get("metrics_token").await?.unwrap_or_default();
+    let expected = vars::get("metrics_token").await?;
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

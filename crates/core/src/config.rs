@@ -43,93 +43,83 @@ pub struct ConfigError {
     pub reason: String,
 }
 
-pub const DEFAULT_OLLAMA_URL: &str = "http://127.0.0.1:11434";
-pub const DEFAULT_MODEL: &str = "llama3.2";
-pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
-pub const DEFAULT_IMPORT_LIMIT: usize = 16 * 1024 * 1024;
-pub const DEFAULT_OLLAMA_TIMEOUT_SECS: u64 = 60;
-pub const DEFAULT_OLLAMA_COOLDOWN_SECS: u64 = 30;
-
 impl Config {
-    /// Builds the config from a variable lookup; a variable the component does not declare
-    /// (lookup gives `None`) takes its default.
+    /// Builds the config from a variable lookup. A variable the lookup does not have (one the
+    /// component does not declare: the pipeline's settings are read by every component, some
+    /// of them used by a few only) takes the default of the app's table
+    /// (`crate::variables`), which a test keeps equal to spin.toml's.
     pub fn from_lookup(get: impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
-        let ollama_url = get("ollama_url").unwrap_or_else(|| DEFAULT_OLLAMA_URL.into());
+        let get = |name: &'static str| {
+            get(name).unwrap_or_else(|| crate::variables::default_of(name).to_string())
+        };
+        let ollama_url = get("ollama_url");
+        let urls = get("ollama_urls");
         let servers =
-            crate::servers::Servers::parse(&get("ollama_urls").unwrap_or_default(), &ollama_url)
-                .map_err(|reason| ConfigError {
-                    name: if get("ollama_urls").is_some_and(|u| !u.trim().is_empty()) {
-                        "ollama_urls"
-                    } else {
-                        "ollama_url"
-                    },
-                    reason,
-                })?;
-        let cooldown = number(
-            &get,
-            "ollama_cooldown_seconds",
-            DEFAULT_OLLAMA_COOLDOWN_SECS,
-        )?;
-        let default_model = get("default_model")
-            .map(|m| m.trim().to_string())
+            crate::servers::Servers::parse(&urls, &ollama_url).map_err(|reason| ConfigError {
+                name: if urls.trim().is_empty() {
+                    "ollama_url"
+                } else {
+                    "ollama_urls"
+                },
+                reason,
+            })?;
+        let cooldown = number(&get, "ollama_cooldown_seconds")?;
+        let default_model = Some(get("default_model").trim().to_string())
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| DEFAULT_MODEL.into());
-        let cors = CorsPolicy::parse(&get("cors_origins").unwrap_or_default());
-        let body_limit_bytes = number(&get, "body_limit_bytes", DEFAULT_BODY_LIMIT as u64)?;
+            .unwrap_or_else(|| crate::variables::default_of("default_model").into());
+        let cors = CorsPolicy::parse(&get("cors_origins"));
+        let body_limit_bytes = number(&get, "body_limit_bytes")?;
         if body_limit_bytes == 0 {
             return Err(ConfigError {
                 name: "body_limit_bytes",
                 reason: "must be positive".into(),
             });
         }
-        let import_limit_bytes =
-            number(&get, "import_limit_bytes", DEFAULT_IMPORT_LIMIT as u64)?.max(body_limit_bytes);
-        let timeout = number(&get, "ollama_timeout_seconds", DEFAULT_OLLAMA_TIMEOUT_SECS)?;
-        let log_level = match get("log_level").as_deref().map(str::trim) {
-            None | Some("") | Some("info") => LogLevel::Info,
-            Some("error") => LogLevel::Error,
-            Some("warn") => LogLevel::Warn,
-            Some("debug") => LogLevel::Debug,
-            Some(other) => {
+        let import_limit_bytes = number(&get, "import_limit_bytes")?.max(body_limit_bytes);
+        let timeout = number(&get, "ollama_timeout_seconds")?;
+        let log_level = match get("log_level").trim() {
+            "" | "info" => LogLevel::Info,
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "debug" => LogLevel::Debug,
+            other => {
                 return Err(ConfigError {
                     name: "log_level",
                     reason: format!("{other:?} is not one of error, warn, info, debug"),
                 });
             }
         };
-        let defaults = crate::ratelimit::Limits::default();
-        let limit = |name, default: u32| -> Result<u32, ConfigError> {
-            let n = number(&get, name, u64::from(default))?;
+        let limit = |name| -> Result<u32, ConfigError> {
+            let n = number(&get, name)?;
             u32::try_from(n).map_err(|_| ConfigError {
                 name,
                 reason: format!("{n} is too large"),
             })
         };
         let rate_limits = crate::ratelimit::Limits {
-            auth: limit("rate_limit_auth", defaults.auth)?,
-            chat: limit("rate_limit_chat", defaults.chat)?,
-            general: limit("rate_limit_general", defaults.general)?,
-            window_seconds: limit("rate_limit_window_seconds", defaults.window_seconds)?.max(1),
+            auth: limit("rate_limit_auth")?,
+            chat: limit("rate_limit_chat")?,
+            general: limit("rate_limit_general")?,
+            window_seconds: limit("rate_limit_window_seconds")?.max(1),
         };
-        let metrics = match get("metrics").as_deref().map(str::trim) {
-            None | Some("") | Some("on") => true,
-            Some("off") => false,
-            Some(other) => {
+        let metrics = match get("metrics").trim() {
+            "" | "on" => true,
+            "off" => false,
+            other => {
                 return Err(ConfigError {
                     name: "metrics",
                     reason: format!("{other:?} is not on or off"),
                 });
             }
         };
-        let trusted_proxies =
-            crate::client_addr::TrustedProxies::parse(&get("trusted_proxies").unwrap_or_default())
-                .map_err(|reason| ConfigError {
-                    name: "trusted_proxies",
-                    reason,
-                })?;
+        let trusted_proxies = crate::client_addr::TrustedProxies::parse(&get("trusted_proxies"))
+            .map_err(|reason| ConfigError {
+                name: "trusted_proxies",
+                reason,
+            })?;
         let quota = crate::usage::DefaultQuota::new(
-            number(&get, "quota_tokens_per_day", 0)?,
-            number(&get, "quota_tokens_per_month", 0)?,
+            number(&get, "quota_tokens_per_day")?,
+            number(&get, "quota_tokens_per_month")?,
         );
         Ok(Self {
             quota,
@@ -148,19 +138,17 @@ impl Config {
     }
 }
 
-fn number(
-    get: &impl Fn(&'static str) -> Option<String>,
-    name: &'static str,
-    default: u64,
-) -> Result<u64, ConfigError> {
-    match get(name) {
-        None => Ok(default),
-        Some(v) if v.trim().is_empty() => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError {
-            name,
-            reason: format!("{v:?} is not a whole number"),
-        }),
-    }
+/// A whole-number variable; blank is its default.
+fn number(get: &impl Fn(&'static str) -> String, name: &'static str) -> Result<u64, ConfigError> {
+    let v = get(name);
+    let v = match v.trim() {
+        "" => crate::variables::default_of(name),
+        v => v,
+    };
+    v.parse().map_err(|_| ConfigError {
+        name,
+        reason: format!("{v:?} is not a whole number"),
+    })
 }
 
 #[cfg(test)]
@@ -179,7 +167,7 @@ mod tests {
     #[test]
     fn defaults_apply_when_variables_are_absent() {
         let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(c.servers.urls(), [DEFAULT_OLLAMA_URL]);
+        assert_eq!(c.servers.urls(), ["http://127.0.0.1:11434"]);
         assert_eq!(c.ollama_cooldown, Duration::from_secs(30));
         assert_eq!(c.body_limit_bytes, 256 * 1024);
         assert_eq!(c.ollama_timeout, Duration::from_secs(60));

@@ -25,6 +25,7 @@ pub mod security_headers;
 pub mod servers;
 pub mod time;
 pub mod usage;
+pub mod variables;
 
 #[cfg(feature = "spin")]
 pub mod spin;

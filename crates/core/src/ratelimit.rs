@@ -40,17 +40,6 @@ pub struct Limits {
     pub window_seconds: u32,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            auth: 30,
-            chat: 30,
-            general: 600,
-            window_seconds: 60,
-        }
-    }
-}
-
 impl Limits {
     pub fn of(&self, class: Class) -> u32 {
         match class {

@@ -252,7 +252,7 @@ pub async fn signing_keys() -> Result<Arc<KeySet>, Error> {
     if let Some(k) = KEYS.get() {
         return Ok(k.clone());
     }
-    let configured = vars::get("jwt_secret").await?.unwrap_or_default();
+    let configured = vars::get("jwt_secret").await?;
     let keys = match KeySet::from_secrets(configured.split(',')) {
         Some(k) => k,
         None => {

@@ -1,13 +1,22 @@
-//! Spin variables, and the app [`Config`] built from them once per instance.
+//! Spin variables, and the app [`Config`] built from them once per instance. The one way a
+//! component reads a variable: the pipeline's through [`config`], a component's own settings
+//! through [`get`] and [`number`], which refuse a variable the component does not declare
+//! (see `crate::variables`: every variable, its default and its readers, checked against
+//! spin.toml).
 
 use crate::config::Config;
 use crate::error::Error;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-/// A variable's value, or `None` when the component does not declare it.
-pub async fn get(name: &str) -> Result<Option<String>, Error> {
-    Ok(all()?.get(name).cloned())
+/// A variable's value. A variable the component does not declare in spin.toml is an error
+/// naming it, not its default: a forgotten declaration would otherwise pass unnoticed.
+pub async fn get(name: &str) -> Result<String, Error> {
+    all()?.get(name).cloned().ok_or_else(|| {
+        Error::internal(format!(
+            "variable `{name}` is not declared for this component in spin.toml"
+        ))
+    })
 }
 
 /// Every variable the component declares, read on an instance's first request with one host
@@ -25,16 +34,18 @@ fn all() -> Result<&'static HashMap<String, String>, Error> {
     Ok(ALL.get_or_init(|| all.into_iter().collect()))
 }
 
-/// A whole-number variable of at least `min`; unset or blank means `default`.
-pub async fn number(name: &'static str, default: i64, min: i64) -> Result<i64, Error> {
-    match get(name).await?.filter(|v| !v.trim().is_empty()) {
-        None => Ok(default),
-        Some(v) => match v.trim().parse::<i64>() {
-            Ok(n) if n >= min => Ok(n),
-            _ => Err(Error::internal(format!(
-                "variable `{name}` must be a whole number ≥ {min}, not {v:?}"
-            ))),
-        },
+/// A whole-number variable of at least `min`; blank means its default (`crate::variables`).
+pub async fn number(name: &'static str, min: i64) -> Result<i64, Error> {
+    let v = get(name).await?;
+    let v = match v.trim() {
+        "" => crate::variables::default_of(name),
+        v => v,
+    };
+    match v.parse::<i64>() {
+        Ok(n) if n >= min => Ok(n),
+        _ => Err(Error::internal(format!(
+            "variable `{name}` must be a whole number ≥ {min}, not {v:?}"
+        ))),
     }
 }
 
