@@ -26,28 +26,12 @@ fn is_active_admin(user: &UserRow) -> bool {
 async fn other_active_admins(db: &Db, id: &str) -> Result<i64, Error> {
     let n: Option<Count> = db
         .query_opt(
-            "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND status = 'active' AND id != ?",
+            chat_store::users::OTHER_ACTIVE_ADMINS,
             vec![Value::Text(id.into())],
         )
         .await?;
     Ok(n.map(|c| c.0).unwrap_or(0))
 }
-
-/// Tables holding a user's rows, deleted with the user. Components add theirs here.
-pub const USER_TABLES: &[(&str, &str)] = &[
-    (
-        "spent_refresh_tokens",
-        "session_id IN (SELECT id FROM sessions WHERE user_id = ?)",
-    ),
-    ("sessions", "user_id = ?"),
-    ("api_keys", "user_id = ?"),
-    // Its messages, tags and share links go with it (triggers in 0003_conversations.sql).
-    ("conversations", "user_id = ?"),
-    ("generations", "user_id = ?"),
-    ("usage", "user_id = ?"),
-    ("user_quotas", "user_id = ?"),
-    ("users", "id = ?"),
-];
 
 pub async fn change_account(
     db: &Db,
@@ -72,7 +56,7 @@ pub async fn change_account(
             return Err(last_admin());
         }
         db.execute(
-            "UPDATE users SET role = ?, status = ?, updated_at = ? WHERE id = ?",
+            chat_store::users::SET_ROLE_AND_STATUS,
             vec![
                 Value::Text(after.role.as_str().into()),
                 Value::Text(after.status.as_str().into()),
@@ -109,12 +93,8 @@ pub async fn delete_user(db: &Db, id: &str) -> Result<(), Error> {
         if is_active_admin(&user) && other_active_admins(db, id).await? == 0 {
             return Err(last_admin());
         }
-        for (table, condition) in USER_TABLES {
-            db.execute(
-                &format!("DELETE FROM {table} WHERE {condition}"),
-                vec![Value::Text(id.into())],
-            )
-            .await?;
+        for statement in chat_store::users::DELETE_ALL_OF {
+            db.execute(statement, vec![Value::Text(id.into())]).await?;
         }
         Ok(())
     }

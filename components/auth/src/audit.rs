@@ -32,15 +32,25 @@ pub async fn record(
 ) -> Result<(), Error> {
     let result = db
         .execute(
-            "INSERT INTO audit_log (id, at, user_id, event, ip, user_agent, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            chat_store::audit::RECORD,
             vec![
                 Value::Text(chat_core::ids::new_id()),
                 Value::Text(chat_core::time::now_rfc3339()),
-                user_id.map(|u| Value::Text(u.into())).unwrap_or(Value::Null),
+                user_id
+                    .map(|u| Value::Text(u.into()))
+                    .unwrap_or(Value::Null),
                 Value::Text(event.into()),
                 client.ip.clone().map(Value::Text).unwrap_or(Value::Null),
-                client.user_agent.clone().map(Value::Text).unwrap_or(Value::Null),
-                if details.is_null() { Value::Null } else { Value::Text(details.to_string()) },
+                client
+                    .user_agent
+                    .clone()
+                    .map(Value::Text)
+                    .unwrap_or(Value::Null),
+                if details.is_null() {
+                    Value::Null
+                } else {
+                    Value::Text(details.to_string())
+                },
             ],
         )
         .await;

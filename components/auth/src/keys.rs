@@ -101,9 +101,7 @@ pub async fn create(db: &Db, user_id: &str, new: NewKey<'_>) -> Result<KeyCreate
         max_tokens_per_day,
     };
     db.execute(
-        "INSERT INTO api_keys (id, user_id, name, prefix, key_hash, created_at, expires_at,
-                               max_tokens_per_day)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_store::keys::INSERT,
         vec![
             Value::Text(created.id.clone()),
             Value::Text(user_id.into()),

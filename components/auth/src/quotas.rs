@@ -56,18 +56,12 @@ pub async fn set(db: &Db, user_id: &str, patch: &Patch<QuotaBody>) -> Result<(),
     match patch {
         Patch::Missing => Ok(()),
         Patch::Null => {
-            db.execute(
-                "DELETE FROM user_quotas WHERE user_id = ?",
-                vec![Value::Text(user_id.into())],
-            )
-            .await
+            db.execute(chat_store::quotas::CLEAR, vec![Value::Text(user_id.into())])
+                .await
         }
         Patch::Value(q) => {
             db.execute(
-                "INSERT INTO user_quotas (user_id, tokens_per_day, tokens_per_month) VALUES (?, ?, ?)
-                 ON CONFLICT (user_id) DO UPDATE SET
-                     tokens_per_day = excluded.tokens_per_day,
-                     tokens_per_month = excluded.tokens_per_month",
+                chat_store::quotas::SET,
                 vec![
                     Value::Text(user_id.into()),
                     opt(q.tokens_per_day),
@@ -83,7 +77,7 @@ pub async fn set(db: &Db, user_id: &str, patch: &Patch<QuotaBody>) -> Result<(),
 pub async fn limits(db: &Db, user_id: &str, defaults: DefaultQuota) -> Result<QuotaLimits, Error> {
     let stored: Option<Stored> = db
         .query_opt(
-            "SELECT tokens_per_day, tokens_per_month FROM user_quotas WHERE user_id = ?",
+            chat_store::quotas::OF_USER,
             vec![Value::Text(user_id.into())],
         )
         .await?;

@@ -48,8 +48,7 @@ pub async fn start(db: &Db, user: &UserRow, client: &Client) -> Result<TokenResp
     let refresh = format!("{REFRESH_PREFIX}{}", random_token(32)?);
     let now = time::now_rfc3339();
     db.execute(
-        "INSERT INTO sessions (id, user_id, refresh_hash, created_at, last_used_at, expires_at, user_agent, ip)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_store::sessions::INSERT,
         vec![
             Value::Text(id.clone()),
             Value::Text(user.id.clone()),
@@ -57,7 +56,11 @@ pub async fn start(db: &Db, user: &UserRow, client: &Client) -> Result<TokenResp
             Value::Text(now.clone()),
             Value::Text(now),
             Value::Text(time::from_now(refresh_ttl)),
-            client.user_agent.clone().map(Value::Text).unwrap_or(Value::Null),
+            client
+                .user_agent
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
             client.ip.clone().map(Value::Text).unwrap_or(Value::Null),
         ],
     )
@@ -101,18 +104,13 @@ pub async fn refresh(db: &Db, presented: &str) -> Result<Refreshed, Error> {
     let now = time::now_rfc3339();
     let live: Option<SessionRef> = db
         .query_opt(
-            "SELECT id, user_id FROM sessions
-              WHERE refresh_hash = ? AND revoked_at IS NULL AND expires_at > ?",
+            chat_store::sessions::BY_REFRESH,
             vec![Value::Text(hash.clone()), Value::Text(now.clone())],
         )
         .await?;
     let Some(session) = live else {
         let spent: Option<SessionRef> = db
-            .query_opt(
-                "SELECT s.id, s.user_id FROM spent_refresh_tokens t JOIN sessions s ON s.id = t.session_id
-                  WHERE t.hash = ?",
-                vec![Value::Text(hash)],
-            )
+            .query_opt(chat_store::sessions::BY_SPENT, vec![Value::Text(hash)])
             .await?;
         return match spent {
             Some(s) => {
@@ -135,9 +133,7 @@ pub async fn refresh(db: &Db, presented: &str) -> Result<Refreshed, Error> {
     // it spent, which is what a replay looks like.
     let swapped = db
         .changed(
-            "UPDATE sessions SET refresh_hash = ?, last_used_at = ?, expires_at = ?
-              WHERE id = ? AND refresh_hash = ? AND revoked_at IS NULL
-             RETURNING 1",
+            chat_store::sessions::ROTATE,
             vec![
                 Value::Text(sha256_hex(&next)),
                 Value::Text(now.clone()),
@@ -155,7 +151,7 @@ pub async fn refresh(db: &Db, presented: &str) -> Result<Refreshed, Error> {
         });
     }
     db.execute(
-        "INSERT OR IGNORE INTO spent_refresh_tokens (hash, session_id, spent_at) VALUES (?, ?, ?)",
+        chat_store::sessions::SPEND,
         vec![
             Value::Text(hash),
             Value::Text(session.id.clone()),
@@ -179,8 +175,12 @@ pub async fn revoke(db: &Db, user_id: &str, session_ids: &[String]) -> Result<()
     let now = time::now_rfc3339();
     for id in session_ids {
         db.execute(
-            "UPDATE sessions SET revoked_at = ? WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
-            vec![Value::Text(now.clone()), Value::Text(id.clone()), Value::Text(user_id.into())],
+            chat_store::sessions::REVOKE,
+            vec![
+                Value::Text(now.clone()),
+                Value::Text(id.clone()),
+                Value::Text(user_id.into()),
+            ],
         )
         .await?;
     }
@@ -197,7 +197,7 @@ chat_core::from_columns!(Id(id));
 pub async fn revoke_all_except(db: &Db, user_id: &str, keep: Option<&str>) -> Result<(), Error> {
     let ids: Vec<Id> = db
         .query(
-            "SELECT id FROM sessions WHERE user_id = ? AND revoked_at IS NULL",
+            chat_store::sessions::LIVE_OF_USER,
             vec![Value::Text(user_id.into())],
         )
         .await?;

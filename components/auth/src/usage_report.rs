@@ -57,25 +57,11 @@ pub async fn report(
     group: GroupBy,
 ) -> Result<(Vec<Json>, Totals), Error> {
     let column = group.column();
-    let username = if group == GroupBy::User {
-        "(SELECT username FROM users WHERE id = usage.user_id)"
-    } else {
-        "NULL"
-    };
     let mut params = vec![Value::Text(days.from.clone()), Value::Text(days.to.clone())];
-    let mine = match user_id {
-        Some(id) => {
-            params.push(Value::Text(id.into()));
-            "AND user_id = ?3"
-        }
-        None => "",
-    };
-    let sql = format!(
-        "SELECT {column} AS k, {username} AS username, SUM(requests) AS requests,
-                SUM(prompt_tokens) AS prompt_tokens, SUM(completion_tokens) AS completion_tokens
-           FROM usage WHERE day BETWEEN ?1 AND ?2 {mine}
-          GROUP BY {column} ORDER BY {column}"
-    );
+    if let Some(id) = user_id {
+        params.push(Value::Text(id.into()));
+    }
+    let sql = chat_store::usage::report(column, group == GroupBy::User, user_id.is_some());
     let rows: Vec<Row> = db.query(&sql, params).await?;
     let mut totals = Totals::default();
     let items = rows

@@ -17,9 +17,6 @@ pub struct UserRow {
     pub created_at: String,
 }
 
-pub const COLUMNS: &str =
-    "id, username, display_name, email, password_hash, role, status, created_at";
-
 chat_core::from_columns!(UserRow {
     id,
     username,
@@ -63,16 +60,13 @@ pub struct UserEnvelope {
 }
 
 pub async fn by_id(db: &Db, id: &str) -> Result<Option<UserRow>, Error> {
-    db.query_opt(
-        &format!("SELECT {COLUMNS} FROM users WHERE id = ?"),
-        vec![Value::Text(id.into())],
-    )
-    .await
+    db.query_opt(chat_store::users::BY_ID, vec![Value::Text(id.into())])
+        .await
 }
 
 pub async fn by_username_key(db: &Db, key: &str) -> Result<Option<UserRow>, Error> {
     db.query_opt(
-        &format!("SELECT {COLUMNS} FROM users WHERE username_key = ?"),
+        chat_store::users::BY_USERNAME_KEY,
         vec![Value::Text(key.into())],
     )
     .await
@@ -92,7 +86,7 @@ pub async fn set_password_hash(
     hash: &chat_core::auth::PasswordHash,
 ) -> Result<(), Error> {
     db.execute(
-        "UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?",
+        chat_store::users::SET_PASSWORD,
         vec![
             Value::Text(hash.as_str().into()),
             Value::Text(chat_core::time::now_rfc3339()),

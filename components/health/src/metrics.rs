@@ -22,16 +22,13 @@ pub async fn get(headers: HeaderMap) -> Result<Response, Error> {
     let db = Db::open().await?;
     let gauges = Gauges {
         users: db
-            .query::<StatusCount>(
-                "SELECT status, COUNT(*) AS n FROM users GROUP BY status ORDER BY status",
-                vec![],
-            )
+            .query::<StatusCount>(chat_store::metrics::USERS_BY_STATUS, vec![])
             .await?
             .into_iter()
             .map(|r| (r.0, r.1))
             .collect(),
-        conversations: count(&db, "SELECT COUNT(*) AS n FROM conversations").await?,
-        messages: count(&db, "SELECT COUNT(*) AS n FROM messages").await?,
+        conversations: count(&db, chat_store::metrics::CONVERSATIONS).await?,
+        messages: count(&db, chat_store::metrics::MESSAGES).await?,
         schema_version: db.schema_version().await?,
     };
     let body = chat_core::metrics::render(&gauges, &chat_core::spin::metrics::stored(&db).await?);

@@ -36,13 +36,6 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(10, "0010_ollama_servers.sql"),
 ];
 
-pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
-    version    INTEGER PRIMARY KEY,
-    name       TEXT NOT NULL,
-    checksum   TEXT NOT NULL,
-    applied_at TEXT NOT NULL
-)";
-
 impl Migration {
     pub fn checksum(&self) -> String {
         Sha256::digest(self.sql.as_bytes())

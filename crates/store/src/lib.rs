@@ -11,10 +11,21 @@
 //! Parameters are positional (`?1`, `?2`: Spin binds a list); each statement's comment says
 //! what they are, in order.
 
+pub mod audit;
+pub mod connection;
 pub mod conversations;
 pub mod generations;
+pub mod keys;
 pub mod messages;
+pub mod meta;
+pub mod metrics;
+pub mod quotas;
+pub mod rate_limits;
+pub mod schema;
 pub mod servers;
+pub mod sessions;
+pub mod usage;
+pub mod users;
 
 /// Declares a module's fixed statements as constants and lists them in `STATEMENTS`.
 macro_rules! statements {
@@ -29,11 +40,22 @@ pub(crate) use statements;
 /// Every statement of the app, by module and name, as it is sent: the fixed ones and each
 /// shape of the built ones.
 pub fn catalogue() -> Vec<(String, String)> {
-    let fixed: [(&str, &[(&str, &str)]); 4] = [
+    let fixed: &[(&str, &[(&str, &str)])] = &[
+        ("audit", audit::STATEMENTS),
+        ("connection", connection::STATEMENTS),
         ("conversations", conversations::STATEMENTS),
         ("generations", generations::STATEMENTS),
+        ("keys", keys::STATEMENTS),
         ("messages", messages::STATEMENTS),
+        ("meta", meta::STATEMENTS),
+        ("metrics", metrics::STATEMENTS),
+        ("quotas", quotas::STATEMENTS),
+        ("rate_limits", rate_limits::STATEMENTS),
+        ("schema", schema::STATEMENTS),
         ("servers", servers::STATEMENTS),
+        ("sessions", sessions::STATEMENTS),
+        ("usage", usage::STATEMENTS),
+        ("users", users::STATEMENTS),
     ];
     let mut all: Vec<(String, String)> = fixed
         .iter()
@@ -43,9 +65,12 @@ pub fn catalogue() -> Vec<(String, String)> {
         })
         .collect();
     for (module, built) in [
+        ("connection", connection::built()),
         ("conversations", conversations::built()),
         ("generations", generations::built()),
         ("messages", messages::built()),
+        ("usage", usage::built()),
+        ("users", users::built()),
     ] {
         all.extend(
             built

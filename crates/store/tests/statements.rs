@@ -5,7 +5,7 @@
 use rusqlite::Connection;
 use std::path::Path;
 
-/// A database with every migration applied, in order.
+/// A database with every migration applied, in order, as the adapter applies them.
 fn migrated() -> Connection {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
@@ -20,6 +20,9 @@ fn migrated() -> Connection {
         dir.display()
     );
     let db = Connection::open_in_memory().unwrap_or_else(|e| panic!("{e}"));
+    // The adapter makes the migrations table before the first migration.
+    db.execute_batch(chat_store::schema::CREATE_TABLE)
+        .unwrap_or_else(|e| panic!("{e}"));
     for file in files {
         let sql = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
         db.execute_batch(&sql)

@@ -1,6 +1,6 @@
 //! `GET /api/admin/users`: every user, newest first, paginated (admins only).
 
-use crate::users::{COLUMNS, UserRow, UserView};
+use crate::users::{UserRow, UserView};
 use chat_core::Error;
 use chat_core::cursor::{Page, PageQuery};
 use chat_core::spin::auth::{Admin, key_pepper};
@@ -24,10 +24,7 @@ pub async fn get(
     let mut rows: Vec<UserRow> = match &after {
         Some((created_at, id)) => {
             db.query(
-                &format!(
-                    "SELECT {COLUMNS} FROM users WHERE (created_at, id) < (?, ?)
-                      ORDER BY created_at DESC, id DESC LIMIT ?"
-                ),
+                chat_store::users::PAGE_AFTER,
                 vec![
                     Value::Text(created_at.clone()),
                     Value::Text(id.clone()),
@@ -38,7 +35,7 @@ pub async fn get(
         }
         None => {
             db.query(
-                &format!("SELECT {COLUMNS} FROM users ORDER BY created_at DESC, id DESC LIMIT ?"),
+                chat_store::users::FIRST_PAGE,
                 vec![Value::Integer(i64::from(limit) + 1)],
             )
             .await?

@@ -17,9 +17,7 @@ pub async fn delete(
     let now = chat_core::time::now_rfc3339();
     let changed = db
         .changed(
-            "UPDATE api_keys SET valid_until = ?
-              WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)
-             RETURNING 1",
+            chat_store::keys::REVOKE,
             vec![
                 Value::Text(now.clone()),
                 Value::Text(id.to_string()),

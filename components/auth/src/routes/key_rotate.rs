@@ -54,8 +54,7 @@ pub async fn post(
     let now = chat_core::time::now_rfc3339();
     let old: Option<Old> = db
         .query_opt(
-            "SELECT name, expires_at, max_tokens_per_day FROM api_keys
-              WHERE id = ? AND user_id = ? AND (valid_until IS NULL OR valid_until > ?)",
+            chat_store::keys::VALID,
             vec![
                 Value::Text(id.to_string()),
                 Value::Text(principal.user_id.clone()),
@@ -72,7 +71,7 @@ pub async fn post(
     };
     let created = keys::create(&db, &principal.user_id, new).await?;
     db.execute(
-        "UPDATE api_keys SET valid_until = ? WHERE id = ?",
+        chat_store::keys::VALID_UNTIL,
         vec![
             Value::Text(chat_core::time::from_now(grace)),
             Value::Text(id.to_string()),

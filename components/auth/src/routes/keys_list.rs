@@ -16,9 +16,7 @@ pub async fn get(Authenticated(principal): Authenticated) -> Result<ApiJson<Keys
     let now = chat_core::time::now_rfc3339();
     let items = db
         .query(
-            "SELECT id, name, prefix, created_at, expires_at, last_used_at, max_tokens_per_day FROM api_keys
-              WHERE user_id = ? AND (valid_until IS NULL OR valid_until > ?)
-              ORDER BY created_at DESC",
+            chat_store::keys::LIST,
             vec![Value::Text(principal.user_id.clone()), Value::Text(now)],
         )
         .await?;

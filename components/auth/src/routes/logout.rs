@@ -46,7 +46,7 @@ pub async fn post(
     if let Some(token) = refresh {
         let other: Option<Owned> = db
             .query_opt(
-                "SELECT id FROM sessions WHERE refresh_hash = ? AND user_id = ?",
+                chat_store::sessions::BY_REFRESH_OF_USER,
                 vec![
                     Value::Text(sha256_hex(token.trim())),
                     Value::Text(principal.user_id.clone()),

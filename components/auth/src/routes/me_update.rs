@@ -33,7 +33,7 @@ pub async fn patch(
         user.email = users::email(v)?;
     }
     db.execute(
-        "UPDATE users SET display_name = ?, email = ?, updated_at = ? WHERE id = ?",
+        chat_store::users::SET_PROFILE,
         vec![
             user.display_name
                 .clone()

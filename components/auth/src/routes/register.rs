@@ -90,9 +90,7 @@ async fn insert(
                 .detail("field", "username"),
         );
     }
-    let existing: Option<Count> = db
-        .query_opt("SELECT COUNT(*) AS n FROM users", vec![])
-        .await?;
+    let existing: Option<Count> = db.query_opt(chat_store::users::COUNT, vec![]).await?;
     let first = existing.map(|c| c.0 == 0).unwrap_or(true);
     let (role, status) = match (first, signup) {
         (true, _) => (Role::Admin, AccountStatus::Active),
@@ -117,13 +115,15 @@ async fn insert(
         created_at: now.clone(),
     };
     db.execute(
-        "INSERT INTO users (id, username, username_key, display_name, email, password_hash, role, status, created_at, updated_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        chat_store::users::INSERT,
         vec![
             Value::Text(user.id.clone()),
             Value::Text(user.username.clone()),
             Value::Text(username.key()),
-            user.display_name.clone().map(Value::Text).unwrap_or(Value::Null),
+            user.display_name
+                .clone()
+                .map(Value::Text)
+                .unwrap_or(Value::Null),
             user.email.clone().map(Value::Text).unwrap_or(Value::Null),
             Value::Text(user.password_hash.clone()),
             Value::Text(user.role.as_str().into()),

@@ -22,7 +22,7 @@ pub async fn delete(
     let db = Db::open().await?;
     let mine: Option<Found> = db
         .query_opt(
-            "SELECT 1 AS found FROM sessions WHERE id = ? AND user_id = ? AND revoked_at IS NULL",
+            chat_store::sessions::FIND_LIVE,
             vec![
                 Value::Text(id.to_string()),
                 Value::Text(principal.user_id.clone()),

@@ -36,9 +36,7 @@ pub async fn get(Authenticated(principal): Authenticated) -> Result<ApiJson<Sess
     let db = Db::open().await?;
     let mut items: Vec<SessionView> = db
         .query(
-            "SELECT id, created_at, last_used_at, expires_at, user_agent, ip FROM sessions
-              WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?
-              ORDER BY created_at DESC",
+            chat_store::sessions::LIST,
             vec![
                 Value::Text(principal.user_id.clone()),
                 Value::Text(chat_core::time::now_rfc3339()),

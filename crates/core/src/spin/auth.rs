@@ -208,11 +208,7 @@ async fn authenticate_key(key: &str) -> Result<Principal, Error> {
     let now = crate::time::now_rfc3339();
     let row: Option<KeyRow> = db
         .query_opt(
-            "SELECT k.id, k.user_id, k.last_used_at, u.role, u.status
-               FROM api_keys k JOIN users u ON u.id = k.user_id
-              WHERE k.key_hash = ?
-                AND (k.expires_at IS NULL OR k.expires_at > ?)
-                AND (k.valid_until IS NULL OR k.valid_until > ?)",
+            chat_store::keys::CHECK,
             vec![
                 Value::Text(hash),
                 Value::Text(now.clone()),
@@ -233,7 +229,7 @@ async fn authenticate_key(key: &str) -> Result<Principal, Error> {
         .unwrap_or(true);
     if stale {
         db.execute(
-            "UPDATE api_keys SET last_used_at = ? WHERE id = ?",
+            chat_store::keys::USED,
             vec![Value::Text(now), Value::Text(row.id.clone())],
         )
         .await?;
@@ -298,7 +294,7 @@ async fn generated_secret(name: &str) -> Result<String, Error> {
     let db = Db::open().await?;
     let meta_key = format!("secret:{name}");
     db.execute(
-        "INSERT OR IGNORE INTO app_meta (key, value) VALUES (?, ?)",
+        chat_store::meta::SET_ONCE,
         vec![
             Value::Text(meta_key.clone()),
             Value::Text(secrets::random_token(32)?),
@@ -306,10 +302,7 @@ async fn generated_secret(name: &str) -> Result<String, Error> {
     )
     .await?;
     let value: Option<MetaValue> = db
-        .query_opt(
-            "SELECT value FROM app_meta WHERE key = ?",
-            vec![Value::Text(meta_key)],
-        )
+        .query_opt(chat_store::meta::GET, vec![Value::Text(meta_key)])
         .await?;
     let value = value
         .map(|v| v.0)

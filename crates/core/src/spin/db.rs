@@ -401,8 +401,11 @@ impl Db {
         };
         let mut short_waits = false;
         for (pragma, is_wait) in [
-            ("PRAGMA synchronous = NORMAL".to_string(), false),
-            (format!("PRAGMA busy_timeout = {WAIT_MS}"), true),
+            (
+                chat_store::connection::SYNCHRONOUS_NORMAL.to_string(),
+                false,
+            ),
+            (chat_store::connection::busy_timeout(WAIT_MS), true),
         ] {
             let done = match conn.execute(&pragma, vec![]).await {
                 Ok(r) => r.collect().await.is_ok(),
@@ -524,13 +527,7 @@ impl Db {
         params: Vec<Value>,
     ) -> Result<Vec<T>, Error> {
         let names: Vec<String> = columns.split(',').map(|c| c.trim().to_string()).collect();
-        let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
-        // The subquery's order is the aggregate's: SQLite feeds an aggregate the rows of a
-        // subquery with ORDER BY … LIMIT in that order.
-        let packed = format!(
-            "SELECT json_group_array(json_array({})) AS packed FROM ({sql})",
-            quoted.join(", ")
-        );
+        let packed = chat_store::connection::packed(&names, sql);
         let rows = self.rows_tried(&packed, params).await?;
         let text = match rows.rows.first().and_then(|r| r.values.first()) {
             Some(Value::Text(t)) => t.as_str(),
@@ -585,16 +582,16 @@ impl Db {
     /// Starts a write transaction at once (`BEGIN IMMEDIATE`), so check-then-write sequences
     /// cannot interleave with another writer. End it with [`Db::commit`] or [`Db::rollback`].
     pub async fn begin(&self) -> Result<(), Error> {
-        self.execute("BEGIN IMMEDIATE", vec![]).await
+        self.execute(chat_store::connection::BEGIN, vec![]).await
     }
 
     pub async fn commit(&self) -> Result<(), Error> {
-        self.execute("COMMIT", vec![]).await
+        self.execute(chat_store::connection::COMMIT, vec![]).await
     }
 
     /// Best effort: used on error paths, where the original error matters more.
     pub async fn rollback(&self) {
-        let _ = self.execute("ROLLBACK", vec![]).await;
+        let _ = self.execute(chat_store::connection::ROLLBACK, vec![]).await;
     }
 
     /// Runs `f` in a write transaction: all of it or none of it.
@@ -635,12 +632,7 @@ impl FromRow for Version {
 impl Db {
     /// The highest applied migration (for readiness and metrics).
     pub async fn schema_version(&self) -> Result<i64, Error> {
-        let v: Option<Version> = self
-            .query_opt(
-                "SELECT MAX(version) AS version FROM schema_migrations",
-                vec![],
-            )
-            .await?;
+        let v: Option<Version> = self.query_opt(chat_store::schema::VERSION, vec![]).await?;
         Ok(v.map(|v| v.0).unwrap_or(0))
     }
 }

@@ -101,10 +101,7 @@ async fn write(counts: &HashMap<(&'static str, String), f64>) -> Result<(), Erro
     Db::open()
         .await?
         .execute(
-            "INSERT INTO metric_counters (name, labels, value)
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]')
-               FROM json_each(?) WHERE true
-             ON CONFLICT(name, labels) DO UPDATE SET value = value + excluded.value",
+            chat_store::metrics::ADD,
             vec![Value::Text(serde_json::Value::Array(rows).to_string())],
         )
         .await
@@ -125,11 +122,6 @@ impl FromRow for Row3 {
 
 /// Every stored counter.
 pub async fn stored(db: &Db) -> Result<Vec<Stored>, Error> {
-    let rows: Vec<Row3> = db
-        .query(
-            "SELECT name, labels, value FROM metric_counters ORDER BY name, labels",
-            vec![],
-        )
-        .await?;
+    let rows: Vec<Row3> = db.query(chat_store::metrics::COUNTERS, vec![]).await?;
     Ok(rows.into_iter().map(|r| r.0).collect())
 }

@@ -4,7 +4,7 @@
 
 use super::log;
 use crate::error::Error;
-use crate::migrations::{CREATE_TABLE, MIGRATIONS, Migration, pending};
+use crate::migrations::{MIGRATIONS, Migration, pending};
 use spin_sdk::sqlite::{Connection, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -27,7 +27,10 @@ pub async fn ensure(conn: &Connection) -> Result<(), Error> {
         // schema is created or upgraded, not by every instance: a connection's first
         // statement reads the schema (~0.5 ms here) and this would double it. Refused by
         // backends that manage their own journal (libSQL remote), which is fine.
-        if let Ok(r) = conn.execute("PRAGMA journal_mode = WAL", vec![]).await {
+        if let Ok(r) = conn
+            .execute(chat_store::connection::JOURNAL_WAL, vec![])
+            .await
+        {
             let _ = r.collect().await;
         }
     }
@@ -48,10 +51,7 @@ async fn one_database_for_all() -> Result<(), Error> {
     let other = Connection::open_default()
         .await
         .map_err(|e| Error::internal("opening database").because(format!("{e:?}")))?;
-    match other
-        .execute("SELECT 1 FROM schema_migrations LIMIT 1", vec![])
-        .await
-    {
+    match other.execute(chat_store::schema::PROBE, vec![]).await {
         Ok(r) => r.collect().await.map(drop).map_err(|e| format!("{e:?}")),
         Err(e) => Err(format!("{e:?}")),
     }
@@ -75,10 +75,7 @@ async fn exec(conn: &Connection, sql: &str, params: Vec<Value>) -> Result<(), Er
 }
 
 async fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, Error> {
-    let rows = match conn
-        .execute("SELECT version, checksum FROM schema_migrations", [])
-        .await
-    {
+    let rows = match conn.execute(chat_store::schema::APPLIED, []).await {
         Ok(r) => r.collect().await,
         Err(e) => Err(e),
     };
@@ -86,7 +83,7 @@ async fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, Error> {
         Ok(rows) => rows,
         // First run: create the table, then there is nothing applied yet.
         Err(_) => {
-            exec(conn, CREATE_TABLE, vec![]).await?;
+            exec(conn, chat_store::schema::CREATE_TABLE, vec![]).await?;
             return Ok(Vec::new());
         }
     };
@@ -97,7 +94,7 @@ async fn applied(conn: &Connection) -> Result<Vec<(i64, String)>, Error> {
 }
 
 async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
-    exec(conn, "BEGIN IMMEDIATE", vec![]).await?;
+    exec(conn, chat_store::connection::BEGIN, vec![]).await?;
     let result = async {
         // Another instance may have applied it while we waited for the write lock.
         let again = applied(conn).await?;
@@ -112,7 +109,7 @@ async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
         }
         exec(
             conn,
-            "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)",
+            chat_store::schema::RECORD,
             vec![
                 Value::Integer(m.version),
                 Value::Text(m.name.into()),
@@ -126,7 +123,7 @@ async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
     .await;
     match result {
         Ok(ran) => {
-            exec(conn, "COMMIT", vec![]).await?;
+            exec(conn, chat_store::connection::COMMIT, vec![]).await?;
             if ran {
                 let mut f = serde_json::Map::new();
                 f.insert(
@@ -138,7 +135,7 @@ async fn apply(conn: &Connection, m: &Migration) -> Result<(), Error> {
             Ok(())
         }
         Err(e) => {
-            let _ = exec(conn, "ROLLBACK", vec![]).await;
+            let _ = exec(conn, chat_store::connection::ROLLBACK, vec![]).await;
             Err(e)
         }
     }

@@ -27,13 +27,7 @@ crate::from_columns!(Counter {
 
 /// Adds `?4` under `?1` at `?2` (now) in windows of `?3` seconds. The row's end of window
 /// lets a later new key's insert delete it once the window is over (migration 0006).
-const UPSERT: &str = "INSERT INTO rate_limits (key, window_start, count, expires_at)
-     VALUES (?1, ?2, ?4, ?2 + ?3)
-     ON CONFLICT(key) DO UPDATE SET
-         count = CASE WHEN window_start + ?3 > ?2 THEN count + ?4 ELSE ?4 END,
-         window_start = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END,
-         expires_at = CASE WHEN window_start + ?3 > ?2 THEN window_start ELSE ?2 END + ?3
-     RETURNING count, window_start";
+const UPSERT: &str = chat_store::rate_limits::COUNT;
 
 fn params(key: &str, window: u32, now: i64, add: i64) -> Vec<Value> {
     vec![
@@ -182,7 +176,7 @@ pub fn stamp(quota: Option<Quota>, answered: Result<Response, Error>) -> Respons
 /// Forgets `key`'s counter (e.g. a username's failures after a good login).
 pub async fn reset(db: &Db, key: &str) -> Result<(), Error> {
     db.execute(
-        "DELETE FROM rate_limits WHERE key = ?",
+        chat_store::rate_limits::RESET,
         vec![Value::Text(key.into())],
     )
     .await

@@ -24,12 +24,7 @@ fn int(n: u64) -> Value {
 pub async fn record(db: &Db, caller: &Principal, model: &str, tokens: Tokens) -> Result<(), Error> {
     let now = crate::time::now_rfc3339();
     db.execute(
-        "INSERT INTO usage (user_id, day, key_id, model, requests, prompt_tokens, completion_tokens)
-         VALUES (?, ?, ?, ?, 1, ?, ?)
-         ON CONFLICT (user_id, day, key_id, model) DO UPDATE SET
-             requests = requests + 1,
-             prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-             completion_tokens = completion_tokens + excluded.completion_tokens",
+        chat_store::usage::RECORD,
         vec![
             Value::Text(caller.user_id.clone()),
             Value::Text(day_of(&now).to_string()),
@@ -67,23 +62,6 @@ crate::from_columns!(Row {
     running
 });
 
-/// The caller's quotas and usage (and the rate-limit counter of `rate_key`), in one statement:
-/// the usage rows of this month are a few per day and model.
-const STANDING: &str = "SELECT
-    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
-      WHERE user_id = ?1 AND day = ?2) AS used_today,
-    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
-      WHERE user_id = ?1 AND day >= ?3) AS used_month,
-    (SELECT COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM usage
-      WHERE user_id = ?1 AND day = ?2 AND key_id = ?4 AND ?4 <> '') AS key_today,
-    (SELECT tokens_per_day FROM user_quotas WHERE user_id = ?1) AS day_limit,
-    (SELECT tokens_per_month FROM user_quotas WHERE user_id = ?1) AS month_limit,
-    (SELECT max_tokens_per_day FROM api_keys WHERE id = ?4 AND user_id = ?1) AS key_limit,
-    (SELECT count FROM rate_limits WHERE key = ?5) AS rl_count,
-    (SELECT window_start FROM rate_limits WHERE key = ?5) AS rl_start,
-    CASE WHEN ?6 IS NULL THEN 0 ELSE
-      (SELECT COUNT(*) FROM generations WHERE user_id = ?1 AND heartbeat_at > ?6) END AS running";
-
 async fn read(
     db: &Db,
     caller: &Principal,
@@ -92,7 +70,7 @@ async fn read(
     running_since: Option<&str>,
 ) -> Result<Row, Error> {
     db.query_opt::<Row>(
-        STANDING,
+        chat_store::usage::STANDING,
         vec![
             Value::Text(caller.user_id.clone()),
             Value::Text(today.to_string()),
