@@ -745,7 +745,7 @@ async fn openapi_types_the_options_ollama_knows_as_the_app_checks_them() {
         .cloned()
         .unwrap_or_default();
 
-    let checked: Vec<(&str, &str)> = chat_core::conversation::known_option_types().collect();
+    let checked: Vec<(&str, &str)> = chat_domain::conversation::known_option_types().collect();
 
     assert_eq!(
         documented.len(),

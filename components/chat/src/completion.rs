@@ -5,6 +5,8 @@
 //! and the tokens it had received are counted.
 
 use crate::generations::{self, stale_before, too_many};
+use crate::openai::chat::Translated;
+use crate::openai::reply::Reply;
 use crate::relay::{FIRST_CHUNK_JOINS_START, FLUSH_EVERY};
 use crate::servers;
 use crate::settings::settings;
@@ -12,13 +14,10 @@ use crate::sink::{self, Sink};
 use crate::upstream::{self, Lines, Next};
 use axum::response::{IntoResponse, Response};
 use chat_core::auth::principal::Principal;
-use chat_core::openai::chat::Translated;
-use chat_core::openai::reply::Reply;
 use chat_core::spin::ratelimit::{self, Pending};
 use chat_core::spin::{ApiJson, Db, RequestContext, log, metrics, task, usage};
 use chat_core::{Error, time};
 use futures::future::{Either, select};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Answers `t` for `caller`, with the rate-limit headers.
@@ -57,8 +56,8 @@ async fn answer(
 ) -> Result<Response, Error> {
     let model = t.body["model"].as_str().unwrap_or_default().to_string();
     let call = Call {
-        db: Arc::new(db),
-        id: chat_core::openai::id("v1-"),
+        db,
+        id: crate::openai::id("v1-"),
         request_id: ctx.request_id.clone(),
         caller,
         model,
@@ -88,9 +87,10 @@ enum End {
     ClientGone,
 }
 
-/// One call on its way.
+/// One call on its way, with its connection (one task uses it at a time: the handler, then
+/// the task that relays the answer).
 struct Call {
-    db: Arc<Db>,
+    db: Db,
     /// Its row in `generations` (the running-answers limit).
     id: String,
     request_id: String,
@@ -195,7 +195,7 @@ impl Call {
                     sink.queue_data("[DONE]");
                 }
                 End::Failed(e) => {
-                    sink.queue_data(&chat_core::openai::error::body(&e).to_string());
+                    sink.queue_data(&chat_core::openai_error::body(&e).to_string());
                 }
                 End::ClientGone => {}
             }

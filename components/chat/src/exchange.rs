@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use chat_core::Error;
 use chat_core::auth::principal::Principal;
 use chat_core::config::Config;
-use chat_core::conversation::{MessageView, ModelName, ModelOptions};
 use chat_core::ids::ConversationId;
 use chat_core::spin::{ApiJson, Db, RequestContext, log, metrics, ratelimit, task, usage};
 use chat_core::usage::Tokens;
+use chat_domain::conversation::{MessageView, ModelName, ModelOptions};
 use serde::Serialize;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -103,13 +103,12 @@ async fn answer(
     let order = servers::order(&db, config, &plan.model).await?;
     let body = plan.ollama_body();
     let prepared = Arc::new(plan.prepare()?);
-    let db = Arc::new(db);
     // The question is stored on its own task while Ollama starts: the writes are off the path
     // to the first token, and `start` does not wait for their commit. If storing fails before
     // Ollama answers, the call is dropped (which closes it) and the failure is the answer.
-    // The store has the connection to itself until it is done (see `Stored::new`).
+    // The store takes the connection and gives it back when done (see `Stored`).
     let mut stored = Stored::new(
-        db.clone(),
+        db,
         caller.user_id.clone(),
         prepared.clone(),
         settings,
@@ -118,7 +117,6 @@ async fn answer(
         servers::Candidates::new(config, &order),
     );
     let generation = Generation {
-        db,
         caller: caller.clone(),
         prepared,
         server: Mutex::new(order.first().cloned().unwrap_or_default()),
@@ -138,9 +136,9 @@ struct Exchange {
     assistant_message: MessageView,
 }
 
-/// One answer on its way: the messages it stores and the servers that may answer it.
+/// One answer on its way: the messages it stores and the servers that may answer it. Its
+/// connection is the store's until the store is done (`Stored::connection`).
 struct Generation {
-    db: Arc<Db>,
     /// Whose answer it is (and with which API key): its usage is counted for them.
     caller: Principal,
     prepared: Arc<plan::Prepared>,
@@ -169,9 +167,9 @@ impl Generation {
             }
         };
         let mut sink = sink_for();
-        let outcome = relay::run(&self.db, p, lines, &mut sink, stored).await;
+        let outcome = relay::run(p, lines, &mut sink, stored).await;
         if outcome.stored {
-            self.count_usage(outcome.tokens).await;
+            self.count_usage(stored, outcome.tokens).await;
         }
         count(&p.model, Ok(&outcome)).await;
         Ok((outcome, sink))
@@ -211,29 +209,38 @@ impl Generation {
                 // Written once the store is done: it has the connection until then.
                 stored.wait().await?;
                 let moved = next.map(|n| (p.assistant.id.as_str(), n.as_str()));
-                servers::after_failure(&self.db, config, url, &failed, moved).await;
+                let db = stored.connection()?;
+                servers::after_failure(db, config, url, &failed, moved).await;
             }
             if next.is_none() {
-                return Err(relay::failed_to_begin(&self.db, p, stored, failed.error()).await);
+                return Err(relay::failed_to_begin(p, stored, failed.error()).await);
             }
         }
         Err(upstream::unavailable("no Ollama server"))
     }
 
-    /// Counts what an answer (or its title) cost in the caller's usage.
-    async fn count_usage(&self, tokens: Tokens) {
+    /// Counts what an answer (or its title) cost in the caller's usage, on the connection
+    /// the finished store gave back.
+    async fn count_usage(&self, stored: &Stored, tokens: Tokens) {
         let model = &self.prepared.model;
-        if let Err(e) = usage::record(&self.db, &self.caller, model, tokens).await {
+        let recorded = match stored.connection() {
+            Ok(db) => usage::record(db, &self.caller, model, tokens).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = recorded {
             log::warn("usage not recorded", e.causes());
         }
     }
 
     /// Titles an untitled conversation after a complete first exchange.
-    async fn title(&self, outcome: &Outcome) {
+    async fn title(&self, stored: &Stored, outcome: &Outcome) {
         let p = &self.prepared;
+        let Ok(db) = stored.connection() else {
+            return;
+        };
         if p.wants_title
             && !outcome.stopped
-            && outcome.message.status == chat_core::conversation::Status::Complete
+            && outcome.message.status == chat_domain::conversation::Status::Complete
         {
             let base = self
                 .server
@@ -241,8 +248,8 @@ impl Generation {
                 .map_or_else(|e| e.into_inner().clone(), |s| s.clone());
             let timeout = self.config.ollama_timeout;
             let answer = &outcome.message.content;
-            if let Some(tokens) = crate::title::title(&self.db, p, answer, &base, timeout).await {
-                self.count_usage(tokens).await;
+            if let Some(tokens) = crate::title::title(db, p, answer, &base, timeout).await {
+                self.count_usage(stored, tokens).await;
             }
         }
     }
@@ -253,7 +260,7 @@ impl Generation {
         if let Some(e) = outcome.error {
             return Err(e);
         }
-        self.title(&outcome).await;
+        self.title(stored, &outcome).await;
         let body = Exchange {
             user_message: self.prepared.user_message.clone(),
             assistant_message: outcome.message,
@@ -303,7 +310,7 @@ impl Generation {
                 }
             }
             sink.close();
-            self.title(&outcome).await;
+            self.title(&stored, &outcome).await;
         })
         .await;
         // Answer once Ollama has answered and `start` (with the first token, if it comes

@@ -3,9 +3,9 @@
 
 use crate::generations;
 use crate::plan::Prepared;
-use chat_core::conversation::{MessageView, Status, Usage};
 use chat_core::spin::{Db, Value, log};
 use chat_core::time;
+use chat_domain::conversation::{MessageView, Status, Usage};
 
 /// Keeps the partial answer stored and the generation's heartbeat fresh. Best effort: a
 /// failed flush only means less is stored if the instance dies before the end.

@@ -3,10 +3,12 @@
 //! one per file in `routes/`. It is the only component allowed to reach Ollama.
 
 mod completion;
+mod context;
 mod exchange;
 mod finish;
 mod generations;
 mod models;
+mod openai;
 mod plan;
 mod relay;
 mod routes;

@@ -3,14 +3,14 @@
 //! checks the per-user limit and builds Ollama's context; [`Plan::prepare`] names the
 //! messages to store.
 
+use crate::context::ContextMessage;
 use crate::generations::{stale_before, too_many};
 use crate::settings::Settings;
-use chat_core::conversation::{MessageView, ModelOptions, Role, Status, Usage};
 use chat_core::ids::ConversationId;
-use chat_core::ollama::{self, ContextMessage};
-use chat_core::spin::conversations::{ConversationRow, MessageRow};
 use chat_core::spin::{Db, FromRow, Row, Value};
 use chat_core::{Error, ErrorCode, time};
+use chat_domain::conversation::{MessageView, ModelOptions, Role, Status, Usage};
+use chat_domain::rows::{ConversationRow, MessageRow};
 use serde_json::json;
 use std::time::Duration;
 
@@ -206,7 +206,7 @@ pub async fn plan<'a>(
     };
     let wants_title =
         conversation.title.is_none() && !asked_before && matches!(question, Question::New(_));
-    let context = ollama::context(
+    let context = crate::context::context(
         conversation.system_prompt.as_deref(),
         &history,
         settings.history_max_messages,

@@ -9,9 +9,9 @@ use crate::sink::Sink;
 use crate::stored::Stored;
 use crate::upstream::{self, Lines, Next};
 use chat_core::Error;
-use chat_core::conversation::{MessageView, Status, Usage};
-use chat_core::spin::{Db, log, task};
+use chat_core::spin::{log, task};
 use chat_core::usage::Tokens;
+use chat_domain::conversation::{MessageView, Status, Usage};
 use serde::Serialize;
 use serde_json::json;
 use std::time::{Duration, Instant};
@@ -44,12 +44,17 @@ pub async fn race<T>(call: impl Future<Output = T>, stored: &mut Stored) -> Resu
 
 /// Ollama failed before its answer began: once the question is stored, its placeholder is
 /// marked `error` (the question stays); `e` is the answer.
-pub async fn failed_to_begin(db: &Db, p: &Prepared, stored: &mut Stored, e: Error) -> Error {
+pub async fn failed_to_begin(p: &Prepared, stored: &mut Stored, e: Error) -> Error {
     if let Err(store) = stored.wait().await {
         return store;
     }
-    finish(db, p, "", "", Status::Error, None).await;
-    e
+    match stored.connection() {
+        Ok(db) => {
+            finish(db, p, "", "", Status::Error, None).await;
+            e
+        }
+        Err(lost) => lost,
+    }
 }
 
 /// How a generation ended.
@@ -118,7 +123,15 @@ impl Received {
                     sink.queue("delta", &json!({"content": c.content()}));
                 }
                 if c.done {
-                    self.usage = c.usage();
+                    self.usage = c.counts().map(|n| {
+                        Usage::from_ollama(
+                            n.prompt_eval_count,
+                            n.eval_count,
+                            n.total_duration,
+                            n.load_duration,
+                            n.eval_duration,
+                        )
+                    });
                     return Some(End::Done);
                 }
                 None
@@ -166,18 +179,22 @@ impl Chores {
     /// not be stored.
     async fn between_chunks(
         &mut self,
-        db: &Db,
         p: &Prepared,
         got: &Received,
         stored: &mut Stored,
     ) -> Option<End> {
         // Tokens keep flowing while the question is being stored; the stop flag and the
-        // partial answer wait for it (there is nothing to stop or update before).
+        // partial answer wait for it (there is nothing to stop or update before), and so
+        // does the connection, which the store has until then.
         match stored.check() {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => return Some(End::Unstored(e)),
         }
+        let db = match stored.connection() {
+            Ok(db) => db,
+            Err(e) => return Some(End::Unstored(e)),
+        };
         // The stop flag is read at most every STOP_CHECK_EVERY, not per chunk: a read costs
         // a few hundred µs under load, and a stop within 50 ms is "at once" for a person.
         if self.last_stop_check.elapsed() >= STOP_CHECK_EVERY {
@@ -201,7 +218,6 @@ impl Chores {
 /// Passes Ollama's lines on (as `start`, then `thinking` and `delta` events) until the answer
 /// ends, doing the store's chores between chunks.
 async fn relay_lines(
-    db: &Db,
     p: &Prepared,
     lines: &mut Lines,
     sink: &mut Sink,
@@ -229,29 +245,23 @@ async fn relay_lines(
         if !lines.has_buffered() {
             sink.flush().await;
         }
-        if let Some(end) = chores.between_chunks(db, p, got, stored).await {
+        if let Some(end) = chores.between_chunks(p, got, stored).await {
             return end;
         }
     }
 }
 
 /// Relays the answer and stores how it ended.
-pub async fn run(
-    db: &Db,
-    p: &Prepared,
-    mut lines: Lines,
-    sink: &mut Sink,
-    stored: &mut Stored,
-) -> Outcome {
+pub async fn run(p: &Prepared, mut lines: Lines, sink: &mut Sink, stored: &mut Stored) -> Outcome {
     let mut got = Received::new();
     let mut chores = Chores::new();
-    let end = relay_lines(db, p, &mut lines, sink, stored, &mut got, &mut chores).await;
+    let end = relay_lines(p, &mut lines, sink, stored, &mut got, &mut chores).await;
     // Dropping the stream closes the Ollama request (a stop or failure ends it there too).
     drop(lines);
     let end = match end {
         End::Unstored(e) => End::Unstored(e),
         // The failure to store outranks Ollama's: the client must know nothing was kept.
-        other => match stored.wait().await {
+        other => match stored.wait().await.and_then(|_| stored.connection()) {
             Ok(_) => other,
             Err(e) => End::Unstored(e),
         },
@@ -268,6 +278,9 @@ pub async fn run(
             ..p.assistant.clone()
         },
         _ => {
+            let Ok(db) = stored.connection() else {
+                unreachable!("checked above")
+            };
             finish(
                 db,
                 p,

@@ -8,9 +8,9 @@ use crate::generations;
 use crate::tags::{self, ModelInfo};
 use crate::upstream::{self, Failed};
 use chat_core::config::Config;
-use chat_core::servers::{Standing, try_order};
 use chat_core::spin::{Db, FromRow, Row, Value, log};
 use chat_core::{Error, time};
+use ollama_api::servers::{Standing, try_order};
 use spin_sdk::http::{Method, Response};
 
 /// A server's model list is fetched again when older than this.

@@ -1,7 +1,6 @@
 //! Where an answer's events go: the client's server-sent event stream, or nowhere.
 
 use chat_core::Error;
-use chat_core::ollama;
 use futures::SinkExt;
 use futures::channel::mpsc::Sender;
 
@@ -52,7 +51,8 @@ impl Sink {
     /// Adds an event to the next write.
     pub fn queue(&mut self, name: &str, data: &impl serde::Serialize) {
         if self.tx.is_some() && !self.gone {
-            self.pending.push_str(&ollama::sse_event(name, data));
+            self.pending
+                .push_str(&chat_core::sse::sse_event(name, data));
         }
     }
 

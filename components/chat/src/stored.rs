@@ -5,11 +5,11 @@ use crate::generations;
 use crate::plan::Prepared;
 use crate::servers::Candidates;
 use crate::settings::Settings;
-use chat_core::conversation::MessageView;
-use chat_core::spin::conversations::{NewMessage, insert_message};
 use chat_core::spin::ratelimit::Pending;
 use chat_core::spin::{Db, task};
 use chat_core::{Error, ErrorCode};
+use chat_domain::conversation::MessageView;
+use chat_domain::rows::{NewMessage, insert_message};
 use futures::channel::oneshot;
 use std::sync::Arc;
 use std::time::Duration;
@@ -86,14 +86,23 @@ fn as_new<'a>(cid: &'a str, user_id: &'a str, m: &'a MessageView) -> NewMessage<
 
 /// The store of a generation's question and placeholder, run on its own task: the first
 /// events need not wait for its commit, and nothing is written for the answer before it ends.
+///
+/// It owns the generation's connection: the store's task takes the `Db` by value and hands it
+/// back when it is done, and only then does [`Stored::connection`] give it out. A statement
+/// waiting for the write lock holds its connection, and a second task using the same
+/// connection would wait with it (in Spin, with the whole instance; see `Db`), so nothing
+/// else may use it while the store runs: the types say so, not a comment. A new instance so
+/// opens one connection per answer, not two (each reads the whole schema).
 pub struct Stored {
     state: StoreState,
     /// The server the registration picked, as soon as it has (see [`Stored::picked`]).
     picked: Option<oneshot::Receiver<String>>,
+    /// The connection, back from the store's task.
+    db: Option<Db>,
 }
 
-type Done = Result<String, Error>;
-type StoreJob = Box<dyn FnOnce() -> oneshot::Receiver<Done> + Send>;
+type Done = (Result<String, Error>, Db);
+type StoreJob = Box<dyn FnOnce() -> oneshot::Receiver<Done> + Send + Sync>;
 
 enum StoreState {
     NotStarted(StoreJob),
@@ -105,15 +114,10 @@ enum StoreState {
 }
 
 impl Stored {
-    /// A store to start with [`Stored::start`] (or on first wait).
-    ///
-    /// The store uses `db`, the generation's connection: nothing else may use it until the
-    /// store is done ([`Stored::check`] says `true`, or [`Stored::wait`] returns), since a
-    /// statement waiting for the write lock holds its connection, and a second task on the
-    /// same connection would wait with it (in Spin, with the whole instance; see `Db`). A new
-    /// instance so opens one connection per answer, not two (each reads the whole schema).
+    /// A store to start with [`Stored::start`] (or on first wait), on `db`, the generation's
+    /// connection, which it gives back once done ([`Stored::connection`]).
     pub fn new(
-        db: Arc<Db>,
+        db: Db,
         user_id: String,
         p: Arc<Prepared>,
         settings: Arc<Settings>,
@@ -138,14 +142,23 @@ impl Stored {
                         .with_causes_of(&e),
                         _ => e,
                     });
-                let _ = tx.send(stored);
+                let _ = tx.send((stored, db));
             });
             rx
         });
         Self {
             state: StoreState::NotStarted(job),
             picked: Some(picked_rx),
+            db: None,
         }
+    }
+
+    /// The generation's connection, once the store is done with it (after [`Stored::wait`]
+    /// returns or [`Stored::check`] says `true`); an internal error before.
+    pub fn connection(&self) -> Result<&Db, Error> {
+        self.db
+            .as_ref()
+            .ok_or_else(|| Error::internal("the question's store still has the connection"))
     }
 
     /// The server the generation was registered on, once the registration has picked it
@@ -213,8 +226,12 @@ impl Stored {
     }
 
     /// Records what the store task sent (`None`: nothing, because it ended or was never
-    /// pending) and says how storing went.
-    fn settle(&mut self, got: Option<Done>) -> Done {
+    /// pending), takes the connection back, and says how storing went.
+    fn settle(&mut self, got: Option<Done>) -> Result<String, Error> {
+        let got = got.map(|(result, db)| {
+            self.db = Some(db);
+            result
+        });
         let result = match (&self.state, got) {
             (StoreState::Stored(server), _) => Ok(server.clone()),
             (StoreState::Pending(_), Some(r)) => r,

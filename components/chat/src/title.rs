@@ -2,7 +2,6 @@
 
 use crate::plan::Prepared;
 use crate::upstream;
-use chat_core::ollama;
 use chat_core::spin::{Db, Value};
 use chat_core::usage::Tokens;
 use serde_json::json;
@@ -21,7 +20,7 @@ pub async fn title(
     let question = p.user_message.content.as_str();
     let body = json!({
         "model": p.model,
-        "messages": [{"role": "user", "content": ollama::title_prompt(question, answer)}],
+        "messages": [{"role": "user", "content": crate::context::title_prompt(question, answer)}],
         "stream": false,
         "think": false,
         "options": {"temperature": 0.2, "num_predict": 24},
@@ -43,13 +42,13 @@ pub async fn title(
     let suggested = reply.as_ref().and_then(|v| {
         v["message"]["content"]
             .as_str()
-            .and_then(ollama::clean_title)
+            .and_then(crate::context::clean_title)
     });
     let tokens = reply.as_ref().map(|v| Tokens {
         prompt: v["prompt_eval_count"].as_u64().unwrap_or(0),
         completion: v["eval_count"].as_u64().unwrap_or(0),
     });
-    if let Some(t) = suggested.or_else(|| ollama::fallback_title(question)) {
+    if let Some(t) = suggested.or_else(|| crate::context::fallback_title(question)) {
         let _ = db
             .execute(
                 chat_store::conversations::SET_TITLE_IF_NONE,

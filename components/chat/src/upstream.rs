@@ -4,12 +4,12 @@
 //! `502 UPSTREAM_ERROR`. Ollama's own error text is logged, not sent.
 
 use bytes::Bytes;
-use chat_core::ollama::{ChatChunk, ChatLine, LineBuffer, parse_chat_line};
 use chat_core::spin::task;
 use chat_core::{Error, ErrorCode};
 use futures::StreamExt;
 use futures::future::{Either, select};
 use http_body_util::BodyDataStream;
+use ollama_api::wire::{ChatChunk, ChatLine, LineBuffer, parse_chat_line};
 use spin_sdk::http::body::IncomingBodyExt;
 use spin_sdk::http::{EmptyBody, FullBody, Method, Response, StatusCode};
 use spin_sdk::wasip3::http::types::ErrorCode as WireError;

@@ -1,10 +1,10 @@
-//! Writing a conversation's settings (`chat_core::conversation_settings`) to its row, and
+//! Writing a conversation's settings (`chat_domain::settings`) to its row, and
 //! the tag index kept beside the row.
 
 use chat_core::Error;
-use chat_core::conversation::{ModelName, SystemPrompt, Tags, Title};
-use chat_core::conversation_settings::Settings;
 use chat_core::spin::{Db, Value};
+use chat_domain::conversation::{ModelName, SystemPrompt, Tags, Title};
+use chat_domain::settings::Settings;
 
 /// The settings as the parameters of the `title, model, system_prompt, options, pinned,
 /// archived, tags` columns.

@@ -2,10 +2,12 @@
 //! share links (`/api/conversations/...`, `/api/shared/...`). Routes live one per file in
 //! `routes/`.
 
+mod export;
 mod fields;
 mod listing;
 mod routes;
 mod search;
+mod search_query;
 mod shares;
 
 use axum::routing::{get, post};

@@ -3,11 +3,11 @@
 //! cursor from another filter, is refused).
 
 use chat_core::Error;
-use chat_core::conversation::ConversationView;
 use chat_core::cursor::Page;
 use chat_core::spin::auth::key_pepper;
-use chat_core::spin::conversations::ConversationRow;
 use chat_core::spin::{Db, Value};
+use chat_domain::conversation::ConversationView;
+use chat_domain::rows::ConversationRow;
 
 /// Which conversations a list shows.
 #[derive(Debug, Clone)]

@@ -5,13 +5,13 @@
 //! last result's score read anew for each page (scores move as anyone writes).
 
 use crate::listing::Filter;
+use crate::search_query::SearchQuery;
 use chat_core::Error;
-use chat_core::conversation::ConversationView;
 use chat_core::cursor::Page;
-use chat_core::search::SearchQuery;
 use chat_core::spin::auth::key_pepper;
-use chat_core::spin::conversations::ConversationRow;
 use chat_core::spin::{Db, FromRow, Row, Value};
+use chat_domain::conversation::ConversationView;
+use chat_domain::rows::ConversationRow;
 use std::collections::HashMap;
 
 /// A result: the conversation, its score, and where its best hit is (a message's or the

@@ -8,7 +8,7 @@ use std::time::Duration;
 pub struct Config {
     /// The Ollama servers (`ollama_urls`, else `ollama_url` alone), in the order they are
     /// preferred.
-    pub servers: crate::servers::Servers,
+    pub servers: ollama_api::servers::Servers,
     /// How long a failed server is skipped when there are several
     /// (`ollama_cooldown_seconds`).
     pub ollama_cooldown: Duration,
@@ -55,13 +55,15 @@ impl Config {
         let ollama_url = get("ollama_url");
         let urls = get("ollama_urls");
         let servers =
-            crate::servers::Servers::parse(&urls, &ollama_url).map_err(|reason| ConfigError {
-                name: if urls.trim().is_empty() {
-                    "ollama_url"
-                } else {
-                    "ollama_urls"
-                },
-                reason,
+            ollama_api::servers::Servers::parse(&urls, &ollama_url).map_err(|reason| {
+                ConfigError {
+                    name: if urls.trim().is_empty() {
+                        "ollama_url"
+                    } else {
+                        "ollama_urls"
+                    },
+                    reason,
+                }
             })?;
         let cooldown = number(&get, "ollama_cooldown_seconds")?;
         let default_model = Some(get("default_model").trim().to_string())

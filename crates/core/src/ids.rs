@@ -4,6 +4,15 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
 }
 
+/// Path ids are 32 lowercase hex digits; anything else cannot name a row, so it is a plain
+/// `404` without a query.
+pub fn is_id(raw: &str) -> bool {
+    raw.len() == 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Typed ids: each is known to be one the app could have made (32 lowercase hex digits);
 /// anything else names nothing. As a handler's argument one is read from the route's one
 /// path parameter, and a parameter that cannot be one is `404 NOT_FOUND` ("<what> not
@@ -25,7 +34,7 @@ macro_rules! typed_ids {
             }
 
             pub fn parse(raw: &str) -> Option<Self> {
-                crate::conversation::is_id(raw).then(|| Self(raw.to_string()))
+                is_id(raw).then(|| Self(raw.to_string()))
             }
 
             pub fn as_str(&self) -> &str {

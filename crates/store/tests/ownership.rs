@@ -26,30 +26,30 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn opens_statement(line: &str) -> bool {
     line.split('"').skip(1).step_by(2).any(|literal| {
         let words: Vec<&str> = literal.split_whitespace().take(3).collect();
-        match words.as_slice() {
-            ["SELECT", _, ..] | ["INSERT" | "REPLACE", "INTO" | "OR", ..] => true,
-            ["DELETE", "FROM", ..] => true,
-            ["UPDATE", _, "SET"] | ["WITH", _, "AS"] => true,
-            ["CREATE", "TABLE" | "INDEX" | "TRIGGER", ..] => true,
-            ["BEGIN" | "PRAGMA", _, ..] => true,
-            _ => false,
-        }
+        matches!(
+            words.as_slice(),
+            ["SELECT", _, ..]
+                | ["INSERT" | "REPLACE", "INTO" | "OR", ..]
+                | ["DELETE", "FROM", ..]
+                | ["UPDATE", _, "SET"]
+                | ["WITH", _, "AS"]
+                | ["CREATE", "TABLE" | "INDEX" | "TRIGGER", ..]
+                | ["BEGIN" | "PRAGMA", _, ..]
+        )
     })
 }
 
-/// Whether the production part of `source` (before its `#[cfg(test)]` module) has SQL.
-fn has_sql(source: &str) -> bool {
-    source
-        .lines()
-        .take_while(|l| l.trim() != "#[cfg(test)]")
-        .any(opens_statement)
-}
-
-#[test]
-fn no_production_source_outside_the_store_holds_sql() {
+/// Every production source outside the store, by path from the workspace root, with its
+/// production part (before its `#[cfg(test)]` module).
+fn production_sources() -> Vec<(String, String)> {
     let root = root();
     let mut files = Vec::new();
-    for dir in ["components", "crates/core/src"] {
+    for dir in [
+        "components",
+        "crates/core/src",
+        "crates/domain/src",
+        "crates/ollama/src",
+    ] {
         rust_files(&root.join(dir), &mut files);
     }
     assert!(
@@ -57,14 +57,52 @@ fn no_production_source_outside_the_store_holds_sql() {
         "sources not found under {}",
         root.display()
     );
-    let offenders: Vec<String> = files
+    files
         .iter()
-        .filter(|f| has_sql(&std::fs::read_to_string(f).unwrap_or_default()))
-        .map(|f| f.strip_prefix(&root).unwrap_or(f).display().to_string())
+        .map(|f| {
+            let source = std::fs::read_to_string(f).unwrap_or_default();
+            let code: Vec<&str> = source
+                .lines()
+                .take_while(|l| l.trim() != "#[cfg(test)]")
+                .collect();
+            let name = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+            (name, code.join("\n"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_production_source_outside_the_store_holds_sql() {
+    let offenders: Vec<String> = production_sources()
+        .into_iter()
+        .filter(|(_, code)| code.lines().any(opens_statement))
+        .map(|(name, _)| name)
         .collect();
     assert!(
         offenders.is_empty(),
         "SQL outside crates/store (put it in a chat_store module): {offenders:?}"
+    );
+}
+
+#[test]
+fn no_production_source_shares_a_connection_between_tasks() {
+    let shared: Vec<String> = production_sources()
+        .into_iter()
+        .filter(|(_, code)| {
+            let code: Vec<&str> = code
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("//"))
+                .collect();
+            let code = code.join("\n");
+            ["Arc<Db>", "Rc<Db>", "Arc::new(db)", "Rc::new(db)"]
+                .iter()
+                .any(|p| code.contains(p))
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert!(
+        shared.is_empty(),
+        "a Db is moved, never shared (see chat_core::spin::db): {shared:?}"
     );
 }
 

@@ -25,7 +25,7 @@ pub async fn post(
     conversation_id: ConversationId,
     ApiJson(b): ApiJson<Body>,
 ) -> Result<Response, Error> {
-    chat_core::conversation::check_content(&b.content, "content")?;
+    chat_domain::conversation::check_content(&b.content, "content")?;
     let ask = Ask::parse(Question::New(&b.content), b.model, b.options, b.stream)?;
     exchange::respond(&ctx, &principal, &conversation_id, ask).await
 }

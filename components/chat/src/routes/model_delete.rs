@@ -4,9 +4,9 @@
 use crate::{models, servers, upstream};
 use axum::http::StatusCode;
 use chat_core::Error;
-use chat_core::conversation::ModelName;
 use chat_core::spin::auth::Admin;
 use chat_core::spin::{ApiPath, ApiQuery, RequestContext};
+use chat_domain::conversation::ModelName;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -3,10 +3,10 @@
 
 use crate::{servers, upstream};
 use chat_core::Error;
-use chat_core::conversation::ModelName;
 use chat_core::spin::ApiPath;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, Db, RequestContext};
+use chat_domain::conversation::ModelName;
 use serde_json::Value;
 
 pub async fn get(

@@ -3,9 +3,9 @@
 //! stored but usage.
 
 use crate::completion;
+use crate::openai::chat::ChatRequest;
 use axum::response::Response;
 use chat_core::Error;
-use chat_core::openai::chat::ChatRequest;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, RequestContext};
 

@@ -1,11 +1,11 @@
 //! `POST /v1/embeddings`: vectors from Ollama's `/api/embed` (on a server that has the model),
 //! as floats or base64.
 
+use crate::openai::embeddings::{self, EmbeddingsRequest};
 use crate::{servers, upstream};
 use axum::response::Response;
 use chat_core::Error;
 use chat_core::config::LogLevel;
-use chat_core::openai::embeddings::{self, EmbeddingsRequest};
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, Db, RequestContext, log, usage};
 

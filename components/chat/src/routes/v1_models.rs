@@ -1,9 +1,9 @@
 //! `GET /v1/models` and `GET /v1/models/{model}`: Ollama's installed models as OpenAI's model
 //! objects (from the same short-lived cache as `/api/models`).
 
+use crate::openai::models::{list as model_list, model};
 use crate::{models, upstream};
 use chat_core::Error;
-use chat_core::openai::models::{list as model_list, model};
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, ApiPath, RequestContext};
 use serde_json::Value;

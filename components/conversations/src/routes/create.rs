@@ -3,10 +3,10 @@
 use crate::fields;
 use axum::http::StatusCode;
 use chat_core::Error;
-use chat_core::conversation_settings::Settings;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db};
+use chat_domain::rows::owned;
+use chat_domain::settings::Settings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Deserialize, Default)]
@@ -21,7 +21,7 @@ pub struct Body {
 
 #[derive(Serialize)]
 pub struct Envelope {
-    pub conversation: chat_core::conversation::ConversationView,
+    pub conversation: chat_domain::conversation::ConversationView,
 }
 
 pub async fn post(

@@ -6,7 +6,7 @@ use chat_core::Error;
 use chat_core::ids::ConversationId;
 use chat_core::spin::Db;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::delete_owned;
+use chat_domain::rows::delete_owned;
 
 pub async fn delete(
     Authenticated(principal): Authenticated,

@@ -2,12 +2,12 @@
 //! messages, as one JSON document that import takes back.
 
 use super::export_one::attach;
+use crate::export::{self, ExportDocument, ExportedConversation};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
-use chat_core::export::{self, ExportDocument, ExportedConversation};
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::{ConversationRow, MessageRow};
 use chat_core::spin::{ApiJson, Db, Value};
+use chat_domain::rows::{ConversationRow, MessageRow};
 use std::collections::HashMap;
 
 pub async fn get(Authenticated(principal): Authenticated) -> Result<Response, Error> {

@@ -1,14 +1,14 @@
 //! `GET /api/conversations/{id}/export?format=json|markdown`: one conversation as a download,
 //! JSON in the export format (importable) or Markdown (for reading).
 
+use crate::export::{self, ExportDocument, ExportedConversation};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chat_core::Error;
-use chat_core::export::{self, ExportDocument, ExportedConversation};
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::{all_messages, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db};
+use chat_domain::rows::{all_messages, owned};
 use serde::Deserialize;
 
 #[derive(Deserialize, Default, Clone, Copy)]

@@ -4,8 +4,8 @@ use super::create::Envelope;
 use chat_core::Error;
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db};
+use chat_domain::rows::owned;
 
 pub async fn get(
     Authenticated(principal): Authenticated,

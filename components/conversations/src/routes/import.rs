@@ -2,15 +2,15 @@
 //! before anything is written, and it is written in one transaction: a bad item imports
 //! nothing. Ids are new; times are kept when they are valid and not in the future.
 
+use crate::export::{FORMAT_VERSION, ImportDocument, ImportedConversation};
 use crate::fields;
 use axum::http::StatusCode;
 use chat_core::Error;
-use chat_core::conversation::Status;
-use chat_core::conversation_settings::Settings;
-use chat_core::export::{FORMAT_VERSION, ImportDocument, ImportedConversation};
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::{NewMessage, insert_message};
 use chat_core::spin::{ApiJson, Db};
+use chat_domain::conversation::Status;
+use chat_domain::rows::{NewMessage, insert_message};
+use chat_domain::settings::Settings;
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -23,7 +23,7 @@ pub struct Imported {
 struct Ready {
     settings: Settings,
     created_at: String,
-    messages: Vec<chat_core::export::ImportedMessage>,
+    messages: Vec<crate::export::ImportedMessage>,
     times: Vec<String>,
 }
 
@@ -43,14 +43,14 @@ fn check(c: ImportedConversation, now: &str) -> Result<Ready, Error> {
     let mut times = Vec::with_capacity(c.messages.len());
     for (i, m) in c.messages.iter().enumerate() {
         let at = |f: &str| format!("messages[{i}].{f}");
-        if !chat_core::conversation::is_free_text(&m.content) {
+        if !chat_domain::conversation::is_free_text(&m.content) {
             return Err(Error::validation(
                 at("content"),
                 "A message has no control characters other than tabs and line breaks.",
             ));
         }
         if let Some(model) = &m.model {
-            chat_core::conversation::ModelName::parse_field(model, &at("model"))?;
+            chat_domain::conversation::ModelName::parse_field(model, &at("model"))?;
         }
         if m.usage.as_ref().is_some_and(|u| !u.is_plausible()) {
             return Err(Error::validation(

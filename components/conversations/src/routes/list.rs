@@ -4,10 +4,10 @@
 use crate::listing::{self, Filter};
 use crate::search;
 use chat_core::Error;
-use chat_core::conversation::ConversationView;
 use chat_core::cursor::Page;
 use chat_core::spin::auth::Authenticated;
 use chat_core::spin::{ApiJson, ApiQuery, Db};
+use chat_domain::conversation::ConversationView;
 use serde::Deserialize;
 
 #[derive(Deserialize)]

@@ -2,12 +2,12 @@
 //! pages. The cursor is the last message's position, scoped to the caller and conversation.
 
 use chat_core::Error;
-use chat_core::conversation::MessageView;
 use chat_core::cursor::{Page, PageQuery};
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::{Authenticated, key_pepper};
-use chat_core::spin::conversations::{MessageRow, owned};
 use chat_core::spin::{ApiJson, ApiQuery, Db, Value};
+use chat_domain::conversation::MessageView;
+use chat_domain::rows::{MessageRow, owned};
 
 pub async fn get(
     Authenticated(principal): Authenticated,

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use chat_core::Error;
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, RequestContext, Value};
+use chat_domain::rows::owned;
 use serde::Serialize;
 
 #[derive(Serialize)]

@@ -4,8 +4,8 @@
 use chat_core::Error;
 use chat_core::auth::secrets::sha256_hex;
 use chat_core::spin::IdPath;
-use chat_core::spin::conversations::{ConversationRow, all_messages};
 use chat_core::spin::{ApiJson, Db, Value};
+use chat_domain::rows::{ConversationRow, all_messages};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -18,7 +18,7 @@ pub struct Shared {
 
 #[derive(Serialize)]
 pub struct SharedMessage {
-    role: chat_core::conversation::Role,
+    role: chat_domain::conversation::Role,
     content: String,
     created_at: String,
 }

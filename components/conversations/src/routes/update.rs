@@ -1,15 +1,15 @@
 //! `PATCH /api/conversations/{id}`: change settings. An absent field stays as it is; `null`
 //! clears `title`, `model`, `system_prompt`, `options` and `tags` (the merge:
-//! `chat_core::conversation_settings::SettingsPatch`).
+//! `chat_domain::settings::SettingsPatch`).
 
 use super::create::Envelope;
 use crate::fields;
 use chat_core::Error;
-use chat_core::conversation_settings::{PatchBody, SettingsPatch};
 use chat_core::ids::ConversationId;
 use chat_core::spin::auth::Authenticated;
-use chat_core::spin::conversations::owned;
 use chat_core::spin::{ApiJson, Db, Value};
+use chat_domain::rows::owned;
+use chat_domain::settings::{PatchBody, SettingsPatch};
 
 pub async fn patch(
     Authenticated(principal): Authenticated,

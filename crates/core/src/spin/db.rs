@@ -2,13 +2,15 @@
 //! first time in each instance. One `Db` is one connection, used by one task at a time
 //! (Spin may run several requests at once in one instance).
 //!
-//! Never use one `Db` from two tasks at once. Spin runs a statement on a blocking thread that
-//! holds the connection's lock, also while it waits for SQLite's write lock (up to 5 s), and
-//! other calls on the connection (`changes()`, which the app no longer makes) take that lock
-//! on the instance's event loop, stalling every task of the instance (seen as a 5 s
-//! deadlock). Give a concurrent task its own `Db`. Within one task, reads (`SELECT` through
-//! `query`) may run at once on a `Db` (`futures::join!`): their trips to the blocking threads
-//! overlap, and the connection's lock takes them in turn.
+//! A `Db` is moved, never shared between tasks: it is not `Clone`, no production code wraps
+//! it in an `Arc` or `Rc` (a test in `crates/store` checks the sources), and work that runs
+//! on a task of its own takes the connection by value and hands it back when done (chat's
+//! `Stored`). Why: Spin runs a statement on a blocking thread that holds the connection's
+//! lock, also while it waits for SQLite's write lock (up to 5 s), and other calls on the
+//! connection take that lock on the instance's event loop, stalling every task of the
+//! instance (seen as a 5 s deadlock). Within one task, reads (`SELECT` through `query`) may
+//! run at once on a `Db` (`futures::join!`): their trips to the blocking threads overlap, and
+//! the connection's lock takes them in turn.
 //!
 //! What a write changed is learnt from its `RETURNING` rows ([`Db::changed`]), never from
 //! `changes()`: on Spin's libSQL backend that count is stale (see `changed`).

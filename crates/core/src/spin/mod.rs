@@ -3,7 +3,6 @@
 
 mod admit;
 pub mod auth;
-pub mod conversations;
 pub mod db;
 pub mod extract;
 pub mod kv;

@@ -163,7 +163,7 @@ fn render_error(
     }
     let body = match style {
         ErrorStyle::Envelope => error.envelope(id),
-        ErrorStyle::OpenAi => crate::openai::error::body(&error),
+        ErrorStyle::OpenAi => crate::openai_error::body(&error),
     };
     let body = body.to_string();
     // The envelope's length is stated (as axum states a handler's): sent chunked, the

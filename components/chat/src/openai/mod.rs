@@ -1,10 +1,10 @@
 //! OpenAI's chat-completions API (`/v1/...`) in Ollama's terms, without Spin: requests checked
-//! and turned into Ollama bodies, Ollama's answers turned into OpenAI's shapes, and the app's
-//! errors in OpenAI's error shape. The chat component serves it (`routes/v1_*.rs`).
+//! and turned into Ollama bodies, Ollama's answers turned into OpenAI's shapes (the app's
+//! errors in OpenAI's shape are the pipeline's: `chat_core::openai_error`). Served by
+//! `routes/v1_*.rs`.
 
 pub mod chat;
 pub mod embeddings;
-pub mod error;
 pub mod models;
 pub mod reply;
 

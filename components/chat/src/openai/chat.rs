@@ -3,8 +3,8 @@
 //! cannot honour (`n` other than 1, an image by `http(s)` URL, a tool reply to no call) is a
 //! `400` naming the field.
 
-use crate::error::Error;
 use base64::Engine;
+use chat_core::error::Error;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -443,7 +443,7 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<Translated, Error> {
-        crate::json::parse_json::<ChatRequest>(v.to_string().as_bytes())?.translate()
+        chat_core::json::parse_json::<ChatRequest>(v.to_string().as_bytes())?.translate()
     }
 
     fn field(e: &Error) -> String {

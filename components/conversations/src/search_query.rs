@@ -2,7 +2,7 @@
 //! cut into words the way FTS5's `unicode61` tokenizer cuts text, and each word is quoted, so
 //! `"`, `*`, `:`, `NEAR`, `AND`, `(` and friends are just text. Every word must match.
 
-use crate::error::{Error, Result};
+use chat_core::error::{Error, Result};
 
 pub const QUERY_MAX_CHARS: usize = 500;
 pub const QUERY_MAX_WORDS: usize = 32;

@@ -2,9 +2,9 @@
 //! encodings (base64: the vector's little-endian `f32`s, which the official SDKs ask for by
 //! default and decode themselves).
 
-use crate::error::Error;
-use crate::usage::Tokens;
 use base64::Engine;
+use chat_core::error::Error;
+use chat_core::usage::Tokens;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -116,7 +116,7 @@ mod tests {
     use super::*;
 
     fn parse(v: Value) -> Result<EmbeddingsRequest, Error> {
-        crate::json::parse_json(v.to_string().as_bytes())
+        chat_core::json::parse_json(v.to_string().as_bytes())
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Export formats: the JSON document (its types are shared with import) and Markdown, plus a
 //! safe download file name.
 
-use crate::conversation::{ConversationView, MessageView, Role, Status, Usage};
+use chat_domain::conversation::{ConversationView, MessageView, Role, Status, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -26,6 +26,10 @@ pub struct ExportedConversation {
 /// export can be fed back unchanged) and replaced; everything else is validated.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "ids, times and counts are accepted so an export imports back unchanged, then replaced"
+)]
 pub struct ImportDocument {
     pub version: Option<u32>,
     pub exported_at: Option<String>,
@@ -34,6 +38,10 @@ pub struct ImportDocument {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "ids, times and counts are accepted so an export imports back unchanged, then replaced"
+)]
 pub struct ImportedConversation {
     pub id: Option<String>,
     #[serde(default)]
@@ -59,6 +67,10 @@ pub struct ImportedConversation {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "ids, times and counts are accepted so an export imports back unchanged, then replaced"
+)]
 pub struct ImportedMessage {
     pub id: Option<String>,
     pub conversation_id: Option<String>,

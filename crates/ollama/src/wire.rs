@@ -1,8 +1,6 @@
-//! Talking to Ollama, the parts that need no network: NDJSON framing across arbitrary chunk
-//! boundaries, the chunk shapes of `/api/chat` and `/api/pull`, the chat context (system
-//! prompt + newest history within limits), titles, and server-sent event framing.
+//! Ollama's wire format: NDJSON framing across arbitrary chunk boundaries, and the line
+//! shapes of `/api/chat` and `/api/pull`.
 
-use crate::conversation::{MessageView, Role, Status, Title, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -107,18 +105,26 @@ impl ChatChunk {
             .map_or(&[], |m| m.tool_calls.as_slice())
     }
 
-    /// Usage from the final chunk.
-    pub fn usage(&self) -> Option<Usage> {
-        self.done.then(|| {
-            Usage::from_ollama(
-                self.prompt_eval_count.unwrap_or(0),
-                self.eval_count.unwrap_or(0),
-                self.total_duration.unwrap_or(0),
-                self.load_duration.unwrap_or(0),
-                self.eval_duration.unwrap_or(0),
-            )
+    /// Ollama's counts, from the final chunk.
+    pub fn counts(&self) -> Option<Counts> {
+        self.done.then(|| Counts {
+            prompt_eval_count: self.prompt_eval_count.unwrap_or(0),
+            eval_count: self.eval_count.unwrap_or(0),
+            total_duration: self.total_duration.unwrap_or(0),
+            load_duration: self.load_duration.unwrap_or(0),
+            eval_duration: self.eval_duration.unwrap_or(0),
         })
     }
+}
+
+/// What an answer cost, as Ollama's final chunk counts it (durations in nanoseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub prompt_eval_count: u64,
+    pub eval_count: u64,
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub eval_duration: u64,
 }
 
 /// Parses one line; `Err` when it is not JSON of either shape (a garbage line).
@@ -170,111 +176,9 @@ pub fn parse_pull_line(line: &[u8]) -> Result<PullLine, String> {
     }))
 }
 
-/// A message of the context sent to Ollama.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContextMessage {
-    pub role: &'static str,
-    pub content: String,
-}
-
-/// The context for an answer: the system prompt, then the newest messages of `history`
-/// (oldest first) within `max_messages` and `max_chars`. The last message is always kept
-/// (it is what is being answered). Failed answers (`error`, or empty) are left out.
-pub fn context(
-    system_prompt: Option<&str>,
-    history: &[MessageView],
-    max_messages: usize,
-    max_chars: usize,
-) -> Vec<ContextMessage> {
-    let usable: Vec<&MessageView> = history
-        .iter()
-        .filter(|m| {
-            !(m.role == Role::Assistant
-                && (m.status == Status::Error || m.content.trim().is_empty()))
-        })
-        .collect();
-    let mut kept: Vec<&MessageView> = Vec::new();
-    let mut chars = 0usize;
-    for m in usable.iter().rev() {
-        let n = m.content.chars().count();
-        if !kept.is_empty() && (kept.len() >= max_messages || chars + n > max_chars) {
-            break;
-        }
-        chars += n;
-        kept.push(m);
-    }
-    kept.reverse();
-    let mut out = Vec::with_capacity(kept.len() + 1);
-    if let Some(p) = system_prompt.filter(|p| !p.trim().is_empty()) {
-        out.push(ContextMessage {
-            role: "system",
-            content: p.to_string(),
-        });
-    }
-    out.extend(kept.into_iter().map(|m| ContextMessage {
-        role: m.role.as_str(),
-        content: m.content.clone(),
-    }));
-    out
-}
-
-/// The instruction for a title, sent with the first exchange.
-pub fn title_prompt(question: &str, answer: &str) -> String {
-    let cut = |s: &str, n: usize| s.chars().take(n).collect::<String>();
-    format!(
-        "Write a title of at most six words for this conversation. Reply with the title only, \
-         no quotes, no punctuation at the end.\n\nUser: {}\n\nAssistant: {}",
-        cut(question, 1000),
-        cut(answer, 1000)
-    )
-}
-
-/// A title from a model's reply: first line, without quotes, markup or a final period, at
-/// most 80 characters; `None` if nothing is left.
-pub fn clean_title(reply: &str) -> Option<Title> {
-    // Thinking models may wrap reasoning in <think>…</think>.
-    let reply = match reply.rfind("</think>") {
-        Some(i) => &reply[i + "</think>".len()..],
-        None => reply,
-    };
-    let line = reply.lines().map(str::trim).find(|l| !l.is_empty())?;
-    let line = line.trim_start_matches(['#', '*', ' ']);
-    let line = line.strip_prefix("Title:").unwrap_or(line);
-    let line = line
-        .trim()
-        .trim_matches(|c| matches!(c, '"' | '\'' | '*' | '`' | '“' | '”'))
-        .trim_end_matches(['.', ' '])
-        .trim();
-    let short: String = line.chars().take(80).collect();
-    Title::lenient(&short)
-}
-
-/// A title from the user's first message, when the model gives none: its first words.
-pub fn fallback_title(question: &str) -> Option<Title> {
-    let words: Vec<&str> = question.split_whitespace().take(8).collect();
-    let mut t = words.join(" ");
-    if t.chars().count() > 60 {
-        t = t
-            .chars()
-            .take(60)
-            .collect::<String>()
-            .trim_end()
-            .to_string()
-            + "…";
-    }
-    Title::lenient(&t)
-}
-
-/// One server-sent event: `event: name`, then the JSON on one `data:` line.
-pub fn sse_event(name: &str, data: &impl Serialize) -> String {
-    let json = serde_json::to_string(data).unwrap_or_else(|_| "null".into());
-    format!("event: {name}\ndata: {json}\n\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
     #[test]
     fn lines_survive_any_chunking() {
         let stream = "{\"a\":1}\n{\"b\":\"é\"}\n\n{\"c\":3}";
@@ -313,16 +217,19 @@ mod tests {
             panic!("{c:?}")
         };
         assert_eq!((c.content(), c.thinking(), c.done), ("Hi", "hmm", false));
-        assert_eq!(c.usage(), None);
+        assert_eq!(c.counts(), None);
         let done = parse_chat_line(
             br#"{"message":{"role":"assistant","content":""},"done":true,"done_reason":"stop","total_duration":2000000000,"load_duration":1000000,"prompt_eval_count":10,"eval_count":50,"eval_duration":1000000000}"#,
         );
         let Ok(ChatLine::Chunk(d)) = done else {
             panic!("{done:?}")
         };
-        let u = d.usage();
-        assert_eq!(u.as_ref().map(|u| u.completion_tokens), Some(50));
-        assert_eq!(u.map(|u| u.tokens_per_second), Some(50.0));
+        let u = d.counts();
+        assert_eq!(
+            u.map(|u| (u.prompt_eval_count, u.eval_count)),
+            Some((10, 50))
+        );
+        assert_eq!(u.map(|u| u.eval_duration), Some(1_000_000_000));
         assert_eq!(
             parse_chat_line(br#"{"error":"model crashed"}"#),
             Ok(ChatLine::Error("model crashed".into()))
@@ -354,80 +261,6 @@ mod tests {
         assert_eq!(
             parse_pull_line(br#"{"error":"file does not exist"}"#),
             Ok(PullLine::Error("file does not exist".into()))
-        );
-    }
-
-    fn msg(role: Role, content: &str, status: Status) -> MessageView {
-        MessageView {
-            id: "m".into(),
-            conversation_id: "c".into(),
-            role,
-            content: content.into(),
-            thinking: None,
-            model: None,
-            status,
-            created_at: "t".into(),
-            usage: None,
-        }
-    }
-
-    #[test]
-    fn context_keeps_the_newest_within_limits() {
-        let h = vec![
-            msg(Role::User, "one", Status::Complete),
-            msg(Role::Assistant, "", Status::Error),
-            msg(Role::Assistant, "two", Status::Complete),
-            msg(Role::User, "three", Status::Complete),
-            msg(Role::Assistant, "four", Status::Incomplete),
-            msg(Role::User, "five", Status::Complete),
-        ];
-        let c = context(Some("sys"), &h, 3, 10_000);
-        let text: Vec<(&str, &str)> = c.iter().map(|m| (m.role, m.content.as_str())).collect();
-        assert_eq!(
-            text,
-            [
-                ("system", "sys"),
-                ("user", "three"),
-                ("assistant", "four"),
-                ("user", "five")
-            ]
-        );
-        let c = context(None, &h, 100, 9);
-        let text: Vec<&str> = c.iter().map(|m| m.content.as_str()).collect();
-        assert_eq!(text, ["four", "five"]);
-        // The question itself is kept even when it alone is over the limit.
-        let c = context(None, &h, 100, 1);
-        assert_eq!(c.len(), 1);
-    }
-
-    #[test]
-    fn titles_are_cleaned() {
-        let t = |s: &str| clean_title(s).map(|t| t.as_str().to_string());
-        assert_eq!(
-            t("\"Deploying Rust to Kubernetes.\"\n"),
-            Some("Deploying Rust to Kubernetes".into())
-        );
-        assert_eq!(
-            t("<think>x</think>\n\n**Title: Pasta sauces**"),
-            Some("Pasta sauces".into())
-        );
-        assert_eq!(t("  \n "), None);
-        assert_eq!(
-            t(&"word ".repeat(50)).map(|s| s.chars().count() <= 80),
-            Some(true)
-        );
-        let f = fallback_title("How do I   deploy a Spin app to Kubernetes with SpinKube today?");
-        assert_eq!(
-            f.map(|t| t.as_str().to_string()),
-            Some("How do I deploy a Spin app to".into())
-        );
-    }
-
-    #[test]
-    fn sse_events_are_framed() {
-        assert_eq!(
-            sse_event("delta", &serde_json::json!({"content": "a\nb"})),
-            "event: delta\ndata: {\"content\":\"a\\nb\"}\n\n"
         );
     }
 }

@@ -1,11 +1,11 @@
 //! Conversation and message rows, shared by the conversations and chat components. Every
 //! lookup names the owner: another user's conversation is simply not found.
 
-use super::{Column, Db, FromRow, Row, Value};
 use crate::conversation::{ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage};
-use crate::error::{Error, Result};
-use crate::ids::ConversationId;
-use crate::{ids, time};
+use chat_core::error::{Error, Result};
+use chat_core::ids::ConversationId;
+use chat_core::spin::{Column, Db, FromRow, Row, Value};
+use chat_core::{ids, time};
 
 #[derive(Debug, Clone)]
 pub struct ConversationRow {
@@ -26,9 +26,9 @@ pub struct ConversationRow {
 impl ConversationRow {
     /// The row's settings. A stored value that no longer passes today's rules (say, a
     /// limit lowered since) reads as none.
-    pub fn settings(&self) -> crate::conversation_settings::Settings {
+    pub fn settings(&self) -> crate::settings::Settings {
         use crate::conversation::{ModelName, SystemPrompt, Title};
-        crate::conversation_settings::Settings {
+        crate::settings::Settings {
             title: self
                 .title
                 .as_deref()
@@ -46,27 +46,25 @@ impl ConversationRow {
     }
 }
 
-crate::from_columns!(ConversationRow {
-    id,
-    user_id,
-    title,
-    model,
-    system_prompt,
-    options,
-    pinned,
-    archived,
-    tags,
-    message_count,
-    created_at,
-    updated_at,
-});
-
-/// Stored options that no longer parse read as none.
-impl Column for Option<ModelOptions> {
-    fn read(row: &Row<'_>, column: &str) -> Result<Self> {
-        Ok(row
-            .opt_text(column)?
-            .and_then(|o| ModelOptions::from_stored(&o)))
+impl FromRow for ConversationRow {
+    fn from_row(row: &Row<'_>) -> Result<Self> {
+        Ok(Self {
+            id: row.get("id")?,
+            user_id: row.get("user_id")?,
+            title: row.get("title")?,
+            model: row.get("model")?,
+            system_prompt: row.get("system_prompt")?,
+            // Stored options that no longer parse read as none.
+            options: row
+                .opt_text("options")?
+                .and_then(|o| ModelOptions::from_stored(&o)),
+            pinned: row.get("pinned")?,
+            archived: row.get("archived")?,
+            tags: row.get("tags")?,
+            message_count: row.get("message_count")?,
+            created_at: row.get("created_at")?,
+            updated_at: row.get("updated_at")?,
+        })
     }
 }
 

@@ -30,7 +30,7 @@ fn owner(name: &str) -> &str {
 /// Seconds since the epoch of an RFC 3339 time with any offset and fraction (Ollama writes
 /// its local offset: `2024-05-01T10:00:00.123456789-07:00`).
 fn unix_seconds(s: &str) -> Option<i64> {
-    let base = crate::time::to_unix(&format!("{}Z", s.get(..19)?))?;
+    let base = chat_core::time::to_unix(&format!("{}Z", s.get(..19)?))?;
     let rest = s.get(19..)?;
     let rest = rest.trim_start_matches(|c: char| c == '.' || c.is_ascii_digit());
     let offset = match rest.as_bytes().first() {

@@ -2,8 +2,8 @@
 //! `chat.completion.chunk` per Ollama chunk as it comes, or one `chat.completion` at the end,
 //! and the usage it cost.
 
-use crate::ollama::ChatChunk;
-pub use crate::usage::Tokens;
+pub use chat_core::usage::Tokens;
+use ollama_api::wire::ChatChunk;
 use serde_json::{Value, json};
 
 /// What one answer has given so far.
@@ -199,7 +199,7 @@ fn arguments(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ollama::{ChatLine, parse_chat_line};
+    use ollama_api::wire::{ChatLine, parse_chat_line};
 
     fn chunk(v: Value) -> ChatChunk {
         match parse_chat_line(v.to_string().as_bytes()) {

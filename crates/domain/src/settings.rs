@@ -2,8 +2,8 @@
 //! changes some of them: validated whole before anything is written, then merged.
 
 use crate::conversation::{ModelName, ModelOptions, SystemPrompt, Tags, Title};
-use crate::error::{Error, Result};
-use crate::json::Patch;
+use chat_core::error::{Error, Result};
+use chat_core::json::Patch;
 use serde::Deserialize;
 
 /// A conversation's settings, all valid.
@@ -148,7 +148,7 @@ impl SettingsPatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::ErrorCode;
+    use chat_core::error::ErrorCode;
 
     fn body(json: serde_json::Value) -> PatchBody {
         serde_json::from_value(json).expect("a patch body")
