@@ -62,7 +62,7 @@ ROLE = {"type": "string", "enum": ["admin", "user"]}
 USER_STATUS = {"type": "string", "enum": ["active", "pending", "disabled"]}
 MSG_ROLE = {"type": "string", "enum": ["system", "user", "assistant"]}
 MSG_STATUS = {"type": "string", "enum": ["complete", "incomplete", "error"]}
-# The options Ollama knows, with the type it requires (crates/core/src/conversation.rs,
+# The options Ollama knows, with the type it requires (crates/domain/src/conversation.rs,
 # KNOWN_OPTIONS); others pass through. The test
 # foundation::openapi_types_the_options_ollama_knows_as_the_app_checks_them fails if they part.
 OPTION_NUMBERS = ["num_keep", "seed", "num_predict", "top_k", "top_p", "min_p", "typical_p",

@@ -1,7 +1,7 @@
 //! What an answer is asked with: the chat context (system prompt and newest history within
 //! limits) and the conversation's title.
 
-use chat_domain::conversation::{MessageView, Role, Status, Title};
+use chat_domain::conversation::{MessageRole, MessageView, Status, Title};
 use serde::Serialize;
 
 /// A message of the context sent to Ollama.
@@ -23,7 +23,7 @@ pub fn context(
     let usable: Vec<&MessageView> = history
         .iter()
         .filter(|m| {
-            !(m.role == Role::Assistant
+            !(m.role == MessageRole::Assistant
                 && (m.status == Status::Error || m.content.trim().is_empty()))
         })
         .collect();
@@ -105,12 +105,12 @@ mod tests {
     #[test]
     fn context_keeps_the_newest_within_limits() {
         let h = vec![
-            msg(Role::User, "one", Status::Complete),
-            msg(Role::Assistant, "", Status::Error),
-            msg(Role::Assistant, "two", Status::Complete),
-            msg(Role::User, "three", Status::Complete),
-            msg(Role::Assistant, "four", Status::Incomplete),
-            msg(Role::User, "five", Status::Complete),
+            msg(MessageRole::User, "one", Status::Complete),
+            msg(MessageRole::Assistant, "", Status::Error),
+            msg(MessageRole::Assistant, "two", Status::Complete),
+            msg(MessageRole::User, "three", Status::Complete),
+            msg(MessageRole::Assistant, "four", Status::Incomplete),
+            msg(MessageRole::User, "five", Status::Complete),
         ];
         let c = context(Some("sys"), &h, 3, 10_000);
         let text: Vec<(&str, &str)> = c.iter().map(|m| (m.role, m.content.as_str())).collect();
@@ -154,7 +154,7 @@ mod tests {
         );
     }
 
-    fn msg(role: Role, content: &str, status: Status) -> MessageView {
+    fn msg(role: MessageRole, content: &str, status: Status) -> MessageView {
         MessageView {
             id: "m".into(),
             conversation_id: "c".into(),

@@ -9,7 +9,7 @@ use crate::settings::Settings;
 use chat_core::ids::ConversationId;
 use chat_core::spin::{Db, FromRow, Row, Value};
 use chat_core::{Error, ErrorCode, time};
-use chat_domain::conversation::{MessageView, ModelOptions, Role, Status, Usage};
+use chat_domain::conversation::{MessageRole, MessageView, ModelOptions, Status, Usage};
 use chat_domain::rows::{ConversationRow, MessageRow};
 use serde_json::json;
 use std::time::Duration;
@@ -84,7 +84,7 @@ impl FromRow for Part {
             id: row.opt_text("id")?.unwrap_or_default(),
             // The caller's conversation: `load` sets it.
             conversation_id: String::new(),
-            role: Role::from_stored(&row.text("role")?),
+            role: MessageRole::from_stored(&row.text("role")?),
             content: row.text("content")?,
             thinking: row.opt_text("thinking")?,
             model: row.opt_text("model")?,
@@ -172,13 +172,13 @@ pub async fn plan<'a>(
     if running >= max {
         return Err(too_many(max));
     }
-    let asked_before = history.iter().any(|m| m.role == Role::User);
+    let asked_before = history.iter().any(|m| m.role == MessageRole::User);
     let existing = match &question {
         Question::New(content) => {
             history.push(MessageView {
                 id: String::new(),
                 conversation_id: conversation.id.clone(),
-                role: Role::User,
+                role: MessageRole::User,
                 content: content.to_string(),
                 thinking: None,
                 model: None,
@@ -189,7 +189,7 @@ pub async fn plan<'a>(
             None
         }
         Question::Last => {
-            let last = match history.iter().rposition(|m| m.role == Role::User) {
+            let last = match history.iter().rposition(|m| m.role == MessageRole::User) {
                 Some(i) => {
                     history.truncate(i + 1);
                     history[i].clone()
@@ -253,12 +253,18 @@ impl Plan<'_> {
         };
         let (user_message, new_question) = match (&self.question, &self.existing) {
             (_, Some(m)) => (m.clone(), false),
-            (Question::New(content), None) => {
-                (message(Role::User, content, None, Status::Complete), true)
-            }
+            (Question::New(content), None) => (
+                message(MessageRole::User, content, None, Status::Complete),
+                true,
+            ),
             (Question::Last, None) => return Err(Error::internal("no question to answer")),
         };
-        let assistant = message(Role::Assistant, "", Some(&self.model), Status::Incomplete);
+        let assistant = message(
+            MessageRole::Assistant,
+            "",
+            Some(&self.model),
+            Status::Incomplete,
+        );
         Ok(Prepared {
             conversation: self.conversation,
             user_message,

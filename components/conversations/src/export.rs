@@ -1,7 +1,7 @@
 //! Export formats: the JSON document (its types are shared with import) and Markdown, plus a
 //! safe download file name.
 
-use chat_domain::conversation::{ConversationView, MessageView, Role, Status, Usage};
+use chat_domain::conversation::{ConversationView, MessageRole, MessageView, Status, Usage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -74,7 +74,7 @@ pub struct ImportedConversation {
 pub struct ImportedMessage {
     pub id: Option<String>,
     pub conversation_id: Option<String>,
-    pub role: Role,
+    pub role: MessageRole,
     pub content: String,
     #[serde(default)]
     pub thinking: Option<String>,
@@ -135,12 +135,12 @@ pub fn markdown(c: &ConversationView, messages: &[MessageView]) -> String {
     }
     for m in messages {
         let who = match m.role {
-            Role::System => "System",
-            Role::User => "User",
-            Role::Assistant => "Assistant",
+            MessageRole::System => "System",
+            MessageRole::User => "User",
+            MessageRole::Assistant => "Assistant",
         };
         let mut heading = format!("## {who}");
-        if let (Role::Assistant, Some(model)) = (m.role, &m.model) {
+        if let (MessageRole::Assistant, Some(model)) = (m.role, &m.model) {
             heading.push_str(&format!(" ({model})"));
         }
         out.push_str(&format!("{heading}\n\n_{}_", m.created_at));
@@ -209,8 +209,8 @@ mod tests {
         let md = markdown(
             &c,
             &[
-                msg(Role::User, "How do I borrow?", Status::Complete),
-                msg(Role::Assistant, "Use `&`.", Status::Incomplete),
+                msg(MessageRole::User, "How do I borrow?", Status::Complete),
+                msg(MessageRole::Assistant, "Use `&`.", Status::Incomplete),
             ],
         );
         assert!(md.starts_with("# Rust tips\n"));

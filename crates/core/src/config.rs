@@ -79,18 +79,7 @@ impl Config {
         }
         let import_limit_bytes = number(&get, "import_limit_bytes")?.max(body_limit_bytes);
         let timeout = number(&get, "ollama_timeout_seconds")?;
-        let log_level = match get("log_level").trim() {
-            "" | "info" => LogLevel::Info,
-            "error" => LogLevel::Error,
-            "warn" => LogLevel::Warn,
-            "debug" => LogLevel::Debug,
-            other => {
-                return Err(ConfigError {
-                    name: "log_level",
-                    reason: format!("{other:?} is not one of error, warn, info, debug"),
-                });
-            }
-        };
+        let log_level = LogLevel::parse(&get("log_level"))?;
         let limit = |name| -> Result<u32, ConfigError> {
             let n = number(&get, name)?;
             u32::try_from(n).map_err(|_| ConfigError {
@@ -104,16 +93,7 @@ impl Config {
             general: limit("rate_limit_general")?,
             window_seconds: limit("rate_limit_window_seconds")?.max(1),
         };
-        let metrics = match get("metrics").trim() {
-            "" | "on" => true,
-            "off" => false,
-            other => {
-                return Err(ConfigError {
-                    name: "metrics",
-                    reason: format!("{other:?} is not on or off"),
-                });
-            }
-        };
+        let metrics = on_or_off("metrics", &get("metrics"))?;
         let trusted_proxies = crate::client_addr::TrustedProxies::parse(&get("trusted_proxies"))
             .map_err(|reason| ConfigError {
                 name: "trusted_proxies",
@@ -137,6 +117,36 @@ impl Config {
             metrics,
             trusted_proxies,
         })
+    }
+}
+
+impl LogLevel {
+    /// `log_level`'s value; blank is `info`.
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        Ok(match value.trim() {
+            "" | "info" => Self::Info,
+            "error" => Self::Error,
+            "warn" => Self::Warn,
+            "debug" => Self::Debug,
+            other => {
+                return Err(ConfigError {
+                    name: "log_level",
+                    reason: format!("{other:?} is not one of error, warn, info, debug"),
+                });
+            }
+        })
+    }
+}
+
+/// A switch variable: `on` (or blank) or `off`.
+fn on_or_off(name: &'static str, value: &str) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "" | "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(ConfigError {
+            name,
+            reason: format!("{other:?} is not on or off"),
+        }),
     }
 }
 

@@ -359,26 +359,26 @@ impl Tags {
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum MessageRole {
     System,
     User,
     Assistant,
 }
 
-impl Role {
+impl MessageRole {
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::System => "system",
-            Role::User => "user",
-            Role::Assistant => "assistant",
+            MessageRole::System => "system",
+            MessageRole::User => "user",
+            MessageRole::Assistant => "assistant",
         }
     }
 
     pub fn from_stored(s: &str) -> Self {
         match s {
-            "system" => Role::System,
-            "user" => Role::User,
-            _ => Role::Assistant,
+            "system" => MessageRole::System,
+            "user" => MessageRole::User,
+            _ => MessageRole::Assistant,
         }
     }
 }
@@ -486,7 +486,7 @@ pub struct ConversationView {
 pub struct MessageView {
     pub id: String,
     pub conversation_id: String,
-    pub role: Role,
+    pub role: MessageRole,
     pub content: String,
     pub thinking: Option<String>,
     pub model: Option<String>,

@@ -1,7 +1,9 @@
 //! Conversation and message rows, shared by the conversations and chat components. Every
 //! lookup names the owner: another user's conversation is simply not found.
 
-use crate::conversation::{ConversationView, MessageView, ModelOptions, Role, Status, Tags, Usage};
+use crate::conversation::{
+    ConversationView, MessageRole, MessageView, ModelOptions, Status, Tags, Usage,
+};
 use chat_core::error::{Error, Result};
 use chat_core::ids::ConversationId;
 use chat_core::spin::{Column, Db, FromRow, Row, Value};
@@ -139,7 +141,7 @@ impl FromRow for MessageRow {
             view: MessageView {
                 id: row.text("id")?,
                 conversation_id: row.text("conversation_id")?,
-                role: Role::from_stored(&row.text("role")?),
+                role: MessageRole::from_stored(&row.text("role")?),
                 content: row.text("content")?,
                 thinking: row.opt_text("thinking")?,
                 model: row.opt_text("model")?,
@@ -158,7 +160,7 @@ impl FromRow for MessageRow {
 pub struct NewMessage<'a> {
     pub conversation_id: &'a str,
     pub user_id: &'a str,
-    pub role: Role,
+    pub role: MessageRole,
     pub content: &'a str,
     pub thinking: Option<&'a str>,
     pub model: Option<&'a str>,

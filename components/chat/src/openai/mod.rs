@@ -5,6 +5,7 @@
 
 pub mod chat;
 pub mod embeddings;
+mod messages;
 pub mod models;
 pub mod reply;
 

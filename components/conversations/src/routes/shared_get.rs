@@ -18,7 +18,7 @@ pub struct Shared {
 
 #[derive(Serialize)]
 pub struct SharedMessage {
-    role: chat_domain::conversation::Role,
+    role: chat_domain::conversation::MessageRole,
     content: String,
     created_at: String,
 }
