@@ -224,8 +224,18 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
         "p90 ≤ 5 ms (none held for a delayed ACK)",
         p90 <= Duration::from_millis(5),
     );
-    // A word in about one message in twelve (rank 40 of the Zipf-like vocabulary), then the
-    // extremes for context.
+    search(app, &searcher.token, &words, o.search_messages, report).await
+}
+
+/// Search times over `messages` messages of `token`'s user: a word in about one message in
+/// twelve (rank 40 of the Zipf-like vocabulary, the target), then the extremes for context.
+async fn search(
+    app: &App,
+    token: &str,
+    words: &[String],
+    messages: usize,
+    report: &mut Report,
+) -> Result<()> {
     for (name, rank, target) in [
         ("a middling word", 40, true),
         ("a rare word", 700, false),
@@ -235,17 +245,14 @@ pub async fn conversations(app: &App, o: &Options, report: &mut Report) -> Resul
         let t = pct(
             &sequential(
                 app,
-                Some(&searcher.token),
+                Some(token),
                 &format!("/api/conversations?q={q}"),
                 SEQUENTIAL,
             )
             .await?,
             0.5,
         );
-        let what = format!(
-            "search p50, {name} ({q}), {} messages",
-            thousands(o.search_messages)
-        );
+        let what = format!("search p50, {name} ({q}), {} messages", thousands(messages));
         if target {
             report.check(what, ms(t), "≤ 50 ms", t <= Duration::from_millis(50));
         } else {
@@ -362,81 +369,162 @@ pub async fn streaming(
             d.as_millis()
         ),
     });
-    let ollama = fake.url.clone();
-    let user = app.user().await?;
-    let id = app.conversation(&user.token).await?;
-    let mut deltas = 0;
-    let mut app_streams = 0;
-    // A first answer (and the conversation's title) before measuring.
-    deltas += through_app(app, &user.token, &id, via).await?.2;
-    app_streams += 1;
-    // One stream at a time, in rounds: through the app on the instance the last answer used,
-    // straight to Ollama, then through the app again after more than Spin's 1 s idle timeout,
-    // on a new instance (what one user gets for a message sent after reading an answer).
-    let (mut d_first, mut d_total, mut a_first, mut a_total, mut added) =
-        (vec![], vec![], vec![], vec![], vec![]);
-    let (mut n_first, mut n_added) = (vec![], vec![]);
-    for _ in 0..o.streams {
-        let (af, at, n) = through_app(app, &user.token, &id, via).await?;
-        let (df, dt, _) = direct(app, &ollama).await?;
-        tokio::time::sleep(IDLE_PAST_TIMEOUT).await;
-        let (nf, _, m) = through_app(app, &user.token, &id, via).await?;
-        d_first.push(df);
-        d_total.push(dt);
-        a_first.push(af);
-        a_total.push(at);
-        added.push(af.saturating_sub(df));
-        n_first.push(nf);
-        n_added.push(nf.saturating_sub(df));
-        deltas += n + m;
-        app_streams += 2;
-    }
-    let (d_first, d_total, a_first, a_total, added, n_first, n_added) = (
-        sorted(d_first),
-        sorted(d_total),
-        sorted(a_first),
-        sorted(a_total),
-        sorted(added),
-        sorted(n_first),
-        sorted(n_added),
-    );
+    let mut counted = Counted::default();
+    let one = OneStream::measure(app, &fake.url, o.streams, via, &mut counted).await?;
+    one.report(report);
+    let (c_first, c_total, walls) = bursts(app, via, &mut counted).await?;
     let p = |v: &[Duration]| format!("p50 {}, p90 {}", ms(pct(v, 0.5)), ms(pct(v, 0.9)));
     report.row(
-        "one stream: time to first token, straight from Ollama",
-        p(&d_first),
+        format!("{CONCURRENT_STREAMS} streams at once ({BURSTS} bursts): time to first token"),
+        p(&c_first),
     );
-    report.row(
-        "one stream: time to first token, through the app (instance reused)",
-        p(&a_first),
-    );
+    let over = pct(&c_total, 0.5).as_secs_f64() / pct(&one.a_total, 0.5).as_secs_f64() - 1.0;
+    let walls: Vec<String> = walls.into_iter().map(ms).collect();
     report.check(
-        "one stream: added time to first token (instance reused)",
-        p(&added),
-        "p50 ≤ 2 ms",
-        pct(&added, 0.5) <= Duration::from_millis(2),
-    );
-    report.row(
-        "one stream: time to first token, through the app (new instance)",
-        p(&n_first),
-    );
-    report.check(
-        "one stream: added time to first token (new instance, after 1 s idle)",
-        p(&n_added),
-        "p50 ≤ 3 ms",
-        pct(&n_added, 0.5) <= Duration::from_millis(3),
-    );
-    report.row(
-        "one stream: total, straight / through the app",
+        format!("{CONCURRENT_STREAMS} streams at once ({BURSTS} bursts): total per stream"),
         format!(
-            "p50 {} / {}",
-            ms(pct(&d_total, 0.5)),
-            ms(pct(&a_total, 0.5))
+            "p50 {} ({:+.1} % vs one stream), each burst done in {}",
+            ms(pct(&c_total, 0.5)),
+            over * 100.0,
+            walls.join(" / ")
         ),
+        "within 5 % of one stream",
+        over <= 0.05,
     );
+    // Every answer was checked complete (its last token arrived); each of its 50 content
+    // chunks must have arrived as its own `delta`.
+    let sent = counted.streams * TOKENS;
+    report.check(
+        format!(
+            "token events received / tokens sent ({} streams)",
+            counted.streams
+        ),
+        format!("{} / {sent}", counted.deltas),
+        "all, one event per token",
+        counted.deltas == sent,
+    );
+    Ok(())
+}
 
-    // 32 users, one stream each, at once; three such bursts one after another (the first
-    // answer of each conversation, then two more), pooled: one burst's median moves by a
-    // few percent from run to run.
+/// Streams answered through the app, and the `delta` events they brought.
+#[derive(Default)]
+struct Counted {
+    streams: usize,
+    deltas: usize,
+}
+
+/// One stream at a time: times straight from Ollama and through the app, sorted.
+struct OneStream {
+    d_first: Vec<Duration>,
+    d_total: Vec<Duration>,
+    a_first: Vec<Duration>,
+    a_total: Vec<Duration>,
+    added: Vec<Duration>,
+    n_first: Vec<Duration>,
+    n_added: Vec<Duration>,
+}
+
+impl OneStream {
+    /// `rounds` rounds: through the app on the instance the last answer used, straight to
+    /// Ollama, then through the app again after more than Spin's 1 s idle timeout, on a new
+    /// instance (what one user gets for a message sent after reading an answer).
+    async fn measure(
+        app: &App,
+        ollama: &str,
+        rounds: usize,
+        via: Via,
+        counted: &mut Counted,
+    ) -> Result<Self> {
+        let user = app.user().await?;
+        let id = app.conversation(&user.token).await?;
+        // A first answer (and the conversation's title) before measuring.
+        counted.deltas += through_app(app, &user.token, &id, via).await?.2;
+        counted.streams += 1;
+        let mut m = Self {
+            d_first: vec![],
+            d_total: vec![],
+            a_first: vec![],
+            a_total: vec![],
+            added: vec![],
+            n_first: vec![],
+            n_added: vec![],
+        };
+        let ollama = ollama.to_string();
+        for _ in 0..rounds {
+            let (af, at, n) = through_app(app, &user.token, &id, via).await?;
+            let (df, dt, _) = direct(app, &ollama).await?;
+            tokio::time::sleep(IDLE_PAST_TIMEOUT).await;
+            let (nf, _, k) = through_app(app, &user.token, &id, via).await?;
+            m.d_first.push(df);
+            m.d_total.push(dt);
+            m.a_first.push(af);
+            m.a_total.push(at);
+            m.added.push(af.saturating_sub(df));
+            m.n_first.push(nf);
+            m.n_added.push(nf.saturating_sub(df));
+            counted.deltas += n + k;
+            counted.streams += 2;
+        }
+        for v in [
+            &mut m.d_first,
+            &mut m.d_total,
+            &mut m.a_first,
+            &mut m.a_total,
+            &mut m.added,
+            &mut m.n_first,
+            &mut m.n_added,
+        ] {
+            v.sort();
+        }
+        Ok(m)
+    }
+
+    fn report(&self, report: &mut Report) {
+        let p = |v: &[Duration]| format!("p50 {}, p90 {}", ms(pct(v, 0.5)), ms(pct(v, 0.9)));
+        report.row(
+            "one stream: time to first token, straight from Ollama",
+            p(&self.d_first),
+        );
+        report.row(
+            "one stream: time to first token, through the app (instance reused)",
+            p(&self.a_first),
+        );
+        report.check(
+            "one stream: added time to first token (instance reused)",
+            p(&self.added),
+            "p50 ≤ 2 ms",
+            pct(&self.added, 0.5) <= Duration::from_millis(2),
+        );
+        report.row(
+            "one stream: time to first token, through the app (new instance)",
+            p(&self.n_first),
+        );
+        report.check(
+            "one stream: added time to first token (new instance, after 1 s idle)",
+            p(&self.n_added),
+            "p50 ≤ 3 ms",
+            pct(&self.n_added, 0.5) <= Duration::from_millis(3),
+        );
+        report.row(
+            "one stream: total, straight / through the app",
+            format!(
+                "p50 {} / {}",
+                ms(pct(&self.d_total, 0.5)),
+                ms(pct(&self.a_total, 0.5))
+            ),
+        );
+    }
+}
+
+/// 32 users, one stream each, at once; three such bursts one after another (the first
+/// answer of each conversation, then two more), pooled: one burst's median moves by a few
+/// percent from run to run. Times to first token and totals (sorted), and each burst's wall
+/// time.
+async fn bursts(
+    app: &App,
+    via: Via,
+    counted: &mut Counted,
+) -> Result<(Vec<Duration>, Vec<Duration>, Vec<Duration>)> {
     let mut users = Vec::new();
     for _ in 0..CONCURRENT_STREAMS {
         let u = app.user().await?;
@@ -458,37 +546,10 @@ pub async fn streaming(
             let (f, total, n) = t.await??;
             c_first.push(f);
             c_total.push(total);
-            deltas += n;
-            app_streams += 1;
+            counted.deltas += n;
+            counted.streams += 1;
         }
         walls.push(started.elapsed());
     }
-    let (c_first, c_total) = (sorted(c_first), sorted(c_total));
-    report.row(
-        format!("{CONCURRENT_STREAMS} streams at once ({BURSTS} bursts): time to first token"),
-        p(&c_first),
-    );
-    let over = pct(&c_total, 0.5).as_secs_f64() / pct(&a_total, 0.5).as_secs_f64() - 1.0;
-    let walls: Vec<String> = walls.into_iter().map(ms).collect();
-    report.check(
-        format!("{CONCURRENT_STREAMS} streams at once ({BURSTS} bursts): total per stream"),
-        format!(
-            "p50 {} ({:+.1} % vs one stream), each burst done in {}",
-            ms(pct(&c_total, 0.5)),
-            over * 100.0,
-            walls.join(" / ")
-        ),
-        "within 5 % of one stream",
-        over <= 0.05,
-    );
-    // Every answer was checked complete (its last token arrived); each of its 50 content
-    // chunks must have arrived as its own `delta`.
-    let sent = app_streams * TOKENS;
-    report.check(
-        format!("token events received / tokens sent ({app_streams} streams)"),
-        format!("{deltas} / {sent}"),
-        "all, one event per token",
-        deltas == sent,
-    );
-    Ok(())
+    Ok((sorted(c_first), sorted(c_total), walls))
 }

@@ -844,6 +844,38 @@ async fn single_export_downloads_json_and_markdown() {
     expect_error(bad, 400, "VALIDATION_ERROR").await;
 }
 
+/// Shares `id` as its owner: the link.
+async fn share(owner: &Api<'_>, id: &str) -> Value {
+    let made = owner
+        .req(Method::POST, &format!("/api/conversations/{id}/share"))
+        .go()
+        .await;
+    expect(made, 201).await
+}
+
+/// A shared link's page holds the title, model and messages (role, content, time) and
+/// nothing else of the owner's: no system prompt, tags, username or id.
+fn assert_only_the_snapshot(public: &Value, owner: &Api<'_>) {
+    assert_eq!(public["title"], "Shared chat");
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(public), ["created_at", "messages", "model", "title"]);
+    assert_eq!(
+        keys(&public["messages"][1]),
+        ["content", "created_at", "role"]
+    );
+    assert_eq!(public["messages"][1]["content"], "Answer");
+    let text = public.to_string();
+    assert!(!text.contains("secret instructions") && !text.contains("private-tag"));
+    assert!(!text.contains(&owner.user.username) && !text.contains(&owner.user.id));
+}
+
 #[tokio::test]
 async fn share_links_show_a_read_only_snapshot_until_revoked() {
     let app = spawn_app().await;
@@ -860,20 +892,7 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
             json!({"system_prompt": "secret instructions", "tags": ["private-tag"]}),
         )
         .await;
-    let share = |id: String| {
-        let alice = &alice;
-        async move {
-            expect(
-                alice
-                    .req(Method::POST, &format!("/api/conversations/{id}/share"))
-                    .go()
-                    .await,
-                201,
-            )
-            .await
-        }
-    };
-    let link = share(id.clone()).await;
+    let link = share(&alice, &id).await;
     let token = text_at(&link, "/token");
     assert!(token.len() >= 43, "{link}");
     let url = &text_at(&link, "/url");
@@ -882,32 +901,10 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
     // Anyone can read it, without a token.
     let public = reqwest::get(url).await.map_err(|e| e.to_string());
     let public = expect(public.unwrap_or_else(|e| panic!("{e}")), 200).await;
-    assert_eq!(public["title"], "Shared chat");
-    let mut keys: Vec<&str> = public
-        .as_object()
-        .map(|o| o.keys().map(String::as_str).collect())
-        .unwrap_or_default();
-    keys.sort();
-    assert_eq!(keys, ["created_at", "messages", "model", "title"]);
-    assert_eq!(
-        public["messages"][1].as_object().map(|o| {
-            let mut k: Vec<&String> = o.keys().collect();
-            k.sort();
-            k.into_iter().cloned().collect::<Vec<_>>()
-        }),
-        Some(vec![
-            "content".to_string(),
-            "created_at".into(),
-            "role".into()
-        ])
-    );
-    assert_eq!(public["messages"][1]["content"], "Answer");
-    let text = public.to_string();
-    assert!(!text.contains("secret instructions") && !text.contains("private-tag"));
-    assert!(!text.contains(&alice.user.username) && !text.contains(&alice.user.id));
+    assert_only_the_snapshot(&public, &alice);
 
     // Sharing again replaces the link; revoking ends it; unknown tokens are 404.
-    let second = share(id.clone()).await;
+    let second = share(&alice, &id).await;
     let token2 = text_at(&second, "/token");
     assert_ne!(token, token2);
     expect_error(
@@ -943,7 +940,7 @@ async fn share_links_show_a_read_only_snapshot_until_revoked() {
     }
 
     // Deleting the conversation ends its link too.
-    let third = share(id.clone()).await;
+    let third = share(&alice, &id).await;
     let token3 = text_at(&third, "/token");
     alice
         .req(Method::DELETE, &format!("/api/conversations/{id}"))

@@ -14,6 +14,45 @@ fn sample(page: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// What the metrics test's page must count: two active users, one conversation with two
+/// messages, the answer's `generated` tokens, one login of each outcome, two registrations,
+/// one answer's request and its duration.
+fn assert_counts(page: &str, generated: f64) {
+    let s = |series: &str| sample(page, series);
+    assert_eq!(s(r#"ollama_chat_users{status="active"}"#), Some(2.0));
+    assert_eq!(s("ollama_chat_conversations"), Some(1.0));
+    assert_eq!(s("ollama_chat_messages"), Some(2.0));
+    assert_eq!(
+        s(r#"ollama_chat_tokens_generated_total{model="llama3.2:1b"}"#),
+        Some(generated)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_chat_requests_total{outcome="complete"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_logins_total{outcome="success"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_logins_total{outcome="invalid_credentials"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_requests_total{family="auth",status="201"}"#),
+        Some(2.0),
+        "two registrations"
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_requests_total{family="chat",status="201"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        s(r#"ollama_chat_http_request_duration_seconds_count{family="chat"}"#),
+        Some(1.0)
+    );
+}
+
 #[tokio::test]
 async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator_only() {
     // Arrange: an admin, a user, a login that works and one that does not, one answer.
@@ -74,39 +113,7 @@ async fn metrics_count_users_logins_answers_tokens_and_requests_for_the_operator
         .then_some(page)
     })
     .await;
-    let s = |series: &str| sample(&page, series);
-    assert_eq!(s(r#"ollama_chat_users{status="active"}"#), Some(2.0));
-    assert_eq!(s("ollama_chat_conversations"), Some(1.0));
-    assert_eq!(s("ollama_chat_messages"), Some(2.0));
-    assert_eq!(
-        s(r#"ollama_chat_tokens_generated_total{model="llama3.2:1b"}"#),
-        Some(generated)
-    );
-    assert_eq!(
-        s(r#"ollama_chat_chat_requests_total{outcome="complete"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        s(r#"ollama_chat_logins_total{outcome="success"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        s(r#"ollama_chat_logins_total{outcome="invalid_credentials"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        s(r#"ollama_chat_http_requests_total{family="auth",status="201"}"#),
-        Some(2.0),
-        "two registrations"
-    );
-    assert_eq!(
-        s(r#"ollama_chat_http_requests_total{family="chat",status="201"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        s(r#"ollama_chat_http_request_duration_seconds_count{family="chat"}"#),
-        Some(1.0)
-    );
+    assert_counts(&page, generated);
     assert!(page.contains("# TYPE ollama_chat_http_request_duration_seconds histogram"));
     // No secret, name or content on the page.
     for secret in [

@@ -350,6 +350,51 @@ async fn quotas_and_chat_limits_count_questions_on_both_replicas_together() {
     expect_error(over, 429, "RATE_LIMITED").await;
 }
 
+/// The kv-count probe served with `options`: its URL and what keeps it running. Under
+/// `SPIN_BIN`, the probe runs in the real Spin: the host's atomics are checked against Spin's
+/// own.
+async fn start_probe(options: spin_test_host::UpOptions) -> (String, Box<dyn std::any::Any>) {
+    match test_support::spin_bin::spin_bin() {
+        Some(bin) => {
+            let spin = test_support::spin_bin::SpinProcess::start(&bin, &options)
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            (spin.url().to_string(), Box::new(spin))
+        }
+        None => {
+            let app = spin_test_host::up(options)
+                .await
+                .unwrap_or_else(|e| panic!("{e:#}"));
+            (app.url(), Box::new(app))
+        }
+    }
+}
+
+/// Eight clients increment through `url` 25 times each, at once; then one more: what it says.
+async fn increment_from_eight_clients(url: &str, store: &str) -> String {
+    let http = reqwest::Client::new();
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (http, url, store) = (http.clone(), url.to_string(), store.to_string());
+            tokio::spawn(async move {
+                for _ in 0..25 {
+                    let r = http
+                        .get(&url)
+                        .send()
+                        .await
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    assert_eq!(r.status(), 200, "{store}: {:?}", r.text().await);
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.await.unwrap_or_else(|e| panic!("{e}"));
+    }
+    let last = http.get(url).send().await.unwrap_or_else(|e| panic!("{e}"));
+    last.text().await.unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// The key-value store's atomic increment (`wasi:keyvalue/atomics`) as a guest sees it through
 /// the test host (or a real Spin, under `SPIN_BIN`): the probe of `bench --kv-count`
 /// (bench/probe) counts from 8 clients at once, on Spin's default store and on a real Redis,
@@ -383,51 +428,12 @@ async fn atomics_from_a_guest_count_exactly_and_swap_as_spins_on_both_key_value_
         options.listen = "127.0.0.1:0".parse().unwrap_or_else(|e| panic!("{e}"));
         options.state_dir = Some(dir.path().join(store.replace(' ', "-")));
         options.runtime_config_file = runtime_config;
-        // Under `SPIN_BIN`, the probe runs in the real Spin: the host's atomics are checked
-        // against Spin's own.
-        let (base, _running): (String, Box<dyn std::any::Any>) =
-            match test_support::spin_bin::spin_bin() {
-                Some(bin) => {
-                    let spin = test_support::spin_bin::SpinProcess::start(&bin, &options)
-                        .await
-                        .unwrap_or_else(|e| panic!("{e:#}"));
-                    (spin.url().to_string(), Box::new(spin))
-                }
-                None => {
-                    let app = spin_test_host::up(options)
-                        .await
-                        .unwrap_or_else(|e| panic!("{e:#}"));
-                    (app.url(), Box::new(app))
-                }
-            };
+        let (base, _running) = start_probe(options).await;
         let url = format!("{base}/increment?key=exact");
         let http = reqwest::Client::new();
 
         // Act
-        let clients: Vec<_> = (0..8)
-            .map(|_| {
-                let (http, url) = (http.clone(), url.clone());
-                tokio::spawn(async move {
-                    for _ in 0..25 {
-                        let r = http
-                            .get(&url)
-                            .send()
-                            .await
-                            .unwrap_or_else(|e| panic!("{e}"));
-                        assert_eq!(r.status(), 200, "{store}: {:?}", r.text().await);
-                    }
-                })
-            })
-            .collect();
-        for c in clients {
-            c.await.unwrap_or_else(|e| panic!("{e}"));
-        }
-        let last = http
-            .get(&url)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let last = last.text().await.unwrap_or_else(|e| panic!("{e}"));
+        let last = increment_from_eight_clients(&url, store).await;
 
         // Assert
         assert_eq!(last, "201", "{store}: 200 counts and this one");

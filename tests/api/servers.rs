@@ -128,6 +128,34 @@ async fn thirty_answers_at_once_split_evenly_over_two_servers() {
     );
 }
 
+/// `GET /api/admin/ollama` shows each of `failed` cooling with its last error, and `good`
+/// up with its models, nothing running, its version and latency.
+async fn assert_admin_view(admin: &Api<'_>, failed: &[(&str, &str)], good: &str) {
+    let view = expect(admin.get("/api/admin/ollama").await, 200).await;
+    let servers = items(&view);
+    let by_url = |url: &str| {
+        servers
+            .iter()
+            .find(|s| s["url"] == url)
+            .cloned()
+            .unwrap_or_else(|| panic!("{url} missing from {view}"))
+    };
+    for (url, error) in failed {
+        let s = by_url(url);
+        assert_eq!(s["status"], "cooling", "{s}");
+        assert_eq!(s["last_error"], *error, "{s}");
+        assert!(s["cooling_until"].is_string(), "{s}");
+    }
+    let good = by_url(good);
+    assert_eq!(good["status"], "up", "{good}");
+    assert_eq!(good["models"], json!(["llama3.2:1b", "qwen3:0.6b"]));
+    assert_eq!(good["running"], 0);
+    assert!(
+        good["version"].is_string() && good["latency_ms"].is_number(),
+        "{good}"
+    );
+}
+
 #[tokio::test]
 async fn refused_failing_and_silent_servers_are_failed_over_unnoticed_and_cool_down_for_every_instance()
  {
@@ -179,33 +207,12 @@ async fn refused_failing_and_silent_servers_are_failed_over_unnoticed_and_cool_d
     assert_eq!(chats(f.app.fake()), 2);
 
     // The admin view says what happened to each server.
-    let view = expect(admin.get("/api/admin/ollama").await, 200).await;
-    let servers = items(&view);
-    let by_url = |url: &str| {
-        servers
-            .iter()
-            .find(|s| s["url"] == url)
-            .cloned()
-            .unwrap_or_else(|| panic!("{url} missing from {view}"))
-    };
-    for (url, error) in [
-        (&refused, "unreachable"),
+    let failed = [
+        (refused.as_str(), "unreachable"),
         (&failing.url(), "server error (5xx)"),
         (&silent.url(), "no answer within the timeout"),
-    ] {
-        let s = by_url(url);
-        assert_eq!(s["status"], "cooling", "{s}");
-        assert_eq!(s["last_error"], error, "{s}");
-        assert!(s["cooling_until"].is_string(), "{s}");
-    }
-    let good = by_url(&f.app.fake().url());
-    assert_eq!(good["status"], "up", "{good}");
-    assert_eq!(good["models"], json!(["llama3.2:1b", "qwen3:0.6b"]));
-    assert_eq!(good["running"], 0);
-    assert!(
-        good["version"].is_string() && good["latency_ms"].is_number(),
-        "{good}"
-    );
+    ];
+    assert_admin_view(admin, &failed, &f.app.fake().url()).await;
 
     // Readiness lists every server; one refusing makes the app degraded, not down.
     let ready = expect(f.app.get("/health/ready").go().await, 200).await;

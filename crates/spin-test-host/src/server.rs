@@ -202,52 +202,83 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
         .log_dir
         .clone()
         .or_else(|| state_dir.as_ref().map(|d| d.join("logs")));
-
-    let resolver = Arc::new(crate::variables::Resolver::new(
-        &manifest,
-        &options.variables,
-        options.env.as_ref(),
-        &runtime,
-    )?);
-    let stores = Arc::new(build_stores(&runtime, state_dir.as_deref())?);
-
-    let engine = engine::engine()?;
-    let linker = engine::linker(engine)?;
-    let client = OutboundClient::new(runtime.connection_pooling);
+    let shared = Shared {
+        resolver: Arc::new(crate::variables::Resolver::new(
+            &manifest,
+            &options.variables,
+            options.env.as_ref(),
+            &runtime,
+        )?),
+        stores: Arc::new(build_stores(&runtime, state_dir.as_deref())?),
+        linker: engine::linker(engine::engine()?)?,
+        client: OutboundClient::new(runtime.connection_pooling),
+        clock: crate::clock::Clock::default(),
+        log_dir,
+    };
     let mut handlers = HashMap::new();
-    let clock = crate::clock::Clock::default();
     for (id, spec) in &manifest.components {
-        let component = engine::load_component(engine, &spec.source)
+        let handler = shared.handler(&options, id, spec)?;
+        handlers.insert(id.clone(), ProxyHandler::new(handler));
+    }
+    let router = Router::build(manifest.routes.iter().filter_map(|r| {
+        r.route
+            .as_deref()
+            .map(|route| (route, r.component.as_str()))
+    }))?;
+    serve(options.listen, router, handlers, state_dir, shared).await
+}
+
+/// What every component of the app shares in the host.
+struct Shared {
+    resolver: Arc<crate::variables::Resolver>,
+    stores: Arc<Stores>,
+    linker: wasmtime::component::Linker<Ctx>,
+    client: OutboundClient,
+    clock: crate::clock::Clock,
+    log_dir: Option<PathBuf>,
+}
+
+impl Shared {
+    /// Component `id`, loaded, checked against what the app configures (variables, stores,
+    /// outbound hosts) and ready to serve.
+    fn handler(
+        &self,
+        options: &UpOptions,
+        id: &str,
+        spec: &crate::manifest::ComponentSpec,
+    ) -> Result<ComponentHandler> {
+        let component = engine::load_component(engine::engine()?, &spec.source)
             .with_context(|| format!("component {id:?} (did the wasm build run?)"))?;
-        let pre = linker
+        let pre = self
+            .linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
         let pre = ServicePre::new(pre).map_err(|e| anyhow::anyhow!("component {id:?}: {e}"))?;
         // Resolved at each guest `get`, as Spin does; checked once here.
         for template in spec.variables.values() {
-            resolver.expand(template)?;
+            self.resolver.expand(template)?;
         }
         for name in &spec.key_value_stores {
-            if stores.kv_store(name).is_none() {
+            if self.stores.kv_store(name).is_none() {
                 bail!("component {id:?} uses key-value store {name:?}, which is not configured");
             }
         }
         for name in &spec.sqlite_databases {
-            if stores.sqlite_database(name).is_none() {
+            if self.stores.sqlite_database(name).is_none() {
                 bail!("component {id:?} uses SQLite database {name:?}, which is not configured");
             }
         }
         let allowed = crate::outbound::allowed_hosts(&spec.allowed_outbound_hosts, |entry| {
-            resolver.expand(entry)
+            self.resolver.expand(entry)
         })?;
         let grants = Arc::new(ComponentGrants {
-            id: id.clone(),
+            id: id.to_string(),
             sqlite_databases: spec.sqlite_databases.clone(),
             key_value_stores: spec.key_value_stores.clone(),
             variables: spec.variables.clone(),
-            resolver: resolver.clone(),
+            resolver: self.resolver.clone(),
         });
-        let (stdout, stderr) = match (options.output, &log_dir) {
+        let (stdout, stderr) = match (options.output, &self.log_dir) {
             (ComponentOutput::Files, Some(dir)) => {
                 std::fs::create_dir_all(dir)?;
                 (
@@ -257,30 +288,33 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
             }
             _ => (None, None),
         };
-        let handler = ComponentHandler {
+        Ok(ComponentHandler {
             pre: ProxyPre::P3(pre),
-            clock: clock.clone(),
+            clock: self.clock.clone(),
             grants,
-            stores: stores.clone(),
+            stores: self.stores.clone(),
             allowed: Arc::new(allowed),
-            client: client.clone(),
+            client: self.client.clone(),
             environment: spec.environment.clone(),
             reuse: options.reuse.clone(),
             stdout,
             stderr,
             output: options.output,
-        };
-        handlers.insert(id.clone(), ProxyHandler::new(handler));
+        })
     }
-    let router = Router::build(manifest.routes.iter().filter_map(|r| {
-        r.route
-            .as_deref()
-            .map(|route| (route, r.component.as_str()))
-    }))?;
+}
 
-    let listener = TcpListener::bind(options.listen)
+/// Listens on `listen` and serves every request through `router` to its component's handler.
+async fn serve(
+    listen: SocketAddr,
+    router: Router,
+    handlers: HashMap<String, ProxyHandler<ComponentHandler>>,
+    state_dir: Option<PathBuf>,
+    shared: Shared,
+) -> Result<RunningApp> {
+    let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("binding {}", options.listen))?;
+        .with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr()?;
     let app = Arc::new(App {
         router,
@@ -300,8 +334,8 @@ pub async fn up(options: UpOptions) -> Result<RunningApp> {
     Ok(RunningApp {
         addr,
         state_dir,
-        stores,
-        clock,
+        stores: shared.stores,
+        clock: shared.clock,
         task,
     })
 }

@@ -130,6 +130,53 @@ pub async fn spawn_app_with(config: AppConfig) -> TestApp {
     }
 }
 
+/// A test's variables with Ollama's URL, and the fake's model as the default unless the test
+/// chose one (the fake has llama3.2:1b, not the manifest's default llama3.2, i.e. `:latest`).
+fn with_ollama(
+    mut variables: Vec<(String, String)>,
+    ollama_url: &str,
+    fake: bool,
+) -> Vec<(String, String)> {
+    if fake && !variables.iter().any(|(k, _)| k == "default_model") {
+        variables.push(("default_model".to_string(), "llama3.2:1b".to_string()));
+    }
+    variables.push(("ollama_url".to_string(), ollama_url.to_string()));
+    variables
+}
+
+/// The runtime config a test's app gets: the test's own, or under `SPIN_TEST_HOST_SQLITE=libsql`
+/// and `SPIN_TEST_HOST_KV=redis` one that puts the database on a libSQL server started here
+/// (returned, to keep it running) and the key-value store on a fresh Redis database.
+async fn runtime_config_for_stores(
+    given: Option<PathBuf>,
+    state_dir: &Path,
+    temp: &Path,
+) -> Result<(Option<PathBuf>, Option<HranaServer>)> {
+    if given.is_some() || !(on_libsql() || redis_url().is_some()) {
+        return Ok((given, None));
+    }
+    std::fs::create_dir_all(state_dir)?;
+    let mut text = String::new();
+    let mut libsql = None;
+    if on_libsql() {
+        let db = state_dir.join("sqlite_db.db");
+        let server = HranaServer::start(&db, "test-token").await?;
+        text.push_str(&format!(
+            "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"{}\"\ntoken = \"{}\"\n",
+            server.url(),
+            server.token()
+        ));
+        libsql = Some(server);
+    }
+    if let Some(url) = redis_url() {
+        let url = fresh_redis_database(&url).await?;
+        text.push_str(&crate::redis_server::kv_runtime_config(&url));
+    }
+    let file = temp.join("runtime-config.toml");
+    std::fs::write(&file, text)?;
+    Ok((Some(file), libsql))
+}
+
 /// Like [`spawn_app_with`], for tests of an app that must refuse to start: why it did not.
 pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
     let client = reqwest::Client::builder()
@@ -170,31 +217,9 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
     );
     options.listen = "127.0.0.1:0".parse()?;
     options.state_dir = Some(state_dir.clone());
-    let mut libsql = None;
-    options.runtime_config_file = match config.runtime_config {
-        None if on_libsql() || redis_url().is_some() => {
-            std::fs::create_dir_all(&state_dir)?;
-            let mut text = String::new();
-            if on_libsql() {
-                let db = state_dir.join("sqlite_db.db");
-                let server = HranaServer::start(&db, "test-token").await?;
-                text.push_str(&format!(
-                    "[sqlite_database.default]\ntype = \"libsql\"\nurl = \"{}\"\ntoken = \"{}\"\n",
-                    server.url(),
-                    server.token()
-                ));
-                libsql = Some(server);
-            }
-            if let Some(url) = redis_url() {
-                let url = fresh_redis_database(&url).await?;
-                text.push_str(&crate::redis_server::kv_runtime_config(&url));
-            }
-            let file = temp.path().join("runtime-config.toml");
-            std::fs::write(&file, text)?;
-            Some(file)
-        }
-        other => other,
-    };
+    let (runtime_config_file, libsql) =
+        runtime_config_for_stores(config.runtime_config, &state_dir, temp.path()).await?;
+    options.runtime_config_file = runtime_config_file;
     options.working_dir = Some(temp.path().to_path_buf());
     options.env = Some(Default::default());
     options.output = ComponentOutput::Files;
@@ -207,16 +232,7 @@ pub async fn try_spawn_app_with(config: AppConfig) -> Result<TestApp> {
                 Ok("fresh") => ReuseConfig::one_request_per_instance(),
                 _ => ReuseConfig::default(),
             });
-    options.variables = config.variables;
-    // The fake has llama3.2:1b, not the manifest's default llama3.2 (:latest).
-    if ollama.is_some() && !options.variables.iter().any(|(k, _)| k == "default_model") {
-        options
-            .variables
-            .push(("default_model".to_string(), "llama3.2:1b".to_string()));
-    }
-    options
-        .variables
-        .push(("ollama_url".to_string(), ollama_url.clone()));
+    options.variables = with_ollama(config.variables, &ollama_url, ollama.is_some());
     if let Some(bin) = spin_bin() {
         let spin = SpinProcess::start(&bin, &options).await?;
         return Ok(TestApp {
