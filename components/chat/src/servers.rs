@@ -8,7 +8,7 @@ use crate::generations;
 use crate::tags::{self, ModelInfo};
 use crate::upstream::{self, Failed};
 use chat_core::config::Config;
-use chat_core::spin::{Db, FromRow, Row, Value, log};
+use chat_core::spin::{Db, Value, log};
 use chat_core::{Error, time};
 use ollama_api::servers::{Standing, try_order};
 use spin_sdk::http::{Method, Response};
@@ -59,18 +59,14 @@ struct KnownRow {
     in_flight: Option<i64>,
 }
 
-impl FromRow for KnownRow {
-    fn from_row(row: &Row<'_>) -> Result<Self, Error> {
-        Ok(Self {
-            url: row.text("url")?,
-            models: row.opt_text("models")?,
-            models_at: row.opt_text("models_at")?,
-            cooling_until: row.opt_text("cooling_until")?,
-            last_error: row.opt_text("last_error")?,
-            in_flight: row.opt_int("in_flight")?,
-        })
-    }
-}
+chat_core::from_columns!(KnownRow {
+    url,
+    models,
+    models_at,
+    cooling_until,
+    last_error,
+    in_flight,
+});
 
 /// Every configured server, in the configured order, as the shared tables know it (one read).
 pub async fn known(db: &Db, config: &Config) -> Result<Vec<Known>, Error> {

@@ -6,7 +6,7 @@ use crate::conversation::{
 };
 use chat_core::error::{Error, Result};
 use chat_core::ids::ConversationId;
-use chat_core::spin::{Column, Db, FromRow, Row, Value};
+use chat_core::spin::{Column, Db, FromRow, Row, StoredText, Value};
 use chat_core::{ids, time};
 
 #[derive(Debug, Clone)]
@@ -48,25 +48,25 @@ impl ConversationRow {
     }
 }
 
-impl FromRow for ConversationRow {
-    fn from_row(row: &Row<'_>) -> Result<Self> {
-        Ok(Self {
-            id: row.get("id")?,
-            user_id: row.get("user_id")?,
-            title: row.get("title")?,
-            model: row.get("model")?,
-            system_prompt: row.get("system_prompt")?,
-            // Stored options that no longer parse read as none.
-            options: row
-                .opt_text("options")?
-                .and_then(|o| ModelOptions::from_stored(&o)),
-            pinned: row.get("pinned")?,
-            archived: row.get("archived")?,
-            tags: row.get("tags")?,
-            message_count: row.get("message_count")?,
-            created_at: row.get("created_at")?,
-            updated_at: row.get("updated_at")?,
-        })
+chat_core::from_columns!(ConversationRow {
+    id,
+    user_id,
+    title,
+    model,
+    system_prompt,
+    options,
+    pinned,
+    archived,
+    tags,
+    message_count,
+    created_at,
+    updated_at,
+});
+
+/// Stored options that no longer parse read as none.
+impl StoredText for ModelOptions {
+    fn from_stored(text: &str) -> Option<Self> {
+        ModelOptions::from_stored(text)
     }
 }
 

@@ -286,6 +286,19 @@ column_by_type!(
     f64 => real,
 );
 
+/// A value stored as text in a nullable column, read leniently: text that no longer parses
+/// (say, one a later release's rules refuse) reads as none, as a NULL does. The type says how
+/// to parse; `Option<T>` is then a [`Column`].
+pub trait StoredText: Sized {
+    fn from_stored(text: &str) -> Option<Self>;
+}
+
+impl<T: StoredText> Column for Option<T> {
+    fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {
+        Ok(row.opt_text(column)?.and_then(|t| T::from_stored(&t)))
+    }
+}
+
 /// SQLite's booleans: an integer, true when not 0.
 impl Column for bool {
     fn read(row: &Row<'_>, column: &str) -> Result<Self, Error> {

@@ -17,7 +17,7 @@ pub mod task;
 pub mod usage;
 pub mod vars;
 
-pub use db::{Column, Db, FromRow, Row};
+pub use db::{Column, Db, FromRow, Row, StoredText};
 pub use extract::{ApiJson, ApiPath, ApiQuery, IdPath, RequestContext};
 pub use kv::Kv;
 pub use routes::Routes;
