@@ -258,29 +258,29 @@ pub async fn run(p: &Prepared, mut lines: Lines, sink: &mut Sink, stored: &mut S
     let end = relay_lines(p, &mut lines, sink, stored, &mut got, &mut chores).await;
     // Dropping the stream closes the Ollama request (a stop or failure ends it there too).
     drop(lines);
-    let end = match end {
-        End::Unstored(e) => End::Unstored(e),
-        // The failure to store outranks Ollama's: the client must know nothing was kept.
-        other => match stored.wait().await.and_then(|_| stored.connection()) {
-            Ok(_) => other,
-            Err(e) => End::Unstored(e),
-        },
+    // The failure to store outranks Ollama's: the client must know nothing was kept. Once
+    // stored, the connection is back from the store.
+    let stored_on = match &end {
+        End::Unstored(_) => None,
+        _ => Some(stored.wait().await.and_then(|_| stored.connection())),
+    };
+    let (end, db) = match stored_on {
+        Some(Ok(db)) => (end, Some(db)),
+        Some(Err(e)) => (End::Unstored(e), None),
+        None => (end, None),
     };
     let status = match end {
         End::Done => Status::Complete,
         _ => Status::Incomplete,
     };
-    let message = match end {
-        End::Unstored(_) => MessageView {
+    let message = match db {
+        None => MessageView {
             content: got.content.clone(),
             thinking: (!got.thinking.is_empty()).then(|| got.thinking.clone()),
             status,
             ..p.assistant.clone()
         },
-        _ => {
-            let Ok(db) = stored.connection() else {
-                unreachable!("checked above")
-            };
+        Some(db) => {
             finish(
                 db,
                 p,

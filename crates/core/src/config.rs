@@ -177,6 +177,24 @@ mod tests {
     }
 
     #[test]
+    fn every_variable_config_reads_is_in_the_apps_table() {
+        // A name missing from `crate::variables` would silently default to "".
+        let asked = std::cell::RefCell::new(Vec::new());
+        let _ = Config::from_lookup(|name| {
+            asked.borrow_mut().push(name);
+            None
+        });
+        let asked = asked.into_inner();
+        assert!(asked.len() > 10, "{asked:?}");
+        for name in asked {
+            assert!(
+                crate::variables::find(name).is_some(),
+                "{name} is not in the table"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_apply_when_variables_are_absent() {
         let c = config(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.servers.urls(), ["http://127.0.0.1:11434"]);

@@ -27,7 +27,7 @@ impl BodyKind {
         let mut params = content_type.unwrap_or_default().split(';').map(str::trim);
         let mime = params.next().unwrap_or_default();
         let ok = match self {
-            Self::Json => mime.eq_ignore_ascii_case("application/json"),
+            Self::Json => crate::json::is_json_content_type(content_type),
             Self::Multipart => {
                 mime.eq_ignore_ascii_case("multipart/form-data")
                     && params.any(|p| {
